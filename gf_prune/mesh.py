@@ -1,0 +1,350 @@
+"""Clements (rectangular) and Reck (triangular) MZI meshes.
+
+A mesh maps N modes through columns of MZIs (:func:`gf_prune.physics.mzi_transfer`)
+followed by an optional output phase screen D::
+
+    U = D · M_{C-1} ⋯ M_1 · M_0,     M_c = ⊕ T(θ_k, φ_k) over the MZIs of column c
+
+MZI ``k`` sits on modes (row_k, row_k + 1) in column col_k; MZIs are ordered by
+(column, row). Provided here: the topology, phases → unitary in numpy float64
+(the reference) and in torch (differentiable, one batched 2×2 update per column,
+columns multiplied as a balanced product tree), and unitary → phases (Clements
+2016; Reck 1994) in the same convention.
+"""
+
+from __future__ import annotations
+
+import cmath
+import math
+from dataclasses import dataclass
+from functools import cache
+from typing import Any, Literal
+
+import numpy as np
+
+from gf_prune.physics import (
+    ZeroState,
+    _mzi_elements,
+    bias_rad,
+    check_zero_state,
+    mzi_transfer,
+    mzi_transfer_torch,
+)
+
+MeshKind = Literal["clements", "reck"]
+MESH_KINDS: tuple[str, ...] = ("clements", "reck")
+UNITARY_TOL = 1e-8
+
+
+@dataclass(frozen=True)
+class MeshTopology:
+    """Where the MZIs of an N-mode mesh sit: ``rows[k]``, ``cols[k]`` for MZI k."""
+
+    n: int
+    kind: str
+    rows: np.ndarray
+    cols: np.ndarray
+
+    @property
+    def n_mzis(self) -> int:
+        return int(self.rows.size)
+
+    @property
+    def n_cols(self) -> int:
+        return int(self.cols.max()) + 1 if self.rows.size else 0
+
+    def index(self, col: int, row: int) -> int:
+        """Index k of the MZI at (col, row); KeyError if there is none."""
+        hit = np.flatnonzero((self.cols == col) & (self.rows == row))
+        if hit.size != 1:
+            raise KeyError(f"no MZI at column {col}, row {row} in this {self.kind} mesh")
+        return int(hit[0])
+
+
+def _reck_sequence(n: int) -> list[int]:
+    """Rows of Reck's MZIs in the order light meets them."""
+    return [j for i in range(n - 1, 0, -1) for j in range(i)]
+
+
+def _schedule(n: int, rows_in_order: list[int]) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """ASAP column of each MZI; returns (rows, cols, order) sorted by (col, row)."""
+    last = np.full(n, -1)
+    cols = []
+    for r in rows_in_order:
+        c = max(last[r], last[r + 1]) + 1
+        last[r] = last[r + 1] = c
+        cols.append(c)
+    rows = np.asarray(rows_in_order, dtype=np.int64)
+    cols_a = np.asarray(cols, dtype=np.int64)
+    order = np.lexsort((rows, cols_a))
+    return rows[order], cols_a[order], order
+
+
+@cache
+def topology(n: int, kind: MeshKind = "clements") -> MeshTopology:
+    """Topology of an N-mode Clements or Reck mesh with N(N−1)/2 MZIs."""
+    if not isinstance(n, int | np.integer) or n < 1:
+        raise ValueError(f"mesh size must be an integer ≥ 1, got {n!r}")
+    if kind == "clements":
+        rc = [(r, c) for c in range(n) for r in range(c % 2, n - 1, 2)]
+        rows = np.array([r for r, _ in rc], dtype=np.int64)
+        cols = np.array([c for _, c in rc], dtype=np.int64)
+    elif kind == "reck":
+        rows, cols, _ = _schedule(n, _reck_sequence(n))
+    else:
+        raise ValueError(f"mesh kind must be one of {MESH_KINDS}, got {kind!r}")
+    rows.setflags(write=False)
+    cols.setflags(write=False)
+    return MeshTopology(int(n), kind, rows, cols)
+
+
+def _check_phases(topo: MeshTopology, theta: Any, phi: Any, screen: Any) -> tuple[np.ndarray, ...]:
+    theta = np.asarray(theta, dtype=np.float64)
+    phi = np.asarray(phi, dtype=np.float64)
+    for name, arr, size in (("theta", theta, topo.n_mzis), ("phi", phi, topo.n_mzis)):
+        if arr.shape != (size,):
+            raise ValueError(f"{name} must have shape ({size},) for a {topo.n}-mode mesh, got {arr.shape}")
+        if not np.all(np.isfinite(arr)):
+            raise ValueError(f"{name} contains NaN or infinite phases")
+    if screen is not None:
+        screen = np.asarray(screen, dtype=np.float64)
+        if screen.shape != (topo.n,) or not np.all(np.isfinite(screen)):
+            raise ValueError(f"screen must be {topo.n} finite phases, got shape {screen.shape}")
+    return theta, phi, screen
+
+
+def mesh_unitary(
+    topo: MeshTopology,
+    theta: Any,
+    phi: Any,
+    screen: Any = None,
+    zero_state: ZeroState = "bar",
+) -> np.ndarray:
+    """Reference N×N unitary of a mesh (numpy complex128, column by column)."""
+    theta, phi, screen = _check_phases(topo, theta, phi, screen)
+    t = mzi_transfer(theta, phi, zero_state)
+    u = np.eye(topo.n, dtype=np.complex128)
+    for c in range(topo.n_cols):
+        ks = np.flatnonzero(topo.cols == c)
+        r = topo.rows[ks]
+        top, bot = u[r].copy(), u[r + 1].copy()
+        u[r] = t[ks, 0, 0, None] * top + t[ks, 0, 1, None] * bot
+        u[r + 1] = t[ks, 1, 0, None] * top + t[ks, 1, 1, None] * bot
+    if screen is not None:
+        u = np.exp(1j * screen)[:, None] * u
+    return u
+
+
+def check_unitary(u: Any, name: str = "matrix", tol: float = UNITARY_TOL) -> np.ndarray:
+    """Return ``u`` as complex128 if it is a finite square unitary, else raise ValueError."""
+    u = np.asarray(u)
+    if u.ndim != 2 or u.shape[0] != u.shape[1] or u.shape[0] < 1:
+        raise ValueError(f"{name} must be a square 2-D matrix, got shape {u.shape}")
+    u = u.astype(np.complex128)
+    if not np.all(np.isfinite(u)):
+        raise ValueError(f"{name} contains NaN or infinite entries")
+    err = float(np.linalg.norm(u.conj().T @ u - np.eye(u.shape[0])))
+    if err > tol * max(1.0, math.sqrt(u.shape[0])):
+        raise ValueError(f"{name} is not unitary: ‖U†U − I‖_F = {err:.3e} (tolerance {tol:.0e}·√N)")
+    return u
+
+
+def _phi_and_theta(mag_num: float, mag_den: float, phase_c_pos: float, zero_state: ZeroState) -> tuple[float, float]:
+    """Choose the (θ, φ) branch with θ ∈ [0, π] for a nulling condition.
+
+    The condition fixes tan(θ_int/2) = ± mag_num/mag_den; branch c ≥ 0 has
+    φ = phase_c_pos, branch c ≤ 0 has φ = phase_c_pos + π.
+    """
+    half = math.atan2(mag_num, mag_den)  # in [0, π/2]
+    b = bias_rad(zero_state)
+    theta1 = (2 * half - b) % (2 * math.pi)
+    if theta1 <= math.pi + 1e-15:
+        return theta1, phase_c_pos % (2 * math.pi)
+    theta2 = (2 * math.pi - 2 * half - b) % (2 * math.pi)
+    return theta2, (phase_c_pos + math.pi) % (2 * math.pi)
+
+
+def _null_right(x: complex, y: complex, zero_state: ZeroState) -> tuple[float, float]:
+    """(θ, φ) such that [x, y]·T(θ, φ)^† has a zero first entry."""
+    # T = i e^{iθi/2}[[s p, c], [c p, -s]]: condition x s p* + y c = 0.
+    return _phi_and_theta(abs(y), abs(x), cmath.phase(x) - cmath.phase(y) + math.pi, zero_state)
+
+
+def _null_left(x: complex, y: complex, zero_state: ZeroState) -> tuple[float, float]:
+    """(θ, φ) such that T(θ, φ)·[x, y]ᵀ has a zero second entry."""
+    # condition c p x − s y = 0.
+    return _phi_and_theta(abs(x), abs(y), cmath.phase(y) - cmath.phase(x), zero_state)
+
+
+def _t_scalar(theta: float, phi: float, zero_state: ZeroState) -> tuple[complex, ...]:
+    """T(θ, φ) elements as Python complex scalars (fast path of the same convention)."""
+    return _mzi_elements(cmath.exp(1j * (theta + bias_rad(zero_state))), cmath.exp(1j * phi))
+
+
+def _apply_right_inverse(u: np.ndarray, m: int, t: tuple[complex, ...]) -> None:
+    """u[:, m:m+2] ← u[:, m:m+2] · t^†  (in place)."""
+    a, b = u[:, m].copy(), u[:, m + 1].copy()
+    t00, t01, t10, t11 = (z.conjugate() for z in t)
+    u[:, m] = a * t00 + b * t01
+    u[:, m + 1] = a * t10 + b * t11
+
+
+def _apply_left(u: np.ndarray, m: int, t: tuple[complex, ...]) -> None:
+    """u[m:m+2, :] ← t · u[m:m+2, :]  (in place)."""
+    a, b = u[m].copy(), u[m + 1].copy()
+    u[m] = t[0] * a + t[1] * b
+    u[m + 1] = t[2] * a + t[3] * b
+
+
+def decompose(
+    u: Any, kind: MeshKind = "clements", zero_state: ZeroState = "bar"
+) -> tuple[MeshTopology, np.ndarray, np.ndarray, np.ndarray]:
+    """Unitary → mesh phases: returns ``(topology, theta, phi, screen)``.
+
+    Every θ is in [0, π] (the cheaper of the two equivalent branches) and every φ
+    and screen phase in [0, 2π); ``mesh_unitary(*decompose(U)) == U`` to ~1e-13.
+    Raises ValueError for a non-square, non-finite or non-unitary input, stating
+    the measured ‖U†U − I‖.
+    """
+    check_zero_state(zero_state)
+    if kind not in MESH_KINDS:
+        raise ValueError(f"mesh kind must be one of {MESH_KINDS}, got {kind!r}")
+    w = np.array(check_unitary(u, "U"), dtype=np.complex128, order="F")
+    n = w.shape[0]
+    right: list[tuple[int, float, float]] = []  # (row, θ, φ) in order of nulling
+    left: list[tuple[int, float, float]] = []
+    if kind == "reck":
+        for i in range(n - 1, 0, -1):
+            for j in range(i):
+                th, ph = _null_right(w[i, j], w[i, j + 1], zero_state)
+                _apply_right_inverse(w, j, _t_scalar(th, ph, zero_state))
+                right.append((j, th, ph))
+    else:
+        wl = None  # rows are touched by left ops: keep a C-ordered copy only when needed
+        for i in range(n - 1):
+            if i % 2 == 0:
+                if wl is not None:
+                    w = np.asfortranarray(wl)
+                    wl = None
+                for j in range(i + 1):
+                    r, m = n - 1 - j, i - j
+                    th, ph = _null_right(w[r, m], w[r, m + 1], zero_state)
+                    _apply_right_inverse(w, m, _t_scalar(th, ph, zero_state))
+                    right.append((m, th, ph))
+            else:
+                if wl is None:
+                    wl = np.ascontiguousarray(w)
+                for j in range(i + 1):
+                    r, m = n - 1 - i + j, n - 2 - i + j
+                    th, ph = _null_left(wl[r - 1, j], wl[r, j], zero_state)
+                    _apply_left(wl, m, _t_scalar(th, ph, zero_state))
+                    left.append((m, th, ph))
+        if wl is not None:
+            w = wl
+    d = np.diag(w).copy()
+    # U = T_L1^{-1} ⋯ T_Lk^{-1} · D · T_Rn ⋯ T_R1 ; push D left through each T_L^{-1}.
+    pushed: list[tuple[int, float, float]] = []
+    for m, th, ph in reversed(left):
+        d1, d2 = d[m], d[m + 1]
+        ph2 = (cmath.phase(d1) - cmath.phase(d2)) % (2 * math.pi)
+        a00, a01, a10, a11 = _t_scalar(th, ph, zero_state)
+        b00, b01, b10, b11 = _t_scalar(th, ph2, zero_state)
+        # diagonal of T^† · diag(d1, d2) · T2^†  (off-diagonal vanishes for this φ2)
+        d[m] = (a00.conjugate() * d1 * b00.conjugate() + a10.conjugate() * d2 * b01.conjugate())
+        d[m + 1] = a01.conjugate() * d1 * b10.conjugate() + a11.conjugate() * d2 * b11.conjugate()
+        pushed.append((m, th, ph2))
+    sequence = right + pushed  # order in which light meets the MZIs
+    rows, cols, order = _schedule(n, [m for m, _, _ in sequence])
+    topo = topology(n, kind)
+    if not (np.array_equal(rows, topo.rows) and np.array_equal(cols, topo.cols)):
+        raise AssertionError("decomposition does not fill the canonical mesh")  # pragma: no cover
+    theta = np.array([sequence[k][1] for k in order])
+    phi = np.array([sequence[k][2] for k in order])
+    screen = np.angle(d) % (2 * math.pi)
+    return topo, theta, phi, screen
+
+
+# ----------------------------------------------------------------------------- torch
+
+
+def _column_index(topo: MeshTopology) -> tuple[Any, ...]:
+    import torch
+
+    return (
+        torch.as_tensor(topo.cols, dtype=torch.long),
+        torch.as_tensor(topo.rows, dtype=torch.long),
+    )
+
+
+def column_matrices_torch(topo: MeshTopology, theta: Any, phi: Any, zero_state: ZeroState = "bar") -> Any:
+    """Column matrices M_c as one (C, N, N) complex tensor (differentiable).
+
+    ``theta``/``phi`` may carry leading batch dims: ``(..., K)`` → ``(..., C, N, N)``.
+    """
+    import torch
+
+    t00, t01, t10, t11 = mzi_transfer_torch(theta, phi, zero_state)
+    batch = theta.shape[:-1]
+    cdtype = t00.dtype
+    n, c = topo.n, max(topo.n_cols, 1)
+    col, row = _column_index(topo)
+    # identity on rows that no MZI of the column touches
+    touched = torch.zeros(c, n, dtype=torch.bool)
+    touched[col, row] = True
+    touched[col, row + 1] = True
+    eye_diag = (~touched).to(cdtype)
+    m = torch.diag_embed(eye_diag).to(theta.device).expand(*batch, c, n, n).clone()
+    m[..., col, row, row] = t00
+    m[..., col, row, row + 1] = t01
+    m[..., col, row + 1, row] = t10
+    m[..., col, row + 1, row + 1] = t11
+    return m
+
+
+def product_tree(mats: Any) -> Any:
+    """M_{C-1} ⋯ M_1 · M_0 of a (..., C, N, N) stack in ⌈log₂ C⌉ batched matmuls."""
+    import torch
+
+    while mats.shape[-3] > 1:
+        c = mats.shape[-3]
+        if c % 2:
+            last = mats[..., -1:, :, :]
+            pairs = mats[..., 1:-1:2, :, :] @ mats[..., 0:-1:2, :, :]
+            mats = torch.cat([pairs, last], dim=-3)
+        else:
+            mats = mats[..., 1::2, :, :] @ mats[..., 0::2, :, :]
+    return mats[..., 0, :, :]
+
+
+def mesh_unitary_torch(
+    topo: MeshTopology,
+    theta: Any,
+    phi: Any,
+    screen: Any = None,
+    zero_state: ZeroState = "bar",
+) -> Any:
+    """Differentiable mesh unitary in torch (complex128 for float64 phases)."""
+    import torch
+
+    if topo.n_mzis == 0:
+        u = torch.eye(topo.n, dtype=torch.complex128 if theta.dtype == torch.float64 else torch.complex64)
+        u = u.expand(*theta.shape[:-1], topo.n, topo.n)
+    else:
+        u = product_tree(column_matrices_torch(topo, theta, phi, zero_state))
+    if screen is not None:
+        u = torch.polar(torch.ones_like(screen), screen).unsqueeze(-1) * u
+    return u
+
+
+def mesh_unitary_torch_naive(topo: MeshTopology, theta: Any, phi: Any, zero_state: ZeroState = "bar") -> Any:
+    """One 2×2 at a time, as most research code does (benchmark baseline only)."""
+    import torch
+
+    cdtype = torch.complex128 if theta.dtype == torch.float64 else torch.complex64
+    u = torch.eye(topo.n, dtype=cdtype)
+    for k in range(topo.n_mzis):
+        r = int(topo.rows[k])
+        t00, t01, t10, t11 = mzi_transfer_torch(theta[k], phi[k], zero_state)
+        top, bot = u[r], u[r + 1]
+        u = torch.cat([u[:r], (t00 * top + t01 * bot)[None], (t10 * top + t11 * bot)[None], u[r + 2 :]])
+    return u
