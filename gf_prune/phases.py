@@ -1,0 +1,214 @@
+"""Plain phase description of a trained SVD network: what every later stage reads.
+
+A network is a list of SVD layers. Layer ℓ maps ``n_in`` → ``n_out`` modes as::
+
+    x ──► mesh "V" (n_in modes, realises V†) ──► Σ column (k = min(n_in, n_out)
+          attenuator MZIs on modes 0..k−1, times a scalar gain) ──► mesh "U" (n_out modes) ──► y
+
+V† outputs k..n_in−1 are terminated; U inputs k..n_out−1 receive no light.
+Every phase is addressed as (layer, mesh U|S|V, column, row, kind theta|phi) and its
+GDS instance is named by :func:`instance_name`. A pruned phase is exactly 0 (``live`` False).
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from gf_prune.mesh import MeshTopology, mesh_unitary, topology
+from gf_prune.physics import (
+    P_PI_MW_DEFAULT,
+    ZeroState,
+    attenuator_transfer,
+    check_zero_state,
+    heater_power_mw,
+    wrap_phase,
+)
+
+HEATER_COLUMNS = ("layer", "mesh", "column", "row", "kind", "phase_rad", "power_mw", "pruned", "instance")
+
+
+def instance_name(layer: int, mesh: str, col: int, row: int) -> str:
+    """Stable GDS instance name of an MZI: ``mzi_V0_c3_r5``; Σ attenuators ``att_S0_r3``."""
+    if mesh == "S":
+        return f"att_S{layer}_r{row}"
+    if mesh not in ("U", "V"):
+        raise ValueError(f"mesh must be 'U', 'S' or 'V', got {mesh!r}")
+    return f"mzi_{mesh}{layer}_c{col}_r{row}"
+
+
+@dataclass
+class MeshPhases:
+    """Phases of one MZI mesh (``theta``, ``phi`` per MZI, in topology order)."""
+
+    n: int
+    kind: str
+    theta: np.ndarray
+    phi: np.ndarray
+    theta_live: np.ndarray
+    phi_live: np.ndarray
+
+    @property
+    def topo(self) -> MeshTopology:
+        return topology(self.n, self.kind)  # type: ignore[arg-type]
+
+    def unitary(self, zero_state: ZeroState = "bar") -> np.ndarray:
+        """The N×N matrix this mesh realises (pruned phases at 0), float64."""
+        return mesh_unitary(self.topo, self.theta_eff, self.phi_eff, None, zero_state)
+
+    @property
+    def theta_eff(self) -> np.ndarray:
+        return np.where(self.theta_live, self.theta, 0.0)
+
+    @property
+    def phi_eff(self) -> np.ndarray:
+        return np.where(self.phi_live, self.phi, 0.0)
+
+    @property
+    def removable(self) -> np.ndarray:
+        """MZIs whose θ and φ are both pruned (a fixed passive 2×2)."""
+        return ~self.theta_live & ~self.phi_live
+
+
+@dataclass
+class SigmaPhases:
+    """Σ column: k attenuator MZIs and a scalar gain (not on chip)."""
+
+    theta: np.ndarray
+    phi: np.ndarray
+    theta_live: np.ndarray
+    phi_live: np.ndarray
+    gain: float = 1.0
+
+    @property
+    def k(self) -> int:
+        return int(self.theta.size)
+
+    @property
+    def theta_eff(self) -> np.ndarray:
+        return np.where(self.theta_live, self.theta, 0.0)
+
+    @property
+    def phi_eff(self) -> np.ndarray:
+        return np.where(self.phi_live, self.phi, 0.0)
+
+    def transmissions(self, zero_state: ZeroState = "bar") -> np.ndarray:
+        """Complex field transmission of each attenuator (without the gain)."""
+        return attenuator_transfer(self.theta_eff, self.phi_eff, zero_state)
+
+
+@dataclass
+class LayerPhases:
+    n_in: int
+    n_out: int
+    V: MeshPhases
+    S: SigmaPhases
+    U: MeshPhases
+
+    def matrix(self, zero_state: ZeroState = "bar", with_gain: bool = True) -> np.ndarray:
+        """Complex n_out × n_in matrix W = U · Σ · V† of this layer."""
+        k = self.S.k
+        sigma = np.zeros((self.n_out, self.n_in), dtype=np.complex128)
+        sigma[np.arange(k), np.arange(k)] = self.S.transmissions(zero_state) * (self.S.gain if with_gain else 1.0)
+        return self.U.unitary(zero_state) @ sigma @ self.V.unitary(zero_state)
+
+
+@dataclass
+class NetworkPhases:
+    """All phases of a network, the convention they are in, and the nonlinearity's name."""
+
+    layers: list[LayerPhases]
+    zero_state: str = "bar"
+    mesh_kind: str = "clements"
+    meta: dict[str, Any] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        check_zero_state(self.zero_state)
+
+    def matrices(self) -> list[np.ndarray]:
+        return [layer.matrix(self.zero_state) for layer in self.layers]  # type: ignore[arg-type]
+
+    def iter_phases(self):
+        """Yield (layer, mesh, column, row, kind, raw_phase, live) for every phase shifter."""
+        for li, layer in enumerate(self.layers):
+            for mesh_name in ("V", "S", "U"):
+                if mesh_name == "S":
+                    s = layer.S
+                    for r in range(s.k):
+                        yield li, "S", 0, r, "theta", float(s.theta[r]), bool(s.theta_live[r])
+                        yield li, "S", 0, r, "phi", float(s.phi[r]), bool(s.phi_live[r])
+                    continue
+                m: MeshPhases = getattr(layer, mesh_name)
+                topo = m.topo
+                for k in range(topo.n_mzis):
+                    c, r = int(topo.cols[k]), int(topo.rows[k])
+                    yield li, mesh_name, c, r, "theta", float(m.theta[k]), bool(m.theta_live[k])
+                    yield li, mesh_name, c, r, "phi", float(m.phi[k]), bool(m.phi_live[k])
+
+    def heater_rows(self, p_pi_mw: float = P_PI_MW_DEFAULT) -> list[dict[str, Any]]:
+        """One row per phase shifter with the DESIGN.md heater-table columns."""
+        rows = []
+        for li, mesh_name, c, r, kind, raw, live in self.iter_phases():
+            phase = float(wrap_phase(raw)) if live else 0.0
+            rows.append(
+                {
+                    "layer": li,
+                    "mesh": mesh_name,
+                    "column": c,
+                    "row": r,
+                    "kind": kind,
+                    "phase_rad": phase,
+                    "power_mw": float(heater_power_mw(phase, p_pi_mw)),
+                    "pruned": not live,
+                    "instance": instance_name(li, mesh_name, c, r),
+                }
+            )
+        return rows
+
+    # ------------------------------------------------------------------ file format
+    def save(self, path: str | Path) -> None:
+        """Write ``.npz`` (arrays) with a JSON header inside; see :meth:`load`."""
+        arrays: dict[str, np.ndarray] = {}
+        header = {
+            "format": "gf_prune.phases/1",
+            "zero_state": self.zero_state,
+            "mesh_kind": self.mesh_kind,
+            "meta": self.meta,
+            "layers": [],
+        }
+        for li, layer in enumerate(self.layers):
+            header["layers"].append({"n_in": layer.n_in, "n_out": layer.n_out, "gain": float(layer.S.gain)})
+            for mesh_name in ("V", "S", "U"):
+                m = getattr(layer, mesh_name)
+                for attr in ("theta", "phi", "theta_live", "phi_live"):
+                    arrays[f"L{li}_{mesh_name}_{attr}"] = np.asarray(getattr(m, attr))
+        arrays["header"] = np.frombuffer(json.dumps(header).encode(), dtype=np.uint8)
+        np.savez(path, **arrays)
+
+    @classmethod
+    def load(cls, path: str | Path) -> NetworkPhases:
+        with np.load(path, allow_pickle=False) as z:
+            header = json.loads(bytes(z["header"]).decode())
+            if header.get("format") != "gf_prune.phases/1":
+                raise ValueError(f"{path}: not a gf_prune phases file")
+            layers = []
+            for li, lh in enumerate(header["layers"]):
+                get = {k: z[k] for k in z.files if k.startswith(f"L{li}_")}
+
+                def mesh_args(name: str, get: dict = get, li: int = li) -> dict[str, np.ndarray]:
+                    return {a: get[f"L{li}_{name}_{a}"] for a in ("theta", "phi", "theta_live", "phi_live")}
+
+                layers.append(
+                    LayerPhases(
+                        lh["n_in"],
+                        lh["n_out"],
+                        MeshPhases(lh["n_in"], header["mesh_kind"], **mesh_args("V")),
+                        SigmaPhases(**mesh_args("S"), gain=lh["gain"]),
+                        MeshPhases(lh["n_out"], header["mesh_kind"], **mesh_args("U")),
+                    )
+                )
+        return cls(layers, header["zero_state"], header["mesh_kind"], header.get("meta", {}))
