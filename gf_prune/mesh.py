@@ -36,7 +36,7 @@ MESH_KINDS: tuple[str, ...] = ("clements", "reck")
 UNITARY_TOL = 1e-8
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, eq=False)
 class MeshTopology:
     """Where the MZIs of an N-mode mesh sit: ``rows[k]``, ``cols[k]`` for MZI k."""
 
@@ -250,7 +250,7 @@ def decompose(
         a00, a01, a10, a11 = _t_scalar(th, ph, zero_state)
         b00, b01, b10, b11 = _t_scalar(th, ph2, zero_state)
         # diagonal of T^† · diag(d1, d2) · T2^†  (off-diagonal vanishes for this φ2)
-        d[m] = (a00.conjugate() * d1 * b00.conjugate() + a10.conjugate() * d2 * b01.conjugate())
+        d[m] = a00.conjugate() * d1 * b00.conjugate() + a10.conjugate() * d2 * b01.conjugate()
         d[m + 1] = a01.conjugate() * d1 * b10.conjugate() + a11.conjugate() * d2 * b11.conjugate()
         pushed.append((m, th, ph2))
     sequence = right + pushed  # order in which light meets the MZIs
@@ -267,13 +267,17 @@ def decompose(
 # ----------------------------------------------------------------------------- torch
 
 
+@cache
 def _column_index(topo: MeshTopology) -> tuple[Any, ...]:
+    """(col, row, identity-diagonal mask) index tensors of a topology (cached)."""
     import torch
 
-    return (
-        torch.as_tensor(topo.cols, dtype=torch.long),
-        torch.as_tensor(topo.rows, dtype=torch.long),
-    )
+    col = torch.tensor(np.array(topo.cols), dtype=torch.long)
+    row = torch.tensor(np.array(topo.rows), dtype=torch.long)
+    touched = torch.zeros(max(topo.n_cols, 1), topo.n, dtype=torch.bool)
+    touched[col, row] = True
+    touched[col, row + 1] = True
+    return col, row, ~touched
 
 
 def column_matrices_torch(topo: MeshTopology, theta: Any, phi: Any, zero_state: ZeroState = "bar") -> Any:
@@ -285,14 +289,9 @@ def column_matrices_torch(topo: MeshTopology, theta: Any, phi: Any, zero_state: 
 
     t00, t01, t10, t11 = mzi_transfer_torch(theta, phi, zero_state)
     batch = theta.shape[:-1]
-    cdtype = t00.dtype
     n, c = topo.n, max(topo.n_cols, 1)
-    col, row = _column_index(topo)
-    # identity on rows that no MZI of the column touches
-    touched = torch.zeros(c, n, dtype=torch.bool)
-    touched[col, row] = True
-    touched[col, row + 1] = True
-    eye_diag = (~touched).to(cdtype)
+    col, row, untouched = _column_index(topo)
+    eye_diag = untouched.to(t00.dtype)
     m = torch.diag_embed(eye_diag).to(theta.device).expand(*batch, c, n, n).clone()
     m[..., col, row, row] = t00
     m[..., col, row, row + 1] = t01

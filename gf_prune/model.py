@@ -1,0 +1,346 @@
+"""The SC-IPNN in torch: SVD layers W = U Σ V† whose parameters are the physical phases.
+
+Each phase is an ``nn.Parameter`` with a boolean mask buffer beside it (``V_theta`` and
+``V_theta_mask``, …), the way ``torch.nn.utils.prune`` keeps ``weight`` and
+``weight_mask``. A pruned phase is exactly 0 in the forward pass, its gradient is 0,
+and :meth:`SVDLayer.apply_masks` zeroes the stored value after optimiser steps.
+"""
+
+from __future__ import annotations
+
+import itertools
+import math
+from collections.abc import Iterator, Sequence
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+from torch import nn
+
+from gf_prune.mesh import MESH_KINDS, MeshTopology, decompose, mesh_unitary_torch, topology
+from gf_prune.phases import LayerPhases, MeshPhases, NetworkPhases, SigmaPhases
+from gf_prune.physics import (
+    TWO_PI,
+    ZeroState,
+    attenuator_port,
+    attenuator_theta,
+    attenuator_transfer,
+    check_zero_state,
+    mzi_transfer_torch,
+)
+
+MESHES = ("V", "S", "U")
+KINDS = ("theta", "phi")
+INITS = ("uniform", "zero")
+MODEL_FORMAT = "gf_prune.model/1"
+
+
+def _zero_grad_hook(mask: torch.Tensor):
+    return lambda grad: grad * mask
+
+
+class SVDLayer(nn.Module):
+    """One photonic linear layer ``y = U · Σ · V† · x`` on MZI meshes.
+
+    Args:
+        n_in: input modes (V mesh size).
+        n_out: output modes (U mesh size); Σ holds k = min(n_in, n_out) attenuators.
+        mesh_kind: ``"clements"`` or ``"reck"``.
+        zero_state: MZI state at zero heater power (see :mod:`gf_prune.physics`).
+        init: ``"uniform"`` (phases U[0, 2π), θ of Σ U[0, π]) or ``"zero"``
+            (zero-power init: every phase N(0, init_std), meshes near their bar state).
+        init_std: standard deviation (rad) of the ``"zero"`` init.
+        output_phases: add an output phase screen after U (only needed to match a
+            complex W exactly; the modulus detection ignores it).
+        generator: torch RNG for the initial phases.
+    """
+
+    def __init__(
+        self,
+        n_in: int,
+        n_out: int,
+        mesh_kind: str = "clements",
+        zero_state: ZeroState = "bar",
+        init: str = "uniform",
+        init_std: float = 0.1,
+        output_phases: bool = False,
+        generator: torch.Generator | None = None,
+    ) -> None:
+        super().__init__()
+        if not (isinstance(n_in, int) and isinstance(n_out, int) and n_in >= 1 and n_out >= 1):
+            raise ValueError(f"layer sizes must be integers ≥ 1, got {n_in!r} → {n_out!r}")
+        if mesh_kind not in MESH_KINDS:
+            raise ValueError(f"mesh_kind must be one of {MESH_KINDS}, got {mesh_kind!r}")
+        if init not in INITS:
+            raise ValueError(f"init must be one of {INITS}, got {init!r}")
+        self.n_in, self.n_out, self.k = n_in, n_out, min(n_in, n_out)
+        self.mesh_kind = mesh_kind
+        self.zero_state = check_zero_state(zero_state)
+        self.topo_V: MeshTopology = topology(n_in, mesh_kind)  # type: ignore[arg-type]
+        self.topo_U: MeshTopology = topology(n_out, mesh_kind)  # type: ignore[arg-type]
+        sizes = {"V": self.topo_V.n_mzis, "S": self.k, "U": self.topo_U.n_mzis}
+        for mesh in MESHES:
+            for kind in KINDS:
+                n = sizes[mesh]
+                if init == "uniform":
+                    hi = math.pi if (mesh == "S" and kind == "theta") else TWO_PI
+                    val = torch.rand(n, generator=generator, dtype=torch.float64) * hi
+                else:
+                    val = torch.randn(n, generator=generator, dtype=torch.float64) * init_std
+                p = nn.Parameter(val)
+                self.register_parameter(f"{mesh}_{kind}", p)
+                mask = torch.ones(n, dtype=torch.bool)
+                self.register_buffer(f"{mesh}_{kind}_mask", mask)
+                p.register_hook(_zero_grad_hook(mask))
+        self.log_gain = nn.Parameter(torch.zeros((), dtype=torch.float64))
+        self.screen = nn.Parameter(torch.zeros(n_out, dtype=torch.float64)) if output_phases else None
+
+    # ------------------------------------------------------------------ phases
+    def phase(self, mesh: str, kind: str) -> torch.Tensor:
+        """Effective (masked) phase vector of ``mesh`` ∈ U|S|V, ``kind`` ∈ theta|phi."""
+        return getattr(self, f"{mesh}_{kind}") * getattr(self, f"{mesh}_{kind}_mask")
+
+    def phase_items(self) -> Iterator[tuple[str, str, nn.Parameter, torch.Tensor]]:
+        """(mesh, kind, parameter, mask) for the six phase vectors."""
+        for mesh in MESHES:
+            for kind in KINDS:
+                yield mesh, kind, getattr(self, f"{mesh}_{kind}"), getattr(self, f"{mesh}_{kind}_mask")
+
+    @torch.no_grad()
+    def apply_masks(self) -> None:
+        """Force every pruned phase to exactly 0 (call after optimiser steps)."""
+        for _, _, p, mask in self.phase_items():
+            p.masked_fill_(~mask, 0.0)
+
+    @torch.no_grad()
+    def set_mask(self, mesh: str, kind: str, mask: torch.Tensor) -> None:
+        """Replace a mask in place (hooks keep pointing at the buffer) and zero pruned phases."""
+        buf = getattr(self, f"{mesh}_{kind}_mask")
+        if mask.shape != buf.shape:
+            raise ValueError(f"mask for {mesh}_{kind} must have shape {tuple(buf.shape)}, got {tuple(mask.shape)}")
+        buf.copy_(mask.to(torch.bool))
+        self.apply_masks()
+
+    # ------------------------------------------------------------------ matrices
+    @property
+    def gain(self) -> torch.Tensor:
+        return self.log_gain.exp()
+
+    def sigma(self) -> torch.Tensor:
+        """Complex Σ transmissions times the gain, shape (k,)."""
+        t = mzi_transfer_torch(self.phase("S", "theta"), self.phase("S", "phi"), self.zero_state)
+        o, i = attenuator_port(self.zero_state)
+        return t[2 * o + i] * self.gain
+
+    def unitaries(self) -> tuple[torch.Tensor, torch.Tensor]:
+        """(U, V†) realised by the two meshes."""
+        v = mesh_unitary_torch(self.topo_V, self.phase("V", "theta"), self.phase("V", "phi"), None, self.zero_state)
+        u = mesh_unitary_torch(
+            self.topo_U, self.phase("U", "theta"), self.phase("U", "phi"), self.screen, self.zero_state
+        )
+        return u, v
+
+    def matrix(self) -> torch.Tensor:
+        """Complex n_out × n_in matrix W = U Σ V†."""
+        u, vh = self.unitaries()
+        k = self.k
+        return (u[:, :k] * self.sigma()) @ vh[:k, :]
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        """x: (batch, n_in) complex → (batch, n_out) complex."""
+        return x.to(torch.complex128) @ self.matrix().T
+
+    # ------------------------------------------------------------------ conversion
+    def to_phases(self) -> LayerPhases:
+        def arr(mesh: str, kind: str) -> np.ndarray:
+            return getattr(self, f"{mesh}_{kind}").detach().cpu().numpy().copy()
+
+        def live(mesh: str, kind: str) -> np.ndarray:
+            return getattr(self, f"{mesh}_{kind}_mask").cpu().numpy().copy()
+
+        def mesh_phases(mesh: str, n: int) -> MeshPhases:
+            return MeshPhases(
+                n, self.mesh_kind, arr(mesh, "theta"), arr(mesh, "phi"), live(mesh, "theta"), live(mesh, "phi")
+            )
+
+        s = SigmaPhases(
+            arr("S", "theta"), arr("S", "phi"), live("S", "theta"), live("S", "phi"), float(self.gain.detach())
+        )
+        return LayerPhases(self.n_in, self.n_out, mesh_phases("V", self.n_in), s, mesh_phases("U", self.n_out))
+
+    @classmethod
+    def from_phases(cls, lp: LayerPhases, mesh_kind: str = "clements", zero_state: ZeroState = "bar") -> SVDLayer:
+        layer = cls(lp.n_in, lp.n_out, mesh_kind, zero_state)
+        with torch.no_grad():
+            for mesh in MESHES:
+                src = getattr(lp, mesh)
+                for kind in KINDS:
+                    getattr(layer, f"{mesh}_{kind}").copy_(torch.as_tensor(getattr(src, kind)))
+                    getattr(layer, f"{mesh}_{kind}_mask").copy_(torch.as_tensor(getattr(src, f"{kind}_live")))
+            layer.log_gain.fill_(math.log(lp.S.gain))
+        layer.apply_masks()
+        return layer
+
+    @classmethod
+    def from_matrix(
+        cls,
+        w: Any,
+        mesh_kind: str = "clements",
+        zero_state: ZeroState = "bar",
+        output_phases: bool = True,
+    ) -> SVDLayer:
+        """Layer realising a complex (n_out × n_in) matrix W = U Σ V† via SVD + mesh decomposition.
+
+        With ``output_phases=False`` the result equals W up to output phases (|W x| exact).
+        """
+        w = np.asarray(w)
+        if w.ndim != 2 or min(w.shape) < 1:
+            raise ValueError(f"W must be a 2-D (n_out × n_in) matrix, got shape {w.shape}")
+        w = w.astype(np.complex128)
+        if not np.all(np.isfinite(w)):
+            raise ValueError("W contains NaN or infinite entries")
+        n_out, n_in = w.shape
+        u, s, vh = np.linalg.svd(w)
+        smax = float(s[0]) if s[0] > 0 else 1.0
+        _, vt, vp, vscreen = decompose(vh, mesh_kind, zero_state)  # type: ignore[arg-type]
+        _, ut, up, uscreen = decompose(u, mesh_kind, zero_state)  # type: ignore[arg-type]
+        k = min(n_in, n_out)
+        st = attenuator_theta(np.clip(s[:k] / smax, 0.0, 1.0))
+        sp = (vscreen[:k] - np.angle(attenuator_transfer(st, 0.0, zero_state))) % TWO_PI
+        layer = cls(n_in, n_out, mesh_kind, zero_state, output_phases=output_phases)
+        with torch.no_grad():
+            for name, val in (
+                ("V_theta", vt),
+                ("V_phi", vp),
+                ("U_theta", ut),
+                ("U_phi", up),
+                ("S_theta", st),
+                ("S_phi", sp),
+            ):
+                getattr(layer, name).copy_(torch.as_tensor(val))
+            layer.log_gain.fill_(math.log(smax))
+            if layer.screen is not None:
+                layer.screen.copy_(torch.as_tensor(uscreen))
+        return layer
+
+    @classmethod
+    def from_linear(cls, linear: nn.Linear, **kwargs: Any) -> SVDLayer:
+        """Layer with the same outputs as a trained bias-free ``nn.Linear`` (real or complex)."""
+        if linear.bias is not None and bool(torch.any(linear.bias != 0)):
+            raise ValueError(
+                "nn.Linear has a non-zero bias: a passive MZI mesh cannot add a bias; train with bias=False"
+            )
+        return cls.from_matrix(linear.weight.detach().cpu().numpy(), **kwargs)
+
+
+def modulus_softplus(z: torch.Tensor) -> torch.Tensor:
+    """Softplus-type modulus nonlinearity between layers: f(z) = log(1 + e^{|z|}) (phase dropped)."""
+    return nn.functional.softplus(z.abs())
+
+
+class PhotonicMLP(nn.Module):
+    """SC-IPNN: SVD layers with a modulus-softplus between them, |·|² detection, LogSoftmax.
+
+    ``forward`` returns log-probabilities (use with ``nn.NLLLoss``).
+    """
+
+    def __init__(
+        self,
+        sizes: Sequence[int] = (16, 16, 16, 10),
+        mesh_kind: str = "clements",
+        zero_state: ZeroState = "bar",
+        init: str = "uniform",
+        init_std: float = 0.1,
+        seed: int = 0,
+    ) -> None:
+        super().__init__()
+        sizes = [int(s) for s in sizes]
+        if len(sizes) < 2 or min(sizes) < 1:
+            raise ValueError(f"sizes must list ≥ 2 positive layer widths, got {sizes}")
+        self.config = {
+            "sizes": sizes,
+            "mesh_kind": mesh_kind,
+            "zero_state": zero_state,
+            "init": init,
+            "init_std": float(init_std),
+            "seed": int(seed),
+        }
+        g = torch.Generator().manual_seed(seed)
+        self.layers = nn.ModuleList(
+            SVDLayer(a, b, mesh_kind, zero_state, init, init_std, generator=g) for a, b in itertools.pairwise(sizes)
+        )
+
+    @property
+    def zero_state(self) -> ZeroState:
+        return self.config["zero_state"]
+
+    def fields(self, x: torch.Tensor) -> torch.Tensor:
+        """Complex output fields of the last layer."""
+        h = x.to(torch.complex128)
+        for i, layer in enumerate(self.layers):
+            if i:
+                h = modulus_softplus(h).to(torch.complex128)
+            h = layer(h)
+        return h
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return torch.log_softmax(self.fields(x).abs() ** 2, dim=-1)
+
+    @torch.no_grad()
+    def predict(self, x: torch.Tensor) -> torch.Tensor:
+        return self.forward(x).argmax(-1)
+
+    def apply_masks(self) -> None:
+        for layer in self.layers:
+            layer.apply_masks()
+
+    def phase_items(self) -> Iterator[tuple[int, str, str, nn.Parameter, torch.Tensor]]:
+        """(layer, mesh, kind, parameter, mask) for every phase vector of the network."""
+        for li, layer in enumerate(self.layers):
+            for mesh, kind, p, m in layer.phase_items():
+                yield li, mesh, kind, p, m
+
+    def matrices(self) -> list[torch.Tensor]:
+        return [layer.matrix() for layer in self.layers]
+
+    def to_phases(self) -> NetworkPhases:
+        return NetworkPhases(
+            [layer.to_phases() for layer in self.layers],
+            self.config["zero_state"],
+            self.config["mesh_kind"],
+            {"nonlinearity": "modulus_softplus", "config": self.config},
+        )
+
+    @classmethod
+    def from_phases(cls, net: NetworkPhases) -> PhotonicMLP:
+        sizes = [net.layers[0].n_in] + [lp.n_out for lp in net.layers]
+        model = cls(sizes, net.mesh_kind, net.zero_state)  # type: ignore[arg-type]
+        for i, lp in enumerate(net.layers):
+            model.layers[i] = SVDLayer.from_phases(lp, net.mesh_kind, net.zero_state)  # type: ignore[arg-type]
+        return model
+
+    # ------------------------------------------------------------------ file format
+    def save(self, path: str | Path, **extra: Any) -> None:
+        """Save ``{format, config, state_dict, **extra}`` with torch.save (loadable weights_only)."""
+        torch.save({"format": MODEL_FORMAT, "config": self.config, "state_dict": self.state_dict(), **extra}, str(path))
+
+    @classmethod
+    def load(cls, path: str | Path) -> tuple[PhotonicMLP, dict[str, Any]]:
+        """Load a model saved by :meth:`save`; returns (model, the saved dict)."""
+        path = Path(path)
+        if not path.is_file():
+            raise FileNotFoundError(f"model file not found: {path}")
+        try:
+            blob = torch.load(str(path), weights_only=True)
+        except Exception as exc:  # corrupt or foreign file
+            raise ValueError(f"{path}: not a readable gf_prune model ({type(exc).__name__})") from exc
+        if not isinstance(blob, dict) or blob.get("format") != MODEL_FORMAT:
+            raise ValueError(f"{path}: not a gf_prune model file (expected format {MODEL_FORMAT})")
+        cfg = dict(blob["config"])
+        model = cls(**cfg)
+        model.load_state_dict(blob["state_dict"])
+        for _, _, _, p, _ in model.phase_items():
+            if not torch.all(torch.isfinite(p)):
+                raise ValueError(f"{path}: model contains NaN or infinite phases")
+        return model, blob
