@@ -124,8 +124,10 @@ def wrap_phase(phase: Any) -> Any:
 
 def circular_distance(phase: Any) -> Any:
     """Distance of a phase from 0 on the circle, in [0, π] (wrap-aware ranking)."""
-    w = wrap_phase(phase)
-    return np.minimum(w, TWO_PI - w) if isinstance(w, np.ndarray | float) else _torch_min(w)
+    if type(phase).__module__.partition(".")[0] == "torch":
+        return _torch_min(wrap_phase(phase))
+    w = wrap_phase(np.asarray(phase, dtype=np.float64))
+    return np.minimum(w, TWO_PI - w)
 
 
 def _torch_min(w: Any) -> Any:

@@ -1,0 +1,176 @@
+"""The one MZI convention and the static-power model, checked against hand-built references."""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pytest
+import torch
+
+from gf_prune import physics
+
+# Independent reference: 50:50 coupler (real bar, +i cross) and phase screens, written out by hand.
+B = np.array([[1.0, 1.0j], [1.0j, 1.0]]) / math.sqrt(2.0)
+BIAS = {"bar": math.pi, "cross": 0.0}
+
+
+def explicit_mzi(theta: float, phi: float, zero_state: str) -> np.ndarray:
+    """coupler · internal phase (top arm, plus passive bias) · coupler · external phase (top input)."""
+    internal = np.array([[np.exp(1j * (theta + BIAS[zero_state])), 0.0], [0.0, 1.0]])
+    external = np.array([[np.exp(1j * phi), 0.0], [0.0, 1.0]])
+    return B @ internal @ B @ external
+
+
+ANGLES = [0.0, 0.3, math.pi / 2, 1.0, math.pi, 4.0, 1.98 * math.pi, 2 * math.pi, -0.7]
+
+
+@pytest.mark.parametrize("zero_state", ["bar", "cross"])
+@pytest.mark.parametrize("theta", ANGLES)
+@pytest.mark.parametrize("phi", [0.0, 0.9, math.pi, 5.5])
+def test_transfer_matches_explicit_product(zero_state, theta, phi):
+    t = physics.mzi_transfer(theta, phi, zero_state)
+    np.testing.assert_allclose(t, explicit_mzi(theta, phi, zero_state), atol=1e-15)
+
+
+@pytest.mark.parametrize("zero_state", ["bar", "cross"])
+def test_transfer_vectorised_and_unitary(zero_state):
+    rng = np.random.default_rng(0)
+    theta, phi = rng.uniform(-7, 7, 50), rng.uniform(-7, 7, 50)
+    t = physics.mzi_transfer(theta, phi, zero_state)
+    assert t.shape == (50, 2, 2)
+    for k in range(50):
+        np.testing.assert_allclose(t[k], explicit_mzi(theta[k], phi[k], zero_state), atol=1e-14)
+        np.testing.assert_allclose(t[k].conj().T @ t[k], np.eye(2), atol=1e-14)
+
+
+@pytest.mark.parametrize("zero_state", ["bar", "cross"])
+def test_torch_transfer_equals_numpy(zero_state):
+    theta = torch.linspace(-1, 7, 17, dtype=torch.float64)
+    phi = torch.linspace(3, -4, 17, dtype=torch.float64)
+    t00, t01, t10, t11 = physics.mzi_transfer_torch(theta, phi, zero_state)
+    got = torch.stack([torch.stack([t00, t01], -1), torch.stack([t10, t11], -1)], -2).numpy()
+    np.testing.assert_allclose(got, physics.mzi_transfer(theta.numpy(), phi.numpy(), zero_state), atol=1e-15)
+
+
+def test_bar_state_at_zero_power():
+    t = physics.mzi_transfer(0.0, 0.0, "bar")
+    np.testing.assert_allclose(np.abs(t), np.eye(2), atol=1e-15)
+    np.testing.assert_allclose(t, np.diag([-1.0, 1.0]), atol=1e-15)  # the documented convention
+    assert physics.bias_rad("bar") == math.pi
+
+
+def test_cross_state_at_zero_power():
+    t = physics.mzi_transfer(0.0, 0.0, "cross")
+    np.testing.assert_allclose(np.abs(t), [[0.0, 1.0], [1.0, 0.0]], atol=1e-15)
+    assert physics.bias_rad("cross") == 0.0
+
+
+def test_default_zero_state_is_bar():
+    np.testing.assert_allclose(physics.mzi_transfer(0.4, 1.1), physics.mzi_transfer(0.4, 1.1, "bar"))
+
+
+@pytest.mark.parametrize("zero_state", ["bar", "cross"])
+@pytest.mark.parametrize("theta", ANGLES)
+def test_attenuator_amplitude(zero_state, theta):
+    t = physics.attenuator_transfer(theta, 0.8, zero_state)
+    assert abs(t) == pytest.approx(abs(math.cos(theta / 2)), abs=1e-15)
+
+
+@pytest.mark.parametrize("zero_state", ["bar", "cross"])
+def test_attenuator_full_transmission_at_zero_power(zero_state):
+    assert abs(physics.attenuator_transfer(0.0, 0.0, zero_state)) == pytest.approx(1.0, abs=1e-15)
+
+
+def test_attenuator_theta_inverts_amplitude():
+    amps = np.array([0.0, 0.1, 0.5, 1 / math.sqrt(2), 0.99, 1.0])
+    theta = physics.attenuator_theta(amps)
+    assert np.all((theta >= 0) & (theta <= math.pi))
+    np.testing.assert_allclose(np.abs(np.cos(theta / 2)), amps, atol=1e-15)
+
+
+@pytest.mark.parametrize("bad", [-0.1, 1.5, float("nan")])
+def test_attenuator_theta_rejects_out_of_range(bad):
+    with pytest.raises(ValueError, match=r"\[0, 1\]"):
+        physics.attenuator_theta([0.5, bad])
+
+
+@pytest.mark.parametrize(
+    ("phase", "power_mw"),
+    [
+        (0.0, 0.0),
+        (math.pi / 2, 12.5),
+        (math.pi, 25.0),
+        (1.5 * math.pi, 37.5),
+        (1.98 * math.pi, 49.5),  # near 2π: cheap on the circle, expensive as a heater
+        (2 * math.pi, 0.0),
+        (3 * math.pi, 25.0),
+        (-0.02 * math.pi, 49.5),  # programmed as 1.98π
+        (-math.pi / 2, 37.5),
+    ],
+)
+def test_heater_power_hand_values(phase, power_mw):
+    assert float(physics.heater_power_mw(phase)) == pytest.approx(power_mw, abs=1e-12)
+
+
+def test_heater_power_configurable_p_pi_and_arrays():
+    phases = np.array([0.0, math.pi, 1.98 * math.pi])
+    np.testing.assert_allclose(physics.heater_power_mw(phases, p_pi_mw=30.0), [0.0, 30.0, 59.4], atol=1e-12)
+    t = physics.heater_power_mw(torch.tensor(phases))
+    np.testing.assert_allclose(t.numpy(), [0.0, 25.0, 49.5], atol=1e-12)
+    assert physics.P_PI_MW_DEFAULT == 25.0
+
+
+@pytest.mark.parametrize("p_pi", [0.0, -25.0, float("nan")])
+def test_heater_power_rejects_bad_p_pi(p_pi):
+    with pytest.raises(ValueError, match="p_pi_mw"):
+        physics.heater_power_mw(1.0, p_pi_mw=p_pi)
+
+
+def test_wrap_phase_into_zero_two_pi():
+    w = physics.wrap_phase(np.array([-0.1, 0.0, 2 * math.pi, 7.0, -7.0]))
+    assert np.all((w >= 0) & (w < 2 * math.pi))
+    np.testing.assert_allclose(w, [2 * math.pi - 0.1, 0.0, 0.0, 7.0 - 2 * math.pi, 4 * math.pi - 7.0], atol=1e-15)
+
+
+@pytest.mark.parametrize(
+    ("phase", "dist"),
+    [
+        (0.0, 0.0),
+        (0.5 * math.pi, 0.5 * math.pi),
+        (math.pi, math.pi),
+        (1.5 * math.pi, 0.5 * math.pi),
+        (1.98 * math.pi, 0.02 * math.pi),
+        (-0.1, 0.1),
+        (2 * math.pi + 0.3, 0.3),
+    ],
+)
+def test_circular_distance(phase, dist):
+    assert float(physics.circular_distance(phase)) == pytest.approx(dist, abs=1e-12)
+    assert float(physics.circular_distance(np.array([phase]))[0]) == pytest.approx(dist, abs=1e-12)
+    assert float(physics.circular_distance(torch.tensor([phase], dtype=torch.float64))[0]) == pytest.approx(
+        dist, abs=1e-12
+    )
+
+
+def test_circular_distance_numpy_scalars():
+    assert float(physics.circular_distance(np.float32(1.98 * math.pi))) == pytest.approx(0.02 * math.pi, abs=1e-6)
+    assert float(physics.circular_distance(np.float64(-0.25))) == pytest.approx(0.25, abs=1e-15)
+
+
+def test_ranking_is_wrap_aware_but_power_is_not():
+    near_two_pi, mid = 1.98 * math.pi, 0.5 * math.pi
+    assert physics.circular_distance(near_two_pi) < physics.circular_distance(mid)
+    assert physics.heater_power_mw(near_two_pi) > physics.heater_power_mw(mid)
+
+
+@pytest.mark.parametrize("bad", ["Bar", "balanced", "", None])
+def test_bad_zero_state(bad):
+    with pytest.raises(ValueError, match="zero_state"):
+        physics.check_zero_state(bad)
+    with pytest.raises(ValueError, match="zero_state"):
+        physics.mzi_transfer(0.0, 0.0, bad)
+    with pytest.raises(ValueError, match="zero_state"):
+        physics.attenuator_transfer(0.0, 0.0, bad)
+    with pytest.raises(ValueError, match="zero_state"):
+        physics.mzi_transfer_torch(torch.zeros(1), torch.zeros(1), bad)
