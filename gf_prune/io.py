@@ -29,6 +29,16 @@ def _temp_path(path: Path) -> Path:
     return Path(name)
 
 
+def _file_mode(target: Path) -> int:
+    """Mode for the new file: the old file's, else 0o666 less the umask (mkstemp makes 0o600)."""
+    try:
+        return target.stat().st_mode & 0o7777
+    except FileNotFoundError:
+        umask = os.umask(0o022)
+        os.umask(umask)
+        return 0o666 & ~umask
+
+
 def _fsync_dir(folder: Path) -> None:
     """Make the rename durable (best effort; not available everywhere)."""
     with contextlib.suppress(OSError):
@@ -63,6 +73,7 @@ def atomic_output(path: str | os.PathLike[str]) -> Iterator[Path]:
         yield tmp
         if not tmp.exists():
             raise FileNotFoundError(f"nothing was written to the temporary file for {target}")
+        os.chmod(tmp, _file_mode(target))
         os.replace(tmp, target)
     except BaseException:
         with contextlib.suppress(FileNotFoundError):
