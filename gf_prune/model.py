@@ -287,6 +287,22 @@ class PhotonicMLP(nn.Module):
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return torch.log_softmax(self.fields(x).abs() ** 2, dim=-1)
 
+    @staticmethod
+    def fields_from_matrices(matrices: Sequence[Any], x: torch.Tensor) -> torch.Tensor:
+        """Output fields of the same network built from given layer matrices (e.g. SAX's)."""
+        h = x.to(torch.complex128)
+        for i, w in enumerate(matrices):
+            if i:
+                h = modulus_softplus(h).to(torch.complex128)
+            h = h @ torch.as_tensor(np.asarray(w), dtype=torch.complex128).T
+        return h
+
+    @staticmethod
+    @torch.no_grad()
+    def predict_from_matrices(matrices: Sequence[Any], x: torch.Tensor) -> torch.Tensor:
+        """Predicted classes of the network whose layers are ``matrices`` (gain included)."""
+        return (PhotonicMLP.fields_from_matrices(matrices, x).abs() ** 2).argmax(-1)
+
     @torch.no_grad()
     def predict(self, x: torch.Tensor) -> torch.Tensor:
         return self.forward(x).argmax(-1)

@@ -1,0 +1,256 @@
+"""``gf-prune`` command line: run the whole job or one stage at a time.
+
+User errors (bad files, bad config, bad data) end with one line ``error: …`` on stderr
+and exit code 2; a failed verification exits 1; Ctrl-C exits 130. No half-written files.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.console import Console
+from rich.progress import BarColumn, Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
+
+app = typer.Typer(
+    add_completion=False,
+    pretty_exceptions_show_locals=False,
+    no_args_is_help=True,
+    help="Hardware-aware pruning of coherent photonic neural networks: train, prune, lay out, verify, report.",
+)
+err = Console(stderr=True)
+out_console = Console()
+
+OutOpt = Annotated[Path, typer.Option("--out", "-o", help="output folder")]
+ConfigOpt = Annotated[Path | None, typer.Option("--config", "-c", help="YAML config file (validated)")]
+
+
+class _Bars:
+    """Rich progress bars keyed by stage; messages like 'epoch 3/300' drive the bar."""
+
+    def __init__(self) -> None:
+        self.progress = Progress(
+            SpinnerColumn(),
+            TextColumn("[bold]{task.fields[stage]:<10}"),
+            BarColumn(),
+            TextColumn("{task.description}"),
+            TimeElapsedColumn(),
+            console=err,
+            transient=False,
+            disable=not err.is_terminal and not os.environ.get("GF_PRUNE_PROGRESS"),
+        )
+        self.tasks: dict[str, int] = {}
+
+    def __enter__(self) -> _Bars:
+        self.progress.__enter__()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.progress.__exit__(*exc)
+
+    def __call__(self, stage: str, msg: str) -> None:
+        if stage not in self.tasks:
+            self.tasks[stage] = self.progress.add_task(msg, stage=stage, total=None)
+        tid = self.tasks[stage]
+        completed = total = None
+        for word in msg.split():
+            if "/" in word:
+                a, _, b = word.partition("/")
+                if a.isdigit() and b.isdigit():
+                    completed, total = int(a), int(b)
+                    break
+        if total:
+            self.progress.update(tid, description=msg, completed=completed, total=total)
+        else:
+            self.progress.update(tid, description=msg)
+        if msg.startswith("done") or msg.startswith("unchanged"):
+            t = self.progress.tasks[tid].total or 1
+            self.progress.update(tid, completed=t, total=t)
+        if not self.progress.disable:
+            return
+        if msg == "running" or msg.startswith("done") or msg.startswith("unchanged"):
+            err.print(f"[{stage}] {msg}")
+
+
+def _need_dir(out: Path) -> None:
+    if not out.is_dir():
+        raise FileNotFoundError(f"output folder not found: {out}")
+
+
+def _cfg(config: Path | None):
+    from gf_prune.config import load_config
+
+    return load_config(config)
+
+
+@app.command()
+def run(
+    out: OutOpt = Path("out"),
+    config: ConfigOpt = None,
+    force: Annotated[bool, typer.Option(help="re-run stages even if their inputs are unchanged")] = False,
+) -> None:
+    """Run the whole job (default: bundled digits, 16→16→16→10) and write every contract file."""
+    from gf_prune.pipeline import run_all
+
+    cfg = _cfg(config)
+    with _Bars() as bars:
+        report = run_all(out, cfg, progress=bars, force=force)
+    acc, pw = report["accuracy"], report.get("power_mw", {})
+    out_console.print(
+        f"dense {acc['dense']:.3f}  pruned {acc['pruned']:.3f}  sax {acc.get('sax')}  "
+        f"power {pw.get('dense', float('nan')):.0f} → {pw.get('pruned', float('nan')):.0f} mW  "
+        f"report: {out / 'report.html'}"
+    )
+
+
+@app.command()
+def train(out: OutOpt = Path("out"), config: ConfigOpt = None) -> None:
+    """Train the dense network on its phases → OUT/model_dense.pt (+ train.json)."""
+    from gf_prune.pipeline import get_data, save_run_config, stage_train
+
+    cfg = _cfg(config)
+    out.mkdir(parents=True, exist_ok=True)
+    data = get_data(cfg)
+    with _Bars() as bars:
+        info = stage_train(out, cfg, data, lambda m: bars("train", m))
+    save_run_config(out, cfg)
+    out_console.print(f"test accuracy {info['test_acc']:.4f} → {out / 'model_dense.pt'}")
+
+
+@app.command()
+def prune(
+    model: Annotated[Path | None, typer.Argument(help="dense model (default OUT/model_dense.pt)")] = None,
+    out: OutOpt = Path("out"),
+    config: ConfigOpt = None,
+) -> None:
+    """Prune phases of a trained model → OUT/model_pruned.pt, phases.npz, rounds.json/png."""
+    import shutil
+
+    from gf_prune.pipeline import get_data, read_run_config, save_run_config, stage_prune
+
+    cfg = _cfg(config) if config else read_run_config(out)
+    out.mkdir(parents=True, exist_ok=True)
+    if model is not None and model.resolve() != (out / "model_dense.pt").resolve():
+        if not model.is_file():
+            raise FileNotFoundError(f"model file not found: {model}")
+        shutil.copyfile(model, out / "model_dense.pt")
+    data = get_data(cfg)
+    with _Bars() as bars:
+        info = stage_prune(out, cfg, data, lambda m: bars("prune", m))
+    save_run_config(out, cfg)
+    out_console.print(f"dense {info['dense_acc']:.4f} → pruned {info['pruned_acc']:.4f}  ({out / 'phases.npz'})")
+
+
+@app.command()
+def layout(
+    model: Annotated[Path, typer.Argument(help="phases .npz (or model .pt) to lay out")],
+    out: OutOpt = Path("out"),
+    pruned_mzi: Annotated[str, typer.Option("--pruned-mzi", help="remove | bar")] = "remove",
+    config: ConfigOpt = None,
+) -> None:
+    """Compile a (pruned) network to OUT/network.gds, heaters.csv, layout.png."""
+    from gf_prune.config import LayoutSection, validate
+    from gf_prune.pipeline import read_run_config, stage_layout
+
+    cfg = _cfg(config) if config else read_run_config(out)
+    cfg.layout = validate(LayoutSection, {**cfg.layout.model_dump(), "pruned_mzi": pruned_mzi}, "layout")
+    if not model.is_file():
+        raise FileNotFoundError(f"model file not found: {model}")
+    out.mkdir(parents=True, exist_ok=True)
+    if model.suffix == ".npz" and model.resolve() != (out / "phases.npz").resolve():
+        import shutil
+
+        shutil.copyfile(model, out / "phases.npz")
+    figures = stage_layout(out, cfg, model)
+    out_console.print(
+        f"wrote {out / 'network.gds'}: "
+        + ", ".join(f"{k}={v}" for k, v in figures.items() if isinstance(v, int | float))
+    )
+
+
+@app.command()
+def verify(out: Annotated[Path, typer.Argument(help="folder written by `gf-prune layout`")]) -> None:
+    """Prove in SAX that OUT/network.gds computes the trained network; exit 1 if not."""
+    from gf_prune.pipeline import get_data, read_run_config, stage_verify
+
+    _need_dir(out)
+    cfg = read_run_config(out)
+    data = get_data(cfg) if (out / "model_pruned.pt").is_file() or (out / "phases.npz").is_file() else None
+    res = stage_verify(out, cfg, data)
+    out_console.print(f"max relative error {res.get('max_rel_error'):.3e}  accuracy.sax {res.get('accuracy_sax')}")
+    if not res["passed"]:
+        err.print(
+            f"error: verification failed: max relative error {res.get('max_rel_error'):.3e} > "
+            f"{res['tolerance']:.0e}; first culprit: {res.get('culprit', 'unknown')}"
+        )
+        raise typer.Exit(1)
+
+
+@app.command()
+def robustness(
+    out: Annotated[Path, typer.Argument(help="folder with model_dense.pt and model_pruned.pt")],
+    config: ConfigOpt = None,
+) -> None:
+    """Monte-Carlo of imperfections on the dense and pruned models → OUT/robustness.json/png."""
+    from gf_prune.pipeline import get_data, read_run_config, stage_robustness
+
+    _need_dir(out)
+    cfg = _cfg(config) if config else read_run_config(out)
+    with _Bars() as bars:
+        stage_robustness(out, cfg, get_data(cfg), lambda m: bars("robustness", m))
+    out_console.print(f"wrote {out / 'robustness.json'}")
+
+
+@app.command()
+def report(out: Annotated[Path, typer.Argument(help="folder with the stages' files")]) -> None:
+    """(Re)write OUT/report.json, weights.npz and report.html from the stages' files."""
+    from gf_prune.pipeline import get_data, read_run_config, stage_report
+
+    _need_dir(out)
+    cfg = read_run_config(out)
+    stage_report(out, cfg, get_data(cfg), {})
+    out_console.print(f"wrote {out / 'report.html'}")
+
+
+USER_ERRORS = (ValueError, FileNotFoundError, NotADirectoryError, PermissionError, KeyError, OSError)
+
+
+def main(argv: list[str] | None = None) -> None:
+    """Console entry point: one clear line and a non-zero exit for user errors."""
+    from gf_prune.pipeline import StageFailed
+
+    try:
+        rc = app(args=argv, standalone_mode=False)
+        if isinstance(rc, int) and rc:
+            sys.exit(rc)
+    except StageFailed as exc:
+        err.print(f"error: {exc}", markup=False, highlight=False)
+        sys.exit(1)
+    except KeyboardInterrupt:
+        err.print("error: interrupted; no partial output was kept", markup=False, highlight=False)
+        sys.exit(130)
+    except typer.Exit as exc:
+        sys.exit(exc.exit_code)
+    except USER_ERRORS as exc:
+        msg = str(exc) if str(exc) else type(exc).__name__
+        if isinstance(exc, KeyError):
+            msg = f"missing key {msg}"
+        err.print(f"error: {msg}", markup=False, highlight=False)
+        sys.exit(2)
+    except Exception as exc:  # click usage errors etc.
+        import click
+
+        if isinstance(exc, click.exceptions.ClickException):
+            exc.show()
+            sys.exit(exc.exit_code)
+        if isinstance(exc, click.exceptions.Abort):
+            err.print("error: aborted", markup=False)
+            sys.exit(130)
+        raise
+
+
+if __name__ == "__main__":  # pragma: no cover
+    main()

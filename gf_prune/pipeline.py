@@ -1,0 +1,434 @@
+"""The job end to end: train → prune → layout → verify → robustness → report.
+
+Each stage reads the previous stage's files in the output folder and writes its own
+(every file atomically). A stage is skipped when its config section and input files
+are unchanged since it last ran (``stages.json`` holds their fingerprints).
+
+Files of an output folder::
+
+    run_config.json                 resolved config of the run
+    model_dense.pt, train.json      train
+    model_pruned.pt, phases.npz,    prune   (phases.npz: NetworkPhases of the pruned net)
+      rounds.json, rounds.png
+    network.gds, heaters.csv,       layout
+      layout.png, layout.json
+    verify.json, wavelength_sweep.png          verify
+    robustness.json, robustness.png            robustness
+    report.json, weights.npz, mesh_maps.png,   report
+      report.html
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import shutil
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+
+from gf_prune.config import RunConfig, validate
+from gf_prune.data import Dataset, load_dataset
+from gf_prune.model import PhotonicMLP
+from gf_prune.train import TrainConfig, accuracy, fit
+
+STAGES = ("train", "prune", "layout", "verify", "robustness", "report")
+STAGE_INPUTS: dict[str, tuple[str, ...]] = {
+    "train": (),
+    "prune": ("model_dense.pt",),
+    "layout": ("phases.npz",),
+    "verify": ("phases.npz", "network.gds"),
+    "robustness": ("model_dense.pt", "model_pruned.pt"),
+    "report": ("train.json", "rounds.json", "phases.npz"),
+}
+STAGE_OUTPUTS: dict[str, tuple[str, ...]] = {
+    "train": ("model_dense.pt", "train.json"),
+    "prune": ("model_pruned.pt", "phases.npz", "rounds.json"),
+    "layout": ("network.gds", "heaters.csv", "layout.json"),
+    "verify": ("verify.json",),
+    "robustness": ("robustness.json",),
+    "report": ("report.json", "weights.npz", "report.html"),
+}
+STAGE_SECTIONS: dict[str, tuple[str, ...]] = {
+    "train": ("data", "model", "train"),
+    "prune": ("data", "prune", "p_pi_mw"),
+    "layout": ("layout", "model"),
+    "verify": ("verify",),
+    "robustness": ("data", "robustness"),
+    "report": ("p_pi_mw",),
+}
+
+Progress = Callable[[str], None]
+
+
+class StageFailed(RuntimeError):
+    """A stage ran but its result is not acceptable (e.g. verification failed)."""
+
+
+# ----------------------------------------------------------------------------- files
+
+
+def write_json(path: Path, obj: Any) -> None:
+    from gf_prune.io import atomic_write_text
+
+    atomic_write_text(path, json.dumps(obj, indent=2, sort_keys=False, default=_jsonable))
+
+
+def _jsonable(o: Any) -> Any:
+    if isinstance(o, np.ndarray):
+        return o.tolist()
+    if isinstance(o, np.generic):
+        return o.item()
+    if isinstance(o, Path):
+        return str(o)
+    raise TypeError(f"not JSON serialisable: {type(o).__name__}")
+
+
+def read_json(path: Path) -> Any:
+    if not path.is_file():
+        raise FileNotFoundError(f"missing file {path} (run the stage that writes it first)")
+    try:
+        return json.loads(path.read_text())
+    except json.JSONDecodeError as exc:
+        raise ValueError(f"{path}: corrupt JSON ({exc.msg} at line {exc.lineno})") from None
+
+
+def save_model(model: PhotonicMLP, path: Path, **extra: Any) -> None:
+    from gf_prune.io import atomic_output
+
+    with atomic_output(path) as tmp:
+        model.save(tmp, **extra)
+
+
+def _fingerprint(out: Path, stage: str, cfg: RunConfig) -> str:
+    h = hashlib.sha256()
+    dump = cfg.model_dump(mode="json")
+    h.update(json.dumps({k: dump[k] for k in STAGE_SECTIONS[stage]}, sort_keys=True).encode())
+    for name in STAGE_INPUTS[stage]:
+        p = out / name
+        h.update(name.encode())
+        h.update(p.read_bytes() if p.is_file() else b"<missing>")
+    return h.hexdigest()
+
+
+def _manifest(out: Path) -> dict[str, Any]:
+    p = out / "stages.json"
+    try:
+        return json.loads(p.read_text()) if p.is_file() else {}
+    except json.JSONDecodeError:
+        return {}
+
+
+def stage_is_current(out: Path, stage: str, cfg: RunConfig) -> bool:
+    entry = _manifest(out).get(stage)
+    return (
+        isinstance(entry, dict)
+        and entry.get("fingerprint") == _fingerprint(out, stage, cfg)
+        and all((out / f).is_file() for f in STAGE_OUTPUTS[stage])
+    )
+
+
+def _record_stage(out: Path, stage: str, cfg: RunConfig, seconds: float) -> None:
+    m = _manifest(out)
+    m[stage] = {"fingerprint": _fingerprint(out, stage, cfg), "seconds": seconds}
+    write_json(out / "stages.json", m)
+
+
+# ----------------------------------------------------------------------------- config & data
+
+
+def save_run_config(out: Path, cfg: RunConfig) -> None:
+    write_json(out / "run_config.json", cfg.model_dump(mode="json"))
+
+
+def read_run_config(out: Path) -> RunConfig:
+    p = out / "run_config.json"
+    if not p.is_file():
+        return RunConfig()
+    return validate(RunConfig, read_json(p))
+
+
+def get_data(cfg: RunConfig) -> Dataset:
+    return load_dataset(cfg.data.source, cfg.data.seed)
+
+
+# ----------------------------------------------------------------------------- stages
+
+
+def stage_train(out: Path, cfg: RunConfig, data: Dataset, progress: Progress | None = None) -> dict[str, Any]:
+    m = cfg.model
+    if m.sizes[0] != data.n_features:
+        raise ValueError(f"model.sizes[0] = {m.sizes[0]} but the data has {data.n_features} features")
+    if m.sizes[-1] < data.n_classes:
+        raise ValueError(f"model.sizes[-1] = {m.sizes[-1]} but the data has {data.n_classes} classes")
+    model = PhotonicMLP(m.sizes, m.mesh_kind, m.zero_state, m.init, m.init_std, m.seed)
+    t = cfg.train
+    res = fit(
+        model,
+        data,
+        TrainConfig(epochs=t.epochs, lr=t.lr, batch_size=t.batch_size, seed=t.seed),
+        on_epoch=_epoch_cb(progress, t.epochs),
+    )
+    save_model(model, out / "model_dense.pt")
+    info = {
+        "train_acc": res.train_acc,
+        "test_acc": res.test_acc,
+        "loss": res.loss,
+        "dataset": data.name,
+        "n_train": len(data.y_train),
+        "n_test": len(data.y_test),
+    }
+    write_json(out / "train.json", info)
+    return info
+
+
+def _epoch_cb(progress: Progress | None, total: int) -> Callable[[int, float], None] | None:
+    if progress is None:
+        return None
+    return lambda e, loss: progress(f"epoch {e + 1}/{total} loss {loss:.4f}")
+
+
+def load_model(path: Path) -> PhotonicMLP:
+    model, _ = PhotonicMLP.load(path)
+    return model
+
+
+def stage_prune(out: Path, cfg: RunConfig, data: Dataset, progress: Progress | None = None) -> dict[str, Any]:
+    from gf_prune import prune as pr
+
+    dense = load_model(out / "model_dense.pt")
+    result = pr.run_pruning(dense, data, cfg.prune, p_pi_mw=cfg.p_pi_mw, progress=progress)
+    pruned = result.model
+    save_model(pruned, out / "model_pruned.pt")
+    from gf_prune.io import atomic_output
+
+    with atomic_output(out / "phases.npz") as tmp:
+        pruned.to_phases().save(tmp)
+    pr.write_rounds(result, out)
+    return {"dense_acc": result.dense_acc, "pruned_acc": accuracy(pruned, data.X_test, data.y_test)}
+
+
+def load_phases(path: Path):
+    from gf_prune.phases import NetworkPhases
+
+    if not path.is_file():
+        raise FileNotFoundError(f"missing file {path} (run `gf-prune prune` first)")
+    if path.suffix == ".pt":
+        return load_model(path).to_phases()
+    try:
+        return NetworkPhases.load(path)
+    except (OSError, ValueError, KeyError) as exc:
+        raise ValueError(f"{path}: not a readable gf_prune phases file ({exc})") from None
+
+
+def stage_layout(out: Path, cfg: RunConfig, model_path: Path | None = None) -> dict[str, Any]:
+    from gf_prune.layout import compile_network
+
+    net = load_phases(model_path or out / "phases.npz")
+    figures = compile_network(net, out, pruned_mzi=cfg.layout.pruned_mzi)
+    write_json(out / "layout.json", figures)
+    return figures
+
+
+def stage_verify(out: Path, cfg: RunConfig, data: Dataset | None = None) -> dict[str, Any]:
+    from gf_prune.verify import verify_dir
+
+    res = verify_dir(out, wl=cfg.verify.wavelength_um, sweep=cfg.verify.sweep)
+    net = load_phases(out / "phases.npz")
+    if data is not None and "layer_matrices" in res:
+        gains = [lp.S.gain for lp in net.layers]
+        mats = [np.asarray(w) * g for w, g in zip(res.pop("layer_matrices"), gains, strict=True)]
+        pred = PhotonicMLP.predict_from_matrices(mats, data.X_test)
+        ref = PhotonicMLP.predict_from_matrices(net.matrices(), data.X_test)
+        res["accuracy_sax"] = float((pred == data.y_test).double().mean())
+        res["same_class_fraction"] = float((pred == ref).double().mean())
+    res.pop("layer_matrices", None)
+    res["tolerance"] = cfg.verify.tolerance
+    res["passed"] = bool(res.get("max_rel_error", np.inf) <= cfg.verify.tolerance)
+    write_json(out / "verify.json", res)
+    return res
+
+
+def stage_robustness(out: Path, cfg: RunConfig, data: Dataset, progress: Progress | None = None) -> dict[str, Any]:
+    from gf_prune.robustness import run_robustness
+
+    dense = load_model(out / "model_dense.pt")
+    pruned = load_model(out / "model_pruned.pt")
+    summary = run_robustness(dense, pruned, data, cfg.robustness, out_dir=out)
+    write_json(out / "robustness.json", summary)
+    return summary
+
+
+def stage_report(out: Path, cfg: RunConfig, data: Dataset, timings: dict[str, float]) -> dict[str, Any]:
+    from gf_prune.io import atomic_output
+    from gf_prune.power import network_counts
+
+    net = load_phases(out / "phases.npz")
+    train = read_json(out / "train.json")
+    rounds = read_json(out / "rounds.json")
+    dense = load_model(out / "model_dense.pt")
+    pruned = PhotonicMLP.from_phases(net)
+    layout = read_json(out / "layout.json") if (out / "layout.json").is_file() else {}
+    verify = read_json(out / "verify.json") if (out / "verify.json").is_file() else {}
+    robust = read_json(out / "robustness.json") if (out / "robustness.json").is_file() else {}
+    counts = network_counts(net, dense.to_phases(), p_pi_mw=cfg.p_pi_mw)
+    report: dict[str, Any] = {
+        "accuracy": {
+            "dense": accuracy(dense, data.X_test, data.y_test),
+            "pruned": accuracy(pruned, data.X_test, data.y_test),
+            "sax": verify.get("accuracy_sax"),
+            "train_dense": train.get("train_acc"),
+        },
+        **counts,
+        "mzis": {
+            "total": layout.get("mzis_total", counts.get("mzis", {}).get("total")),
+            "removed": layout.get("mzis_removed"),
+            "bar": layout.get("mzis_bar"),
+            **{k: v for k, v in counts.get("mzis", {}).items() if k not in ("total",)},
+        },
+        "verify": {k: v for k, v in verify.items() if not isinstance(v, list | dict) or k == "per_mesh"},
+        "layout": layout,
+        "robustness": robust,
+        "pruning": {k: v for k, v in rounds.items() if k != "rounds"} if isinstance(rounds, dict) else {},
+        "rounds": rounds.get("rounds", rounds) if isinstance(rounds, dict) else rounds,
+        "convention": {
+            "zero_state": net.zero_state,
+            "mesh_kind": net.mesh_kind,
+            "coupler": "symmetric 50:50, real bar, +i cross",
+            "nonlinearity": "log(1+exp(|z|)) between layers, |.|^2 detection",
+        },
+        "dataset": {"name": data.name, "n_train": len(data.y_train), "n_test": len(data.y_test)},
+        "p_pi_mw": cfg.p_pi_mw,
+        "timings_s": dict(timings),
+    }
+    with atomic_output(out / "weights.npz") as tmp:
+        mats = net.matrices()
+        np.savez(
+            tmp, **{f"W{i}": w for i, w in enumerate(mats)}, X_test=data.X_test.numpy(), y_test=data.y_test.numpy()
+        )
+    try:
+        from gf_prune.plots import plot_mesh_maps
+
+        plot_mesh_maps(net, out / "mesh_maps.png")
+    except ImportError:  # pragma: no cover - plots module optional during development
+        pass
+    write_json(out / "report.json", report)
+    from gf_prune.report import write_report
+
+    write_report(out, report)
+    return report
+
+
+# ----------------------------------------------------------------------------- the whole run
+
+
+def run_all(
+    out: Path,
+    cfg: RunConfig,
+    progress: Callable[[str, str], None] | None = None,
+    force: bool = False,
+) -> dict[str, Any]:
+    """Run every stage into a staging copy of ``out``; swap it in only when all succeeded.
+
+    An earlier complete ``out`` is never damaged: on any failure (or Ctrl-C) the staging
+    folder is removed and ``out`` is left as it was.
+    """
+    out = Path(out)
+    parent = out.parent if str(out.parent) else Path(".")
+    if out.exists() and not out.is_dir():
+        raise NotADirectoryError(f"output path exists and is not a folder: {out}")
+    if not parent.exists():
+        parent.mkdir(parents=True)
+    if not os.access(parent, os.W_OK):
+        raise PermissionError(f"output folder not writable: {parent}")
+    staging = parent / f".{out.name}.partial-{os.getpid()}"
+    if staging.exists():
+        shutil.rmtree(staging)
+    try:
+        if out.is_dir():
+            shutil.copytree(out, staging)
+        else:
+            staging.mkdir()
+        report, failure = _run_stages(staging, cfg, progress, force)
+        old = parent / f".{out.name}.old-{os.getpid()}"
+        if out.exists():
+            os.replace(out, old)
+        os.replace(staging, out)
+        if old.exists():
+            shutil.rmtree(old, ignore_errors=True)
+        if failure:
+            raise StageFailed(failure)
+        return report
+    finally:
+        if staging.exists():
+            shutil.rmtree(staging, ignore_errors=True)
+
+
+def _run_stages(
+    out: Path, cfg: RunConfig, progress: Callable[[str, str], None] | None, force: bool
+) -> tuple[dict[str, Any], str | None]:
+    save_run_config(out, cfg)
+    data = get_data(cfg)
+    previous = _manifest(out)
+    timings: dict[str, float] = {}
+    t_all = time.perf_counter()
+
+    def say(stage: str) -> Progress | None:
+        return (lambda msg: progress(stage, msg)) if progress else None
+
+    runners: dict[str, Callable[[], Any]] = {
+        "train": lambda: stage_train(out, cfg, data, say("train")),
+        "prune": lambda: stage_prune(out, cfg, data, say("prune")),
+        "layout": lambda: stage_layout(out, cfg),
+        "verify": lambda: stage_verify(out, cfg, data),
+        "robustness": lambda: stage_robustness(out, cfg, data, say("robustness")),
+    }
+    for stage, fn in runners.items():
+        if stage == "layout" and not cfg.layout.enabled:
+            continue
+        if stage == "verify" and not (cfg.verify.enabled and cfg.layout.enabled):
+            continue
+        if stage == "robustness" and cfg.robustness.get("enabled", True) is False:
+            continue
+        if not force and stage_is_current(out, stage, cfg):
+            timings[stage] = 0.0
+            if progress:
+                progress(stage, f"unchanged, skipped (last run {previous.get(stage, {}).get('seconds', 0):.1f} s)")
+            continue
+        if progress:
+            progress(stage, "running")
+        t0 = time.perf_counter()
+        fn()
+        timings[stage] = time.perf_counter() - t0
+        _record_stage(out, stage, cfg, timings[stage])
+        if progress:
+            progress(stage, f"done in {timings[stage]:.1f} s")
+    verify = read_json(out / "verify.json") if (out / "verify.json").is_file() else None
+    t0 = time.perf_counter()
+    timings["total"] = time.perf_counter() - t_all
+    report = stage_report(out, cfg, data, timings)
+    timings["report"] = time.perf_counter() - t0
+    report["timings_s"] = dict(timings, total=time.perf_counter() - t_all)
+    write_json(out / "report.json", report)
+    from gf_prune.report import write_report
+
+    write_report(out, report)
+    _record_stage(out, "report", cfg, timings["report"])
+    failure = None
+    if verify is not None and not verify.get("passed", False):
+        failure = (
+            f"verification failed: max relative error {verify.get('max_rel_error')} > {verify.get('tolerance')}"
+            f" (first culprit: {verify.get('culprit', 'unknown')})"
+        )
+    return report, failure
+
+
+def torch_threads(n: int | None = None) -> None:
+    """Use at most ``n`` (default: all available) intra-op threads, for repeatable timings."""
+    if n:
+        torch.set_num_threads(n)
