@@ -29,6 +29,7 @@ from gf_prune.physics import (
     check_zero_state,
     mzi_transfer,
     mzi_transfer_torch,
+    wrap_phase,
 )
 
 MeshKind = Literal["clements", "reck"]
@@ -258,9 +259,9 @@ def decompose(
     topo = topology(n, kind)
     if not (np.array_equal(rows, topo.rows) and np.array_equal(cols, topo.cols)):
         raise AssertionError("decomposition does not fill the canonical mesh")  # pragma: no cover
-    theta = np.array([sequence[k][1] for k in order])
-    phi = np.array([sequence[k][2] for k in order])
-    screen = np.angle(d) % (2 * math.pi)
+    theta = np.minimum(np.array([sequence[k][1] for k in order]), math.pi)  # θ1 may exceed π by an ulp
+    phi = wrap_phase(np.array([sequence[k][2] for k in order]))
+    screen = wrap_phase(np.angle(d))
     return topo, theta, phi, screen
 
 
@@ -325,6 +326,14 @@ def mesh_unitary_torch(
     """Differentiable mesh unitary in torch (complex128 for float64 phases)."""
     import torch
 
+    k = topo.n_mzis
+    if theta.shape[-1:] != (k,) or phi.shape != theta.shape:
+        raise ValueError(
+            f"theta and phi must have shape (..., {k}) for a {topo.n}-mode mesh, "
+            f"got {tuple(theta.shape)} and {tuple(phi.shape)}"
+        )
+    if screen is not None and screen.shape[-1:] != (topo.n,):
+        raise ValueError(f"screen must have shape (..., {topo.n}), got {tuple(screen.shape)}")
     if topo.n_mzis == 0:
         u = torch.eye(topo.n, dtype=torch.complex128 if theta.dtype == torch.float64 else torch.complex64)
         u = u.expand(*theta.shape[:-1], topo.n, topo.n)

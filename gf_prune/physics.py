@@ -119,7 +119,8 @@ def attenuator_theta(amplitude: Any) -> np.ndarray:
 
 def wrap_phase(phase: Any) -> Any:
     """Programmed heater phase: ``phase mod 2π`` in [0, 2π) (numpy or torch)."""
-    return phase % TWO_PI
+    w = phase % TWO_PI
+    return w * (w < TWO_PI)  # a tiny negative phase rounds to exactly 2π: that is 0
 
 
 def circular_distance(phase: Any) -> Any:

@@ -133,6 +133,15 @@ def test_wrap_phase_into_zero_two_pi():
     np.testing.assert_allclose(w, [2 * math.pi - 0.1, 0.0, 0.0, 7.0 - 2 * math.pi, 4 * math.pi - 7.0], atol=1e-15)
 
 
+@pytest.mark.parametrize("tiny", [-1e-17, -1e-300, -0.0])
+def test_tiny_negative_phase_is_zero_not_two_pi(tiny):
+    """(−1e-17) mod 2π rounds to exactly 2π in float64: it must cost 0 mW, not 2·P_π."""
+    assert physics.wrap_phase(tiny) == 0.0
+    assert physics.heater_power_mw(tiny) == 0.0
+    assert physics.wrap_phase(np.array([tiny]))[0] == 0.0
+    assert float(physics.wrap_phase(torch.tensor([tiny], dtype=torch.float64))[0]) == 0.0
+
+
 @pytest.mark.parametrize(
     ("phase", "dist"),
     [
