@@ -1,0 +1,598 @@
+"""MZI unit cell and its fixed-phase relatives: one column slot of a mesh.
+
+Every cell here is a *slot* of identical width ``W`` (for the same arguments): the
+MZI (heaters where a phase is live), the removed MZI (plain waveguides of matched
+phase, or a crossing for ``zero_state="cross"``) and the single-mode passthrough.
+They abut in a mesh column without routes, and with heaters off every path through
+a slot has the same optical length as the MZI's reference (bottom) path, except the
+convention's own bias (:mod:`gf_prune.physics`). Every path through every slot has
+exactly 8 ninety-degree bends of the same cell, so the balance holds for any bend
+model; the straights (and couplers/crossings, which are counted by their
+port-to-port length, as the SAX models do) make up the rest.
+
+Geometry of :func:`mzi` (``pitch`` = vertical distance of the two modes, ``R`` the
+bend's footprint, ``m`` = ``heater_margin``, ``Lh`` = ``heater_length``)::
+
+              phi (heater or straight)                theta (+ bias/2 on each vertical)
+     o1 ──m──[======Lh======]──m──┐            ┌─vt─┐──m──[=====Lh=====]──m──┌─vt─┐            ┌── o3   y = 0
+                                  vf           │    │                       │    │            vf
+                                  └──┐ ┌────┐ ─┘                                   └─ ┌────┐ ┌──┘
+                                     └─┤ cp1├─┐                                      ┌─┤ cp2├─┘
+                                     ┌─┤    ├─┘                                      └─┤    ├─┐
+                                  ┌──┘ └────┘ ─┐                                   ┌─ └────┘ └──┐
+                                  vf           │    │                       │    │            vf
+     o2 ──m──[phi_ref Lh       ]──m──┘            └─vb─┘──m──[theta_ref Lh]──m──└─vb─┘            └── o4   y = −pitch
+
+Ports: ``o1`` top input (mode 0, west, y = 0), ``o2`` bottom input (mode 1, west,
+y = −pitch), ``o3`` top output (east, y = 0), ``o4`` bottom output (east, y = −pitch);
+electrical ``theta_e1``, ``theta_e2``, ``phi_e1``, ``phi_e2`` for each live heater.
+The coupler (gdsfactory's ``mmi2x2``: ``o1`` west-bottom, ``o2`` west-top, ``o3``
+east-top, ``o4`` east-bottom) is entered on its ``o2``/``o1`` and left on ``o3``/``o4``.
+"""
+
+from __future__ import annotations
+
+__all__ = [
+    "BIAS_LENGTH_UM",
+    "attenuator",
+    "mzi",
+    "mzi_bar",
+    "mzi_removed",
+    "passthrough",
+    "slot_geometry",
+]
+
+from dataclasses import dataclass
+from functools import partial
+from typing import Any
+
+import gdsfactory as gf
+from gdsfactory.component import Component
+from gdsfactory.typings import ComponentSpec, CrossSectionSpec
+
+BIAS_LENGTH_UM = 0.31
+"""π bias ΔL = λ/(2·n_eff) of the top internal arm for ``zero_state="bar"`` (µm).
+
+0.31 µm is exactly π at λ = 1.55 µm for n_eff = 2.5 (``gf_prune.sax_models.NEFF_STRIP``);
+it and its half (the quarter-wave of a removed cross-state MZI) lie on the 1 nm grid.
+"""
+
+GRID_UM = 0.001
+
+
+def _nm(x: float) -> int:
+    """Length in whole nm; raises if ``x`` is off gdsfactory's 1 nm grid."""
+    n = round(x / GRID_UM)
+    if abs(n * GRID_UM - x) > 1e-9:
+        raise ValueError(f"length {x!r} µm is not on the 1 nm grid")
+    return n
+
+
+def _um(n: int) -> float:
+    return round(n * GRID_UM, 3)
+
+
+@dataclass(frozen=True)
+class SlotGeometry:
+    """Numbers shared by all slot cells built with the same arguments (µm)."""
+
+    pitch: float
+    radius: float  # footprint of one 90° bend (dx = dy)
+    bend_length: float  # netlist length of one 90° bend
+    coupler_length: float  # port-to-port x span of the coupler
+    coupler_sep: float  # vertical distance of the coupler's two ports on one side
+    heater_length: float
+    heater_margin: float
+    bias: float  # extra length of the top internal arm (0 for cross)
+    v_fan: float  # vertical straight of each fan-in/fan-out
+    width: float  # slot width W
+
+    @property
+    def ref_straights(self) -> float:
+        """Sum of straight lengths (heaters included) on the MZI's reference path."""
+        return 4 * self.heater_margin + 2 * self.heater_length + 4 * self.v_fan
+
+    @property
+    def ref_length(self) -> float:
+        """Optical length of the reference path: straights + 8 bends + 2 couplers."""
+        return self.ref_straights + 8 * self.bend_length + 2 * self.coupler_length
+
+
+def _port_sep(comp: Component, a: str, b: str) -> float:
+    return abs(comp.ports[a].center[1] - comp.ports[b].center[1])
+
+
+def slot_geometry(
+    pitch: float = 100.0,
+    heater_length: float = 100.0,
+    heater_margin: float = 16.0,
+    zero_state: str = "bar",
+    bias_length: float = BIAS_LENGTH_UM,
+    coupler: ComponentSpec = "mmi2x2",
+    bend: ComponentSpec = "bend_euler",
+    cross_section: CrossSectionSpec = "strip",
+) -> SlotGeometry:
+    """Compute (and validate) the slot geometry; raises ValueError when ``pitch`` is too small."""
+    cp = gf.get_component(coupler)
+    b = gf.get_component(bend, cross_section=cross_section)
+    radius = abs(b.ports["o2"].center[0] - b.ports["o1"].center[0])
+    sep = _port_sep(cp, "o1", "o2")
+    lc = abs(cp.ports["o3"].center[0] - cp.ports["o2"].center[0])
+    bias = bias_length if zero_state == "bar" else 0.0
+    v_fan = round(pitch / 2 - sep / 2 - 2 * radius, 3)
+    if v_fan < 0:
+        raise ValueError(f"pitch {pitch} µm too small: needs ≥ {sep + 4 * radius} µm for this bend and coupler")
+    for x in (pitch / 2, v_fan, bias / 2, heater_length, heater_margin):
+        _nm(x)
+    width = 4 * heater_margin + 2 * heater_length + 8 * radius + 2 * lc
+    return SlotGeometry(
+        pitch=pitch,
+        radius=radius,
+        bend_length=float(b.info["length"]),
+        coupler_length=lc,
+        coupler_sep=sep,
+        heater_length=heater_length,
+        heater_margin=heater_margin,
+        bias=bias,
+        v_fan=v_fan,
+        width=round(width, 3),
+    )
+
+
+# ----------------------------------------------------------------------------- path builder
+
+
+class _Path:
+    """Chain of references connected port to port, starting at a port of ``c``."""
+
+    def __init__(self, c: Component, port: Any, straight: Any, bend: Any, cross_section: Any) -> None:
+        self.c = c
+        self.port = port
+        self.straight = straight
+        self.bend = bend
+        self.xs = cross_section
+        self.n = 0
+
+    def _name(self, name: str | None, tag: str) -> str:
+        self.n += 1
+        return name or f"{tag}{self.n}"
+
+    def s(self, length: float, name: str | None = None, prefix: str = "") -> _Path:
+        if _nm(length) == 0:
+            return self
+        comp = gf.get_component(self.straight, length=_um(_nm(length)), cross_section=self.xs)
+        ref = self.c.add_ref(comp, name=prefix + self._name(name, "s"))
+        ref.connect("o1", self.port)
+        self.port = ref.ports["o2"]
+        return self
+
+    def turn(self, left: bool, prefix: str = "", bend: Any = None) -> _Path:
+        comp = bend if bend is not None else self.bend
+        ref = self.c.add_ref(comp, name=prefix + self._name(None, "b"))
+        if left:
+            ref.connect("o1", self.port)
+            self.port = ref.ports["o2"]
+        else:
+            ref.connect("o2", self.port)
+            self.port = ref.ports["o1"]
+        return self
+
+    def l(self, prefix: str = "", bend: Any = None) -> _Path:  # noqa: E743
+        return self.turn(True, prefix, bend)
+
+    def r(self, prefix: str = "", bend: Any = None) -> _Path:
+        return self.turn(False, prefix, bend)
+
+    def dev(self, comp: Component, name: str, port_in: str, port_out: str) -> Any:
+        ref = self.c.add_ref(comp, name=name)
+        ref.connect(port_in, self.port)
+        self.port = ref.ports[port_out]
+        return ref
+
+    def bump(self, up: bool, vertical: float, prefix: str = "") -> _Path:
+        """U-shaped excursion: 4 bends, two verticals of ``vertical`` µm, no horizontal straight."""
+        if up:
+            return self.l(prefix).s(vertical, prefix=prefix).r(prefix).r(prefix).s(vertical, prefix=prefix).l(prefix)
+        return self.r(prefix).s(vertical, prefix=prefix).l(prefix).l(prefix).s(vertical, prefix=prefix).r(prefix)
+
+
+def _start(c: Component, x: float, y: float, width: float, name: str) -> Any:
+    """A temporary east-facing port at (x, y) to start a path from."""
+    return gf.Port(name=name, center=(x, y), orientation=0, width=width, layer=c.kcl.layer(1, 0))
+
+
+def _wg_width(straight: Any, cross_section: Any) -> float:
+    return gf.get_component(straight, length=1, cross_section=cross_section).ports["o1"].width
+
+
+def _check_end(port: Any, x: float, y: float, what: str) -> None:
+    px, py = port.center
+    if abs(px - x) > 1e-6 or abs(py - y) > 1e-6:
+        raise AssertionError(f"{what} ends at ({px}, {py}), expected ({x}, {y})")  # pragma: no cover
+
+
+# ----------------------------------------------------------------------------- MZI
+
+
+def _add_mzi(
+    c: Component,
+    g: SlotGeometry,
+    x0: float,
+    theta_heater: bool,
+    phi_heater: bool,
+    coupler: Any,
+    heater: Any,
+    straight: Any,
+    bend: Any,
+    cross_section: Any,
+    heater_ports: tuple[str, str],
+    coupler_ports: tuple[str, str, str, str],
+) -> dict[str, Any]:
+    """Build the MZI of :func:`mzi` into ``c`` with its top input at (x0, 0); return its ports."""
+    cp = gf.get_component(coupler)
+    w = _wg_width(straight, cross_section)
+    ht = gf.get_component(heater, length=g.heater_length)
+    cin_b, cin_t, cout_t, cout_b = coupler_ports
+    m, lh, vf = g.heater_margin, g.heater_length, g.v_fan
+    ports: dict[str, Any] = {}
+
+    def phase_section(p: _Path, live: bool, name: str) -> None:
+        p.s(m, prefix=name + "_m")
+        if live:
+            ref = p.dev(ht, name, "o1", "o2")
+            ports[f"{name}_e1"] = ref.ports[heater_ports[0]]
+            ports[f"{name}_e2"] = ref.ports[heater_ports[1]]
+        else:
+            p.s(lh, name=name)
+        p.s(m, prefix=name + "_m")
+
+    # top input: φ section, fan-in down to the coupler's top west port
+    top = _Path(c, _start(c, x0, 0.0, w, "t"), straight, bend, cross_section)
+    ports["o1"] = top.port.copy()
+    ports["o1"].orientation = 180
+    phase_section(top, phi_heater, "phi")
+    top.r("fin_t").s(vf, prefix="fin_t").l("fin_t")
+    cp1 = top.dev(cp, "cp1", cin_t, cout_t)
+    # bottom input: plain φ reference, fan-in up to the coupler's bottom west port
+    bot = _Path(c, _start(c, x0, -g.pitch, w, "b"), straight, bend, cross_section)
+    ports["o2"] = bot.port.copy()
+    ports["o2"].orientation = 180
+    phase_section(bot, False, "phi_ref")
+    bot.l("fin_b").s(vf, prefix="fin_b").r("fin_b")
+    _check_end(bot.port, *cp1.ports[cin_b].center, "bottom fan-in")
+    # internal arms: top (θ, + bias) goes up, bottom (reference) goes down
+    vt = round(vf + g.bias / 2, 3)
+    arm_t = _Path(c, cp1.ports[cout_t], straight, bend, cross_section)
+    arm_t.l("arm_t").s(vt, prefix="arm_t").r("arm_t")
+    phase_section(arm_t, theta_heater, "theta")
+    arm_t.r("arm_t").s(vt, prefix="arm_t").l("arm_t")
+    cp2 = arm_t.dev(cp, "cp2", cin_t, cout_t)
+    arm_b = _Path(c, cp1.ports[cout_b], straight, bend, cross_section)
+    arm_b.r("arm_b").s(vf, prefix="arm_b").l("arm_b")
+    phase_section(arm_b, False, "theta_ref")
+    arm_b.l("arm_b").s(vf, prefix="arm_b").r("arm_b")
+    _check_end(arm_b.port, *cp2.ports[cin_b].center, "bottom arm")
+    # fan-out back to the mode lines
+    out_t = _Path(c, cp2.ports[cout_t], straight, bend, cross_section)
+    out_t.l("fout_t").s(vf, prefix="fout_t").r("fout_t")
+    out_b = _Path(c, cp2.ports[cout_b], straight, bend, cross_section)
+    out_b.r("fout_b").s(vf, prefix="fout_b").l("fout_b")
+    _check_end(out_t.port, x0 + g.width, 0.0, "top output")
+    _check_end(out_b.port, x0 + g.width, -g.pitch, "bottom output")
+    ports["o3"], ports["o4"] = out_t.port, out_b.port
+    return ports
+
+
+def _expose(c: Component, ports: dict[str, Any], names: tuple[str, ...] = ("o1", "o2", "o3", "o4")) -> None:
+    for name in names:
+        c.add_port(name, port=ports[name])
+    for name, p in ports.items():
+        if name.startswith(("theta_e", "phi_e")):
+            c.add_port(name, port=p, port_type="electrical")
+
+
+@gf.cell
+def mzi(
+    pitch: float = 100.0,
+    theta_heater: bool = True,
+    phi_heater: bool = True,
+    zero_state: str = "bar",
+    heater_length: float = 100.0,
+    heater_margin: float = 16.0,
+    bias_length: float = BIAS_LENGTH_UM,
+    coupler: ComponentSpec = "mmi2x2",
+    heater: ComponentSpec = "straight_heater_metal",
+    straight: ComponentSpec = "straight",
+    bend: ComponentSpec = "bend_euler",
+    cross_section: CrossSectionSpec = "strip",
+    heater_ports: tuple[str, str] = ("l_e2", "r_e2"),
+    coupler_ports: tuple[str, str, str, str] = ("o1", "o2", "o3", "o4"),
+) -> Component:
+    """MZI slot of the gf_prune convention: T(θ, φ) = B·diag(e^{i(θ+b)}, 1)·B·diag(e^{iφ}, 1).
+
+    See the module docstring for the sketch. Sub-instances (all names fixed):
+
+    - ``phi`` (top input) and ``theta`` (top internal arm): the ``heater`` cell when
+      the phase is live, else a plain ``straight`` of the same length
+      ``heater_length`` (no heater metal at all);
+    - ``phi_ref`` / ``theta_ref``: the bottom (reference) arm's plain straights of
+      ``heater_length``; ``*_m<k>``: straights of ``heater_margin`` around each;
+    - ``cp1``, ``cp2``: the couplers; ``fin_*``/``arm_*``/``fout_*``: bends ``b<k>``
+      and vertical straights ``s<k>`` (``v_fan``; the top arm's are ``v_fan + bias/2``).
+
+    Lengths (``g = slot_geometry(...)``): the reference path has straights
+    ``g.ref_straights = 4·margin + 2·heater_length + 4·v_fan``, 8 bends and 2 couplers;
+    the top internal arm is longer by exactly ``bias_length`` for ``zero_state="bar"``
+    (π at n_eff = λ/(2·bias_length)), equal for ``"cross"``.
+
+    Args:
+        pitch: vertical distance of the two modes (µm).
+        theta_heater: build the θ heater (False: pruned θ, plain waveguide).
+        phi_heater: build the φ heater (False: pruned φ, plain waveguide).
+        zero_state: "bar" (π-biased top arm) or "cross" (balanced).
+        heater_length: optical length of each phase section (µm).
+        heater_margin: plain straight on both sides of each phase section (µm).
+        bias_length: π bias length (µm) for "bar".
+        coupler: 2×2 coupler spec (ports ``coupler_ports``).
+        heater: phase-shifter spec, called with ``length=heater_length``; optical
+            ports o1/o2 and electrical ``heater_ports``.
+        straight: straight spec; bend: 90° bend spec; cross_section: waveguide.
+        heater_ports: the heater's two electrical ports exposed as ``{kind}_e1/e2``.
+        coupler_ports: coupler's (west-bottom, west-top, east-top, east-bottom).
+    """
+    g = slot_geometry(pitch, heater_length, heater_margin, zero_state, bias_length, coupler, bend, cross_section)
+    c = Component()
+    b = gf.get_component(bend, cross_section=cross_section)
+    ports = _add_mzi(
+        c, g, 0.0, theta_heater, phi_heater, coupler, heater, straight, b, cross_section, heater_ports, coupler_ports
+    )
+    _expose(c, ports)
+    c.info["width"] = g.width
+    c.info["ref_length"] = round(g.ref_length, 3)
+    c.info["bias_length"] = g.bias
+    c.info["heaters"] = [k for k, live in (("theta", theta_heater), ("phi", phi_heater)) if live]
+    return c
+
+
+mzi_bar = partial(mzi, theta_heater=False, phi_heater=False)
+"""Unpowered MZI (no heater metal): the fixed bar state for ``zero_state="bar"``."""
+
+
+@gf.cell
+def passthrough(
+    pitch: float = 100.0,
+    up: bool = True,
+    zero_state: str = "bar",
+    heater_length: float = 100.0,
+    heater_margin: float = 16.0,
+    bias_length: float = BIAS_LENGTH_UM,
+    coupler: ComponentSpec = "mmi2x2",
+    straight: ComponentSpec = "straight",
+    bend: ComponentSpec = "bend_euler",
+    cross_section: CrossSectionSpec = "strip",
+) -> Component:
+    """Single-mode slot (width W) with the optical length of the MZI's reference path.
+
+    ``o1`` (west) and ``o2`` (east) at y = 0. Two U-bumps (``up`` or down), each
+    4 bends + two verticals of ``v_fan``; horizontals fill the width. Straights
+    total ``g.ref_straights + 2·coupler_length``: with the 8 bends the length is
+    ``g.ref_length``. Sub-instances ``s<k>`` (straights) and ``b<k>`` (bends).
+    ``pitch`` and the MZI arguments only fix the geometry to match :func:`mzi`.
+    """
+    g = slot_geometry(pitch, heater_length, heater_margin, zero_state, bias_length, coupler, bend, cross_section)
+    c = Component()
+    b = gf.get_component(bend, cross_section=cross_section)
+    w = _wg_width(straight, cross_section)
+    p = _Path(c, _start(c, 0.0, 0.0, w, "p"), straight, b, cross_section)
+    o1 = p.port.copy()
+    o1.orientation = 180
+    h = g.width - 8 * g.radius  # horizontal straights in total
+    h1 = round(h / 4, 3)
+    p.s(h1).bump(up, g.v_fan).s(round(h - 2 * h1, 3)).bump(up, g.v_fan).s(h1)
+    _check_end(p.port, g.width, 0.0, "passthrough")
+    c.add_port("o1", port=o1)
+    c.add_port("o2", port=p.port)
+    c.info["width"] = g.width
+    c.info["ref_length"] = round(g.ref_length, 3)
+    return c
+
+
+def _shim_bend(bend: Any, cross_section: Any, parity: int) -> tuple[Any, float]:
+    """A bend whose netlist length differs from the standard one in nm parity (for the cross shim)."""
+    b0 = gf.get_component(bend, cross_section=cross_section)
+    r0 = abs(b0.ports["o2"].center[0] - b0.ports["o1"].center[0])
+    for dnm in range(1, 200):
+        r = _um(_nm(r0) + dnm)
+        b = gf.get_component(bend, cross_section=cross_section, radius=r)
+        delta = _nm(float(b.info["length"])) - _nm(float(b0.info["length"])) - 2 * dnm
+        if delta % 2 == parity:
+            return b, r
+    raise ValueError("no bend radius within 200 nm gives the needed length parity")  # pragma: no cover
+
+
+@gf.cell
+def mzi_removed(
+    pitch: float = 100.0,
+    zero_state: str = "bar",
+    heater_length: float = 100.0,
+    heater_margin: float = 16.0,
+    bias_length: float = BIAS_LENGTH_UM,
+    coupler: ComponentSpec = "mmi2x2",
+    crossing: ComponentSpec = "crossing",
+    straight: ComponentSpec = "straight",
+    bend: ComponentSpec = "bend_euler",
+    cross_section: CrossSectionSpec = "strip",
+    wavelength: float = 1.55,
+    neff: float | None = None,
+) -> Component:
+    """Removed MZI: plain waveguides with the phase of the heater-off MZI (slot width W).
+
+    Ports as :func:`mzi` (o1/o2 west top/bottom, o3/o4 east top/bottom).
+
+    - ``zero_state="bar"`` (T = diag(−1, 1)): two passthrough-like paths, bottom of
+      length ``g.ref_length`` (bumps down), top longer by ``bias_length`` (bumps up,
+      verticals ``v_fan + bias/2`` in the first bump): sub-instances ``top_*``, ``bot_*``.
+    - ``zero_state="cross"`` (T = i·[[0, 1], [1, 0]]): a ``crossing`` (instance ``x``,
+      counted by its port-to-port length) at the slot centre; path ``a_*`` o1→o4 crosses
+      west→east, path ``b_*`` o2→o3 south→north; each has 8 bends and total length
+      ``g.ref_length + λ/(4·n_eff)`` (``+i``), with ``n_eff = λ/(2·bias_length)`` unless
+      given. The first bend of each path may be a few nm larger in radius (``a_b1``,
+      ``b_b1``) so that the quarter wave lands on the 1 nm grid.
+    """
+    g = slot_geometry(pitch, heater_length, heater_margin, zero_state, bias_length, coupler, bend, cross_section)
+    c = Component()
+    b = gf.get_component(bend, cross_section=cross_section)
+    w = _wg_width(straight, cross_section)
+    h = g.width - 8 * g.radius
+    h1 = round(h / 4, 3)
+    h2 = round(h - 2 * h1, 3)
+    ports: dict[str, Any] = {}
+    if zero_state == "bar":
+        for name, y, up, extra in (("top", 0.0, True, g.bias / 2), ("bot", -g.pitch, False, 0.0)):
+            p = _Path(c, _start(c, 0.0, y, w, name), straight, b, cross_section)
+            ports["o1" if up else "o2"] = p.port.copy()
+            pre = name + "_"
+            p.s(h1, prefix=pre).bump(up, round(g.v_fan + extra, 3), pre).s(h2, prefix=pre)
+            p.bump(up, g.v_fan, pre).s(h1, prefix=pre)
+            _check_end(p.port, g.width, y, f"removed MZI {name} path")
+            ports["o3" if up else "o4"] = p.port
+    else:
+        quarter_nm = _nm(BIAS_LENGTH_UM / 2) if neff is None else round(wavelength / (4 * neff) / GRID_UM)
+        if neff is None and bias_length:
+            quarter_nm = _nm(bias_length / 2)
+        xc = gf.get_component(crossing)
+        target_nm = _nm(round(g.ref_length, 3)) + quarter_nm
+        for path in ("a", "b"):
+            shim = None
+            if _cross_path(Component(), g, xc, path, straight, b, cross_section, w, target_nm, None) % 2:
+                shim, _ = _shim_bend(bend, cross_section, 1)
+            _cross_path(c, g, xc, path, straight, b, cross_section, w, target_nm, shim, ports)
+    for k in ("o1", "o2"):
+        ports[k].orientation = 180
+    _expose(c, ports)
+    c.info["width"] = g.width
+    c.info["ref_length"] = round(g.ref_length, 3)
+    return c
+
+
+def _cross_path(
+    c: Component,
+    g: SlotGeometry,
+    xc: Component,
+    path: str,
+    straight: Any,
+    b: Any,
+    cross_section: Any,
+    w: float,
+    target_nm: int,
+    shim: Any,
+    ports: dict[str, Any] | None = None,
+) -> int:
+    """Build path ``a`` (o1→o4, W→E through the crossing) or ``b`` (o2→o3, S→N) of a removed
+    cross-state MZI; returns the excess length (nm) the final bump must add (its parity if odd)."""
+    r = g.radius
+    r1 = r if shim is None else abs(shim.ports["o2"].center[0] - shim.ports["o1"].center[0])
+    lx = abs(xc.ports["o3"].center[0] - xc.ports["o1"].center[0])
+    x_mid = round(g.width / 2, 3)
+    half = round(g.pitch / 2, 3)
+    pre = path + "_"
+    if path == "a":
+        p = _Path(c, _start(c, 0.0, 0.0, w, "a"), straight, b, cross_section)
+        start = p.port.copy()
+        p.s(round(x_mid - lx / 2 - r - r1, 3), prefix=pre).r(pre, bend=shim).s(round(half - r - r1, 3), prefix=pre)
+        p.l(pre)
+        p.dev(xc, "x", "o1", "o3")
+        p.r(pre).s(round(half - 2 * r, 3), prefix=pre).l(pre)
+        y_end, up = -g.pitch, False
+    else:
+        p = _Path(c, _start(c, 0.0, -g.pitch, w, "b"), straight, b, cross_section)
+        start = p.port.copy()
+        p.s(round(x_mid - r1, 3), prefix=pre).l(pre, bend=shim).s(round(half - r1 - lx / 2, 3), prefix=pre)
+        if "x" in [i.name for i in c.insts]:
+            xref = c.insts["x"]
+            _check_end(p.port, *xref.ports["o4"].center, "removed MZI path B at the crossing")
+            p.port = xref.ports["o2"]
+        else:  # dry run: step over the crossing
+            p.s(lx, prefix="dry_")
+        p.r(pre).l(pre).s(round(half - lx / 2 - 3 * r, 3), prefix=pre).r(pre)
+        y_end, up = 0.0, True
+    final = round(g.width - p.port.center[0] - 4 * r, 3)
+    length = _path_length_nm(c, pre, lx) + 4 * _nm(g.bend_length) + _nm(final)
+    excess = target_nm - length
+    if ports is None:
+        return excess
+    if excess < 0 or excess % 2:
+        raise ValueError(f"pitch {g.pitch} µm too small (or off-grid) for a removed cross-state MZI")
+    p.bump(up, _um(excess // 2), pre).s(final, prefix=pre)
+    _check_end(p.port, g.width, y_end, f"removed MZI path {path}")
+    ports["o1" if path == "a" else "o2"] = start
+    ports["o4" if path == "a" else "o3"] = p.port
+    return excess
+
+
+def _path_length_nm(c: Component, prefix: str, crossing_length: float) -> int:
+    """Netlist length (nm) of the instances named ``prefix*`` plus the crossing."""
+    total = _nm(crossing_length)
+    for inst in c.insts:
+        if inst.name.startswith(prefix):
+            total += _nm(round(float(inst.cell.info["length"]), 3))
+    return total
+
+
+@gf.cell
+def attenuator(
+    pitch: float = 50.0,
+    theta_heater: bool = True,
+    phi_heater: bool = True,
+    zero_state: str = "bar",
+    heater_length: float = 100.0,
+    heater_margin: float = 16.0,
+    bias_length: float = BIAS_LENGTH_UM,
+    spacer: float = 60.0,
+    coupler: ComponentSpec = "mmi2x2",
+    heater: ComponentSpec = "straight_heater_metal",
+    terminator: ComponentSpec = "terminator",
+    straight: ComponentSpec = "straight",
+    bend: ComponentSpec = "bend_euler",
+    cross_section: CrossSectionSpec = "strip",
+    heater_ports: tuple[str, str] = ("l_e2", "r_e2"),
+    coupler_ports: tuple[str, str, str, str] = ("o1", "o2", "o3", "o4"),
+) -> Component:
+    """Σ attenuator: one mode in (``o1``, west, y = 0), one out (``o2``, east, y = 0).
+
+    An MZI (sub-instances named exactly as in :func:`mzi`: ``theta``, ``phi``, ...;
+    internal mode pitch ``pitch``) whose through element
+    ``physics.attenuator_port(zero_state)`` is used: ``"bar"`` top→top, ``"cross"``
+    top→bottom, then ``out_*`` (2 bends + a vertical of ``pitch − 2R``) back up to
+    y = 0. Straights ``in_wg`` and ``out_s*`` of ``spacer`` µm keep the
+    ``term_in``/``term_out`` terminators (on the unused MZI ports) inside the cell.
+    """
+    g = slot_geometry(pitch, heater_length, heater_margin, zero_state, bias_length, coupler, bend, cross_section)
+    c = Component()
+    b = gf.get_component(bend, cross_section=cross_section)
+    w = _wg_width(straight, cross_section)
+    inp = _Path(c, _start(c, 0.0, 0.0, w, "i"), straight, b, cross_section)
+    o1 = inp.port.copy()
+    o1.orientation = 180
+    inp.s(spacer, name="in_wg")
+    ports = _add_mzi(
+        c, g, spacer, theta_heater, phi_heater, coupler, heater, straight, b, cross_section, heater_ports, coupler_ports
+    )
+    term = gf.get_component(terminator)
+    t_in = c.add_ref(term, name="term_in")
+    t_in.connect("o1", ports["o2"])
+    out_used, out_dump = ("o3", "o4") if zero_state == "bar" else ("o4", "o3")
+    t_out = c.add_ref(term, name="term_out")
+    t_out.connect("o1", ports[out_dump])
+    out = _Path(c, ports[out_used], straight, b, cross_section)
+    if zero_state == "bar":
+        out.s(spacer, name="out_s1")
+    else:
+        out.s(spacer, name="out_s1").l("out_").s(round(pitch - 2 * g.radius, 3), name="out_s2").r("out_")
+    c.add_port("o1", port=o1)
+    c.add_port("o2", port=out.port)
+    for name, p in ports.items():
+        if name.startswith(("theta_e", "phi_e")):
+            c.add_port(name, port=p, port_type="electrical")
+    c.info["heaters"] = [k for k, live in (("theta", theta_heater), ("phi", phi_heater)) if live]
+    return c
