@@ -914,7 +914,7 @@ def _gaps(summary: dict[str, Any], names: list[str]) -> dict[str, Any]:
     for field, sw in summary["sweeps"].items():
         out[field] = {name: [clean[name] - r["mean"] for r in sw[name]] for name in names}
         out[field]["pruned_minus_dense"] = [
-            (clean["pruned"] - p["mean"]) - (clean["dense"] - d["mean"]) for p, d in zip(sw["pruned"], sw["dense"])
+            (clean["pruned"] - p["mean"]) - (clean["dense"] - d["mean"]) for p, d in zip(sw["pruned"], sw["dense"], strict=True)
         ]
         out[field]["max_pruned_minus_dense"] = max(out[field]["pruned_minus_dense"])
     out["combined"] = {name: clean[name] - summary["combined"][name]["mean"] for name in names}
@@ -940,7 +940,7 @@ def plot_robustness(summary: dict[str, Any], out_dir: str | Path) -> list[Path]:
     }
     sweeps = summary["sweeps"]
     fig, axes = plt.subplots(1, len(sweeps), figsize=(4 * len(sweeps), 3.4), constrained_layout=True)
-    for ax, (field, sw) in zip(np.atleast_1d(axes), sweeps.items()):
+    for ax, (field, sw) in zip(np.atleast_1d(axes), sweeps.items(), strict=True):
         xs = np.asarray(sw["values"], dtype=float)
         for n in names:
             mean = np.array([r["mean"] for r in sw[n]])
