@@ -913,9 +913,9 @@ def _gaps(summary: dict[str, Any], names: list[str]) -> dict[str, Any]:
     out: dict[str, Any] = {}
     for field, sw in summary["sweeps"].items():
         out[field] = {name: [clean[name] - r["mean"] for r in sw[name]] for name in names}
-        out[field]["pruned_minus_dense"] = [
-            (clean["pruned"] - p["mean"]) - (clean["dense"] - d["mean"]) for p, d in zip(sw["pruned"], sw["dense"], strict=True)
-        ]
+        pairs = zip(sw["pruned"], sw["dense"], strict=True)
+        diff = [(clean["pruned"] - p["mean"]) - (clean["dense"] - d["mean"]) for p, d in pairs]
+        out[field]["pruned_minus_dense"] = diff
         out[field]["max_pruned_minus_dense"] = max(out[field]["pruned_minus_dense"])
     out["combined"] = {name: clean[name] - summary["combined"][name]["mean"] for name in names}
     return out
