@@ -1,0 +1,560 @@
+"""The designer-facing report: one self-contained ``report.html`` per output folder.
+
+:func:`write_report` reads ``report.json`` (the contract of DESIGN.md) and whatever the
+other stages left in the folder, and writes ``report.html``: a summary table (accuracy
+dense / pruned / SAX, phases, heaters, MZIs, static power, verification error,
+convention, pruning method, timings), the per-round table and plot, heater power per
+mesh, mesh maps of pruned and removed MZIs, the layout picture, the λ sweep and the
+robustness curves. Images are embedded as base64 ``data:`` URIs and the CSS is
+inline, so the page opens offline and can be mailed as one file. Anything missing is
+skipped with a note saying which file was looked for.
+
+Files looked for in the folder (all optional except ``report.json``)::
+
+    report.json                          the contract (or pass ``report=``)
+    rounds.json                          per-round records (else report["rounds"] / ["pruning"]["rounds"])
+    phases_pruned.npz | pruned_phases.npz | phases.npz     NetworkPhases of the laid-out network
+    phases_dense.npz | dense_phases.npz                    NetworkPhases before pruning
+    heaters.csv                          heater table (counts of live / pruned heaters)
+    rounds.png, mesh_maps.png, power_bars.png              made here from the data above if absent
+    layout.png, wavelength_sweep.png, robustness.png       pictures from the other stages
+    robustness.json                      robustness summary (else report["robustness"])
+"""
+
+from __future__ import annotations
+
+import base64
+import contextlib
+import csv
+import datetime as _dt
+import html
+import json
+import math
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+from typing import Any
+
+from gf_prune.io import atomic_write_text
+from gf_prune.physics import P_PI_MW_DEFAULT
+
+REPORT_JSON = "report.json"
+REPORT_HTML = "report.html"
+ROUNDS_JSON = ("rounds.json", "pruning_rounds.json", "prune_rounds.json")
+PHASES_PRUNED = ("phases_pruned.npz", "pruned_phases.npz", "phases.npz")
+PHASES_DENSE = ("phases_dense.npz", "dense_phases.npz")
+HEATERS_CSV = "heaters.csv"
+ROUNDS_PNG = "rounds.png"
+MESH_MAPS_PNG = "mesh_maps.png"
+POWER_BARS_PNG = "power_bars.png"
+LAYOUT_PNG = "layout.png"
+SWEEP_PNG = "wavelength_sweep.png"
+ROBUSTNESS_PNG = "robustness.png"
+ROBUSTNESS_JSON = "robustness.json"
+VERIFY_TOL_DEFAULT = 1e-6
+
+CSS = """
+body { font-family: -apple-system, "Segoe UI", Helvetica, Arial, sans-serif; margin: 0; color: #1d1d1f;
+       background: #f6f7f9; line-height: 1.4; }
+header { background: #12324a; color: #fff; padding: 18px 32px; }
+header h1 { margin: 0 0 4px 0; font-size: 24px; }
+header p { margin: 0; color: #c9d6e2; font-size: 13px; }
+main { max-width: 1180px; margin: 0 auto; padding: 8px 32px 48px 32px; }
+section { background: #fff; border: 1px solid #dde1e6; border-radius: 6px; padding: 12px 20px 16px 20px;
+          margin: 18px 0; }
+h2 { font-size: 18px; margin: 4px 0 10px 0; color: #12324a; }
+h3 { font-size: 14px; margin: 12px 0 6px 0; color: #12324a; }
+table { border-collapse: collapse; font-size: 13px; margin: 4px 0 8px 0; }
+th, td { border-bottom: 1px solid #e5e8ec; padding: 4px 12px 4px 6px; text-align: left; vertical-align: top; }
+th { background: #eef2f6; font-weight: 600; }
+td.num { text-align: right; font-variant-numeric: tabular-nums; white-space: nowrap; }
+table.summary td:first-child { font-weight: 600; white-space: nowrap; }
+.note { color: #6b7580; font-size: 12px; }
+.missing { color: #8a5a00; background: #fff6e0; border: 1px solid #f0d9a0; padding: 6px 10px; border-radius: 4px;
+           font-size: 13px; }
+.ok { color: #0b6b2e; font-weight: 600; }
+.bad { color: #a01818; font-weight: 600; }
+.kpis { display: flex; flex-wrap: wrap; gap: 12px; margin: 6px 0 4px 0; }
+.kpi { background: #eef2f6; border-radius: 6px; padding: 8px 14px; min-width: 150px; }
+.kpi .v { font-size: 22px; font-weight: 700; color: #12324a; }
+.kpi .l { font-size: 12px; color: #5a6570; }
+figure { margin: 8px 0; }
+figure img { max-width: 100%; height: auto; border: 1px solid #e5e8ec; }
+figcaption { font-size: 12px; color: #5a6570; }
+pre { background: #f3f5f7; padding: 10px; overflow-x: auto; font-size: 11px; }
+details summary { cursor: pointer; color: #12324a; }
+"""
+
+
+# ---------------------------------------------------------------------- small helpers
+def _flatten(d: Mapping[str, Any], prefix: str = "") -> dict[str, Any]:
+    out: dict[str, Any] = {}
+    for k, v in d.items():
+        key = f"{prefix}{k}"
+        if isinstance(v, Mapping):
+            out.update(_flatten(v, key + "."))
+        else:
+            out[key] = v
+    return out
+
+
+def _num(flat: Mapping[str, Any], *keys: str) -> float | None:
+    """First finite number among dotted ``keys`` of a flattened dict."""
+    for k in keys:
+        v = flat.get(k)
+        if v is None or isinstance(v, bool):
+            continue
+        try:
+            f = float(v)
+        except (TypeError, ValueError):
+            continue
+        if math.isfinite(f):
+            return f
+    return None
+
+
+def _str(flat: Mapping[str, Any], *keys: str) -> str | None:
+    for k in keys:
+        v = flat.get(k)
+        if v is not None and not isinstance(v, Mapping | list):
+            return str(v)
+    return None
+
+
+def _e(x: Any) -> str:
+    return html.escape(str(x), quote=True)
+
+
+def _pct(frac: float | None, digits: int = 1) -> str:
+    return "—" if frac is None else f"{100 * frac:.{digits}f} %"
+
+
+def _mw(p: float | None) -> str:
+    if p is None:
+        return "—"
+    return f"{p / 1000:.3f} W" if abs(p) >= 10_000 else f"{p:.1f} mW"
+
+
+def _int(x: float | None) -> str:
+    return "—" if x is None else f"{round(x):d}"
+
+
+def _sec(t: float | None) -> str:
+    if t is None:
+        return "—"
+    if t < 10:
+        return f"{t:.2f} s"
+    return f"{t:.1f} s" if t < 120 else f"{t:.1f} s ({t / 60:.1f} min)"
+
+
+def _sci(x: float | None) -> str:
+    return "—" if x is None else f"{x:.2e}"
+
+
+def _of(part: float | None, whole: float | None) -> str:
+    """'12 / 120 (10.0 %)'."""
+    if part is None and whole is None:
+        return "—"
+    s = f"{_int(part)} / {_int(whole)}"
+    if part is not None and whole:
+        s += f" ({100 * part / whole:.1f} %)"
+    return s
+
+
+def _value(v: Any) -> str:
+    """A leaf of report.json, readable."""
+    if isinstance(v, bool) or v is None:
+        return str(v)
+    if isinstance(v, float):
+        return f"{v:.4g}" if math.isfinite(v) else str(v)
+    if isinstance(v, list):
+        shown = ", ".join(_value(x) for x in v[:8])
+        return f"[{shown}{', …' if len(v) > 8 else ''}] ({len(v)} values)" if len(v) > 8 else f"[{shown}]"
+    return str(v)
+
+
+def _read_json(path: Path) -> Any | None:
+    try:
+        return json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return None
+
+
+def _first(folder: Path, names: Sequence[str]) -> Path | None:
+    for n in names:
+        p = folder / n
+        if p.is_file():
+            return p
+    return None
+
+
+def image_data_uri(path: Path) -> str:
+    """``data:image/png;base64,…`` of a PNG (or JPEG/SVG by suffix)."""
+    mime = {".png": "image/png", ".jpg": "image/jpeg", ".jpeg": "image/jpeg", ".svg": "image/svg+xml"}.get(
+        path.suffix.lower(), "application/octet-stream"
+    )
+    return f"data:{mime};base64,{base64.b64encode(path.read_bytes()).decode('ascii')}"
+
+
+def _figure(folder: Path, name: str, caption: str, missing_hint: str) -> str:
+    p = folder / name
+    if not p.is_file():
+        return f'<p class="missing">No <code>{_e(name)}</code> in the output folder: {_e(missing_hint)}</p>'
+    try:
+        uri = image_data_uri(p)
+    except OSError as exc:
+        return f'<p class="missing">Could not read <code>{_e(name)}</code>: {_e(exc)}</p>'
+    return (
+        f'<figure><img src="{uri}" alt="{_e(caption)}" data-file="{_e(name)}">'
+        f"<figcaption>{_e(caption)} <span class='note'>({_e(name)})</span></figcaption></figure>"
+    )
+
+
+def _table(header: Sequence[str], rows: Sequence[Sequence[str]], num_cols: Sequence[int] = (), cls: str = "") -> str:
+    head = "".join(f"<th>{_e(h)}</th>" for h in header)
+    body = []
+    for r in rows:
+        cells = "".join(f'<td class="num">{c}</td>' if i in num_cols else f"<td>{c}</td>" for i, c in enumerate(r))
+        body.append(f"<tr>{cells}</tr>")
+    c = f' class="{cls}"' if cls else ""
+    return f"<table{c}><thead><tr>{head}</tr></thead><tbody>{''.join(body)}</tbody></table>"
+
+
+def _kv_table(flat: Mapping[str, Any], limit: int = 80) -> str:
+    items = [(k, v) for k, v in flat.items() if not isinstance(v, Mapping)]
+    rows = [[_e(k), _e(_value(v))] for k, v in items[:limit]]
+    extra = f'<p class="note">… {len(items) - limit} more values in the JSON file.</p>' if len(items) > limit else ""
+    return _table(("key", "value"), rows) + extra
+
+
+# ---------------------------------------------------------------------- data gathering
+def load_rounds(folder: Path, report: Mapping[str, Any]) -> list[dict[str, Any]]:
+    """Per-round records: ``report["rounds"]``, ``report["pruning"]["rounds"]`` or ``rounds.json``."""
+    candidates: list[Any] = [report.get("rounds")]
+    pruning = report.get("pruning")
+    if isinstance(pruning, Mapping):
+        candidates += [pruning.get("rounds"), pruning.get("records")]
+    for name in ROUNDS_JSON:
+        p = folder / name
+        if p.is_file():
+            data = _read_json(p)
+            if isinstance(data, Mapping):
+                data = data.get("rounds", data.get("records"))
+            candidates.append(data)
+    for c in candidates:
+        if isinstance(c, list) and c and all(isinstance(r, Mapping) for r in c):
+            return [dict(r) for r in c]
+    return []
+
+
+def heater_counts(path: Path) -> dict[str, float] | None:
+    """Counts and power from ``heaters.csv``: total, live (powered), pruned, power_mw."""
+    try:
+        with open(path, newline="", encoding="utf-8") as f:
+            rows = list(csv.DictReader(f))
+    except (OSError, csv.Error, UnicodeDecodeError):
+        return None
+    pruned = sum(1 for r in rows if str(r.get("pruned", "")).strip().lower() in ("true", "1", "yes"))
+    power = 0.0
+    for r in rows:
+        with contextlib.suppress(ValueError):
+            power += float(r.get("power_mw") or 0.0)
+    return {"total": len(rows), "pruned": pruned, "live": len(rows) - pruned, "power_mw": power}
+
+
+def _load_phases(path: Path | None) -> Any:
+    if path is None:
+        return None
+    try:
+        from gf_prune.phases import NetworkPhases
+
+        return NetworkPhases.load(path)
+    except Exception:  # a stage's file we cannot read is reported as missing, not fatal
+        return None
+
+
+def _make_plots(folder: Path, report: Mapping[str, Any], rounds: list[dict[str, Any]], p_pi: float) -> list[str]:
+    """Draw rounds.png / mesh_maps.png / power_bars.png when absent and their data is present."""
+    notes: list[str] = []
+    from gf_prune import plots
+
+    flat = _flatten(report)
+    if rounds and not (folder / ROUNDS_PNG).is_file():
+        try:
+            plots.plot_rounds(rounds, folder / ROUNDS_PNG, dense_accuracy=_num(flat, "accuracy.dense"))
+        except Exception as exc:
+            notes.append(f"rounds plot failed: {exc}")
+    need_maps = not (folder / MESH_MAPS_PNG).is_file()
+    need_bars = not (folder / POWER_BARS_PNG).is_file()
+    if need_maps or need_bars:
+        net = _load_phases(_first(folder, PHASES_PRUNED))
+        if net is not None:
+            try:
+                if need_maps:
+                    plots.plot_mesh_maps(net, folder / MESH_MAPS_PNG, p_pi)
+                if need_bars:
+                    dense = _load_phases(_first(folder, PHASES_DENSE))
+                    plots.plot_power_bars(net, folder / POWER_BARS_PNG, p_pi, dense=dense)
+            except Exception as exc:
+                notes.append(f"mesh map / power plot failed: {exc}")
+    return notes
+
+
+# ---------------------------------------------------------------------- sections
+def _summary(flat: Mapping[str, Any], heaters: Mapping[str, float] | None) -> str:
+    acc_d = _num(flat, "accuracy.dense")
+    acc_p = _num(flat, "accuracy.pruned")
+    acc_s = _num(flat, "accuracy.sax")
+    p_d = _num(flat, "power_mw.dense", "power_mw.dense.total")
+    p_p = _num(flat, "power_mw.pruned", "power_mw.pruned.total")
+    saved = (1 - p_p / p_d) if (p_d and p_p is not None) else None
+    ph_uv, ph_uv_p = _num(flat, "phases.total_uv"), _num(flat, "phases.pruned_uv")
+    ph_all, ph_all_p = _num(flat, "phases.total_all"), _num(flat, "phases.pruned_all")
+    mz_t, mz_r, mz_b = _num(flat, "mzis.total"), _num(flat, "mzis.removed"), _num(flat, "mzis.bar")
+    err = _num(flat, "verify.max_rel_error")
+    tol = _num(flat, "verify.tolerance", "verify.tol") or VERIFY_TOL_DEFAULT
+    p_pi = _num(flat, "p_pi_mw", "power_mw.p_pi_mw", "physics.p_pi_mw", "convention.p_pi_mw")
+
+    def delta(a: float | None) -> str:
+        return "" if a is None or acc_d is None else f" <span class='note'>({100 * (a - acc_d):+.2f} points)</span>"
+
+    kpis = [
+        (_pct(acc_p), "pruned test accuracy"),
+        (_pct(ph_uv_p / ph_uv if ph_uv and ph_uv_p is not None else None), "U/V phases pruned"),
+        (_pct(saved), "static power saved"),
+        (f"{_int(mz_r)} / {_int(mz_t)}", "MZIs removed"),
+        (_sci(err), "layout vs trained, max rel. error"),
+    ]
+    kpi_html = "".join(
+        f'<div class="kpi"><div class="v">{_e(v)}</div><div class="l">{_e(lab)}</div></div>' for v, lab in kpis
+    )
+
+    if err is None:
+        verdict = ""
+    elif err <= tol:
+        verdict = f" <span class='ok'>✓ ≤ {tol:.0e}</span>"
+    else:
+        verdict = f" <span class='bad'>✗ &gt; {tol:.0e}</span>"
+    heater_row = "—"
+    if heaters is not None:
+        heater_row = (
+            f"{heaters['live']:.0f} powered / {heaters['total']:.0f} phase shifters "
+            f"({heaters['pruned']:.0f} off or not built); table total {_mw(heaters['power_mw'])}"
+        )
+    else:
+        h_live, h_tot = _num(flat, "heaters.live", "heaters.powered"), _num(flat, "heaters.total")
+        if h_tot is not None:
+            heater_row = f"{_int(h_live)} powered / {_int(h_tot)} phase shifters"
+    saved_note = f" <span class='note'>({_pct(saved)} saved)</span>" if saved is not None else ""
+    kept = (mz_t - (mz_r or 0) - (mz_b or 0)) if mz_t is not None else None
+    method = _str(flat, "pruning.method", "method", "prune.method", "config.prune.method") or "—"
+    ranking = _str(flat, "pruning.ranking", "ranking", "prune.ranking", "config.prune.ranking") or "—"
+    scope = _str(flat, "pruning.scope", "pruning.mode", "prune.scope")
+    rows = [
+        ("Test accuracy, dense (trained)", _pct(acc_d, 2)),
+        ("Test accuracy, pruned (phase model)", _pct(acc_p, 2) + delta(acc_p)),
+        ("Test accuracy, SAX-simulated layout", _pct(acc_s, 2) + delta(acc_s)),
+        ("Phases pruned, U/V meshes", _of(ph_uv_p, ph_uv)),
+        ("Phases pruned, all (incl. Σ)", _of(ph_all_p, ph_all)),
+        ("Heaters", _e(heater_row)),
+        (
+            "MZIs removed / unpowered bar / kept",
+            f"{_int(mz_r)} removed, {_int(mz_b)} unpowered bar, {_int(kept)} kept of {_int(mz_t)}",
+        ),
+        ("Static heater power, dense", _mw(p_d)),
+        (
+            "Static heater power, pruned",
+            _mw(p_p) + saved_note,
+        ),
+        ("Verification, max ‖S_layout − M‖/‖M‖", _sci(err) + verdict),
+        ("Zero-power state of an MZI", _e(_str(flat, "convention.zero_state") or "—")),
+        ("Pruned MZIs", _e(_str(flat, "convention.pruned_mzi", "layout.pruned_mzi", "pruned_mzi") or "—")),
+        ("Mesh", _e(_str(flat, "convention.mesh_kind", "mesh_kind", "network.mesh_kind") or "—")),
+        ("P_π of a heater", _mw(p_pi) if p_pi is not None else f"— (default {P_PI_MW_DEFAULT:g} mW)"),
+        ("Pruning method", _e(method + (f" ({scope})" if scope else ""))),
+        ("Ranking of phases", _e(ranking)),
+    ]
+    # values above are already escaped where they come from the file; numbers are formatted here
+    table = _table(("quantity", "value"), [(_e(k), v) for k, v in rows], cls="summary")
+    return f'<section id="summary"><h2>Summary</h2><div class="kpis">{kpi_html}</div>{table}</section>'
+
+
+def _timings(flat: Mapping[str, Any]) -> str:
+    items = [(k[len("timings_s.") :], v) for k, v in flat.items() if k.startswith("timings_s.")]
+    rows = []
+    total = 0.0
+    for stage, v in items:
+        t = _num({"t": v}, "t")
+        total += t or 0.0
+        rows.append((_e(stage), _sec(t)))
+    if not rows:
+        body = '<p class="missing">No <code>timings_s</code> in report.json.</p>'
+    else:
+        if not any(s in ("total", "run") for s, _ in items):
+            rows.append(("<b>sum of stages</b>", f"<b>{_sec(total)}</b>"))
+        body = _table(("stage", "time"), rows, num_cols=(1,))
+    return f'<section id="timings"><h2>Time per stage</h2>{body}</section>'
+
+
+def _rounds_section(folder: Path, rounds: list[dict[str, Any]]) -> str:
+    from gf_prune import plots
+
+    parts = ['<section id="rounds"><h2>Pruning rounds</h2>']
+    if rounds:
+        rows = []
+        for i, r in enumerate(rounds):
+            rnd = plots.pick(r, plots.ROUND_KEYS)
+            acc = plots.pick(r, plots.ACCURACY_KEYS)
+            s_uv = plots.pick(r, plots.SPARSITY_UV_KEYS)
+            s_all = plots.pick(r, plots.SPARSITY_ALL_KEYS)
+            pw = plots.pick(r, plots.POWER_KEYS)
+            rem = plots.pick(r, plots.REMOVABLE_KEYS)
+
+            def pc(v: float | None) -> str:
+                return "—" if v is None else (_pct(v) if v <= 1.0 + 1e-9 else f"{v:.1f} %")
+
+            rows.append((_int(rnd if rnd is not None else i), pc(acc), pc(s_uv), pc(s_all), _mw(pw), _int(rem)))
+        parts.append(
+            _table(
+                ("round", "accuracy", "U/V phases pruned", "all phases pruned", "static power", "removable MZIs"),
+                rows,
+                num_cols=(0, 1, 2, 3, 4, 5),
+            )
+        )
+    else:
+        parts.append('<p class="missing">No per-round records (report["rounds"] or rounds.json).</p>')
+    parts.append(_figure(folder, ROUNDS_PNG, "Accuracy, sparsity and static power per round", "no per-round records."))
+    parts.append("</section>")
+    return "".join(parts)
+
+
+def _json_section(title: str, anchor: str, data: Any, limit: int = 80) -> str:
+    if isinstance(data, Mapping) and data:
+        return f"<h3>{_e(title)}</h3>" + _kv_table(_flatten(data), limit)
+    return ""
+
+
+# ---------------------------------------------------------------------- entry point
+def write_report(out_dir: str | Path, report: Mapping[str, Any] | None = None, make_plots: bool = True) -> Path:
+    """Write ``out_dir/report.html`` from ``report.json`` and the files beside it.
+
+    Args:
+        out_dir: the run's output folder.
+        report: the report dict; read from ``out_dir/report.json`` when None.
+        make_plots: draw ``rounds.png``, ``mesh_maps.png`` and ``power_bars.png`` when
+            they are absent and their data (records, phases npz) is in the folder.
+
+    Returns:
+        the path of ``report.html`` (written atomically).
+
+    Raises:
+        FileNotFoundError: no such folder, or no report given and no ``report.json``.
+        ValueError: ``report.json`` is not a JSON object.
+    """
+    folder = Path(out_dir)
+    if not folder.is_dir():
+        raise FileNotFoundError(f"output folder does not exist: {folder}")
+    if report is None:
+        rj = folder / REPORT_JSON
+        if not rj.is_file():
+            raise FileNotFoundError(f"no {REPORT_JSON} in {folder}: run the pipeline first")
+        try:
+            report = json.loads(rj.read_text(encoding="utf-8"))
+        except ValueError as exc:
+            raise ValueError(f"{rj} is not valid JSON: {exc}") from None
+    if not isinstance(report, Mapping):
+        raise ValueError(f"{REPORT_JSON} must hold a JSON object, got {type(report).__name__}")
+    flat = _flatten(report)
+    p_pi = _num(flat, "p_pi_mw", "power_mw.p_pi_mw", "physics.p_pi_mw", "convention.p_pi_mw") or P_PI_MW_DEFAULT
+    rounds = load_rounds(folder, report)
+    notes = _make_plots(folder, report, rounds, p_pi) if make_plots else []
+    heaters_path = folder / HEATERS_CSV
+    heaters = heater_counts(heaters_path) if heaters_path.is_file() else None
+    robustness = report.get("robustness")
+    rob_file = folder / ROBUSTNESS_JSON
+    if rob_file.is_file():
+        robustness = _read_json(rob_file) or robustness
+
+    title = _str(flat, "name", "title", "run.name") or folder.resolve().name
+    stamp = _dt.datetime.now(_dt.UTC).strftime("%Y-%m-%d %H:%M UTC")
+    dataset = _str(flat, "data.name", "dataset", "data.dataset", "config.data.name")
+    sizes = flat.get("network.sizes") or flat.get("sizes")
+    sub = f"gf_prune report · generated {stamp}"
+    if dataset:
+        sub += f" · data: {dataset}"
+    if isinstance(sizes, list):
+        sub += " · network " + "→".join(str(s) for s in sizes)
+
+    sections = [_summary(flat, heaters), _timings(flat), _rounds_section(folder, rounds)]
+    sections.append(
+        '<section id="power"><h2>Static power per layer and mesh</h2>'
+        + _figure(
+            folder,
+            POWER_BARS_PNG,
+            "Heater power per layer and mesh (V → Σ → U), θ and φ stacked; hatched: dense",
+            "no phases file (phases_pruned.npz) to draw it from.",
+        )
+        + _json_section("power_mw in report.json", "power", report.get("power_mw"))
+        + "</section>"
+    )
+    sections.append(
+        '<section id="mesh-maps"><h2>Mesh maps: pruned and removed MZIs</h2>'
+        '<p class="note">Each box is one MZI at its (column, mode) of the mesh; light travels left to right, '
+        "mode 0 at the top. Top row per layer: status; bottom row: heater power (θ + φ).</p>"
+        + _figure(folder, MESH_MAPS_PNG, "MZI status and heater power per mesh", "no phases file to draw it from.")
+        + "</section>"
+    )
+    sections.append(
+        '<section id="layout"><h2>Layout</h2>'
+        + _figure(folder, LAYOUT_PNG, "Layout of network.gds", "the layout stage has not written its picture.")
+        + _json_section("layout in report.json", "layout", report.get("layout"))
+        + "</section>"
+    )
+    sections.append(
+        '<section id="verification"><h2>Verification (SAX on the layout)</h2>'
+        + _figure(
+            folder,
+            SWEEP_PNG,
+            "Relative error of the SAX-simulated layout vs the trained matrices over wavelength",
+            "the verification stage has not written its λ sweep.",
+        )
+        + _json_section("verify in report.json", "verify", report.get("verify"))
+        + "</section>"
+    )
+    sections.append(
+        '<section id="robustness"><h2>Robustness under imperfections</h2>'
+        + _figure(
+            folder,
+            ROBUSTNESS_PNG,
+            "Test accuracy vs imperfection strength, dense vs pruned",
+            "the robustness stage has not written its curves.",
+        )
+        + (
+            _json_section("robustness summary", "robustness", robustness)
+            if isinstance(robustness, Mapping)
+            else '<p class="note">No robustness summary (robustness.json or report["robustness"]).</p>'
+        )
+        + "</section>"
+    )
+    files = sorted(p for p in folder.iterdir() if p.is_file() and not p.name.startswith("."))
+    file_rows = [
+        (f'<a href="{_e(p.name)}">{_e(p.name)}</a>', f"{p.stat().st_size / 1024:.1f} KiB")
+        for p in files
+        if p.name != REPORT_HTML
+    ]
+    sections.append(
+        '<section id="files"><h2>Files in this folder</h2>'
+        + _table(("file", "size"), file_rows, num_cols=(1,))
+        + "<details><summary>report.json in full</summary><pre>"
+        + _e(json.dumps(report, indent=2, default=str))
+        + "</pre></details></section>"
+    )
+    if notes:
+        sections.insert(0, "".join(f'<p class="missing">{_e(n)}</p>' for n in notes))
+
+    page = (
+        "<!DOCTYPE html>\n<html lang='en'><head><meta charset='utf-8'>"
+        "<meta name='viewport' content='width=device-width, initial-scale=1'>"
+        f"<title>{_e(title)} — gf_prune report</title><style>{CSS}</style></head><body>"
+        f"<header><h1>{_e(title)}</h1><p>{_e(sub)}</p></header><main>{''.join(sections)}</main></body></html>\n"
+    )
+    return atomic_write_text(folder / REPORT_HTML, page)
