@@ -1,0 +1,813 @@
+"""Hardware-aware pruning in the phase domain: magnitude, lottery tickets, gradual, and the weight-domain contrast.
+
+Pruning a phase means fixing it at 0: its heater is off or not built (DESIGN.md). Every method here works
+on the phases of a :class:`~gf_prune.model.PhotonicMLP` through its mask buffers (a pruned phase is exactly
+0 in the forward pass, its gradient is 0, and the stored value is reset to 0 after every optimiser step).
+
+Methods (``PruneConfig.method``):
+
+``magnitude_oneshot``
+    Banerjee et al.'s baseline: train dense, prune every phase whose score is below ``α·σ_layer`` (σ of the
+    layer's phases) for each α of ``alphas``, fine-tune each. One round per α, all from the dense network.
+``magnitude_iterative``
+    The same threshold raised in steps of ``α·σ_layer/steps`` with fine-tuning after each step.
+``lth``
+    Lottery tickets (iterative magnitude pruning with rewinding): train, prune the bottom ``rate`` of the live
+    phases (``scope="layer"``: of each layer; ``"global"``: of the whole network), rewind the survivors to
+    the stored initial phases, retrain; ``rate`` for ``rounds_early`` rounds, then ``rate_late``.
+``gradual``
+    Prunes during one training run along a cubic (Zhu & Gupta) or one-cycle (raised-cosine) sparsity
+    schedule up to ``final_sparsity``, optionally with a soft shrink of live phases towards 0, then fine-tunes;
+    then continues in ``extra_step`` steps with fine-tuning while the accuracy stays within ``max_loss``.
+``weight_domain``
+    The hardware-unaware contrast: prune the smallest |W_ij| of each trained layer, decompose the sparse W
+    back into meshes and count how many phases came out 0 (almost none: a sparse W has dense U and V).
+
+Ranking (``PruneConfig.ranking``): ``"wrap"`` (default) scores a phase by its circular distance to 0 — a
+phase at 1.98π is 0.02π from zero; ``"magnitude"`` by ``|phase|`` as stored (replication of plain magnitude
+pruning); ``"saliency"`` by the training-loss increase when that phase alone is set to 0 (measured, not a
+Taylor estimate). ``complete_mzis`` discounts the score of a phase whose MZI partner (θ↔φ) is already
+pruned, so whole MZIs are completed and can be removed. θ and φ are ranked together and counted apart; Σ
+phases are pruned only with ``prune_sigma=True``. With ``gauge=True`` the free diagonal phases of every
+layer (:mod:`gf_prune.gauge`) zero phases without changing the network's outputs, before and during pruning.
+
+Entry point: :func:`run_pruning` → :class:`PruneResult`; :func:`write_prune_record` writes the per-round
+record as JSON and a plot.
+"""
+
+from __future__ import annotations
+
+import copy
+import json
+import math
+import os
+import tempfile
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Literal
+
+import numpy as np
+import torch
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+from torch import nn
+
+from gf_prune.data import Dataset
+from gf_prune.gauge import gauge_network
+from gf_prune.model import PhotonicMLP, SVDLayer
+from gf_prune.physics import TWO_PI, circular_distance
+from gf_prune.power import power_report
+from gf_prune.train import accuracy
+
+METHODS = ("magnitude_oneshot", "magnitude_iterative", "lth", "gradual", "weight_domain")
+RANKINGS = ("wrap", "magnitude", "saliency")
+RECORD_FORMAT = "gf_prune.prune_record/1"
+RANKING_TEXT = {
+    "wrap": "wrap-aware magnitude (circular distance of the phase to 0)",
+    "magnitude": "plain magnitude |phase| of the stored phase (not wrap-aware)",
+    "saliency": "saliency: training-loss increase when the phase alone is set to 0",
+}
+
+
+class PruneConfigError(ValueError):
+    """A pruning configuration with an unknown key or a bad value; the message names them."""
+
+
+class PruneConfig(BaseModel):
+    """Configuration of one pruning run (validated; unknown keys are errors).
+
+    The defaults are the recommended method: gradual pruning (cubic schedule) with wrap-aware ranking,
+    gauge moves, a soft shrink of the live phases towards 0 and step-wise continuation until the accuracy
+    loss reaches ``max_loss``.
+    """
+
+    model_config = ConfigDict(extra="forbid", validate_assignment=True)
+
+    method: Literal["magnitude_oneshot", "magnitude_iterative", "lth", "gradual", "weight_domain"] = "gradual"
+    ranking: Literal["wrap", "magnitude", "saliency"] = "wrap"
+    scope: Literal["layer", "global"] = "global"
+    prune_sigma: bool = False
+    complete_mzis: float = Field(0.0, ge=0.0, le=1.0, description="score discount when the MZI partner is pruned")
+    gauge: bool = True
+    # dense training (the model passed in is the initialisation; 0 epochs: it is already trained)
+    dense_epochs: int = Field(300, ge=0)
+    lr: float = Field(0.02, gt=0.0)
+    lr_min_factor: float = Field(0.05, gt=0.0, le=1.0)
+    # fine-tuning after a pruning step
+    finetune_epochs: int = Field(100, ge=0)
+    finetune_lr: float = Field(0.01, gt=0.0)
+    restarts: int = Field(1, ge=1, description="cosine cycles (warm restarts) per fine-tuning")
+    shrink: float = Field(0.0, ge=0.0, description="weight of the mean circular distance of live phases in the loss")
+    # stopping
+    max_loss: float = Field(0.05, ge=0.0, le=1.0, description="largest accepted test-accuracy drop (fraction)")
+    target_sparsity: float | None = Field(None, gt=0.0, lt=1.0, description="stop at this U/V phase sparsity")
+    max_rounds: int = Field(30, ge=1)
+    # magnitude baseline
+    alphas: list[float] = Field(default_factory=lambda: [0.25, 0.5, 0.75, 1.0, 1.25, 1.5, 2.0])
+    alpha: float = Field(1.0, gt=0.0)
+    steps: int = Field(10, ge=1)
+    # lottery tickets
+    rate: float = Field(0.1, gt=0.0, lt=1.0)
+    rate_late: float = Field(0.25, gt=0.0, lt=1.0)
+    rounds_early: int = Field(10, ge=0)
+    # gradual
+    schedule: Literal["cubic", "one_cycle"] = "cubic"
+    final_sparsity: float = Field(0.85, gt=0.0, lt=1.0)
+    gradual_epochs: int = Field(1500, ge=1)
+    prune_every: int = Field(10, ge=1)
+    start_frac: float = Field(0.1, ge=0.0, lt=1.0)
+    end_frac: float = Field(0.7, gt=0.0, le=1.0)
+    extra_step: float = Field(0.01, gt=0.0, lt=1.0, description="U/V sparsity added per continuation step")
+    # weight-domain contrast
+    weight_sparsities: list[float] = Field(default_factory=lambda: [0.1, 0.3, 0.5, 0.7, 0.9])
+    # power model, reproducibility
+    p_pi_mw: float = Field(25.0, gt=0.0)
+    seed: int = 0
+    saliency_samples: int = Field(512, ge=1)
+
+    @model_validator(mode="after")
+    def _consistent(self) -> PruneConfig:
+        if self.ranking == "saliency" and self.method.startswith("magnitude"):
+            raise ValueError("ranking='saliency' needs method 'lth' or 'gradual' (magnitude uses α·σ thresholds)")
+        if self.start_frac >= self.end_frac:
+            raise ValueError(f"start_frac ({self.start_frac}) must be < end_frac ({self.end_frac})")
+        for name in ("alphas", "weight_sparsities"):
+            vals = getattr(self, name)
+            if not vals or any(not (math.isfinite(v) and v > 0) for v in vals):
+                raise ValueError(f"{name} must be a non-empty list of positive numbers, got {vals}")
+        if any(v >= 1 for v in self.weight_sparsities):
+            raise ValueError(f"weight_sparsities must lie in (0, 1), got {self.weight_sparsities}")
+        return self
+
+    @classmethod
+    def parse(cls, data: dict[str, Any] | PruneConfig | None = None, **overrides: Any) -> PruneConfig:
+        """Validate a dict (plus keyword overrides); raise :class:`PruneConfigError` naming each bad key/value."""
+        if isinstance(data, PruneConfig):
+            data = data.model_dump()
+        merged = {**(data or {}), **overrides}
+        try:
+            return cls(**merged)
+        except ValidationError as exc:
+            raise PruneConfigError(format_validation_error(exc)) from None
+
+
+def format_validation_error(exc: ValidationError) -> str:
+    """One line per problem: ``prune config: <key>: <message> (got <value>)``."""
+    lines = []
+    for err in exc.errors():
+        loc = ".".join(str(x) for x in err.get("loc", ())) or "(config)"
+        msg = err.get("msg", "invalid")
+        if err.get("type") == "extra_forbidden":
+            msg = f"unknown key (known keys: {', '.join(PruneConfig.model_fields)})"
+        got = err.get("input")
+        got_s = "" if isinstance(got, dict) else f" (got {got!r})"
+        lines.append(f"prune config: {loc}: {msg}{got_s}")
+    return "\n".join(lines)
+
+
+# --------------------------------------------------------------------------- phase bookkeeping
+
+
+def check_finite_phases(model: PhotonicMLP) -> None:
+    """Raise ValueError naming the first phase vector with a NaN or infinite phase."""
+    for li, mesh, kind, p, _ in model.phase_items():
+        if not bool(torch.all(torch.isfinite(p.detach()))):
+            raise ValueError(f"NaN or infinite phase in layer {li}, mesh {mesh}, {kind}: cannot prune")
+
+
+def eligible(mesh: str, prune_sigma: bool) -> bool:
+    return mesh != "S" or prune_sigma
+
+
+def signed_phase(p: torch.Tensor) -> torch.Tensor:
+    """Phase wrapped into [−π, π): the signed version of the circular distance."""
+    return torch.remainder(p + math.pi, TWO_PI) - math.pi
+
+
+def initial_state(model: nn.Module) -> dict[str, torch.Tensor]:
+    """Copy of every parameter (the phases to rewind to), like ``weight_orig`` of torch's pruning."""
+    return {name: p.detach().clone() for name, p in model.named_parameters()}
+
+
+@torch.no_grad()
+def rewind(model: PhotonicMLP, init: dict[str, torch.Tensor]) -> None:
+    """Restore every parameter to its stored initial value bit for bit; pruned phases stay exactly 0."""
+    for name, p in model.named_parameters():
+        p.copy_(init[name])
+    model.apply_masks()
+
+
+@torch.no_grad()
+def phase_scores(model: PhotonicMLP, ranking: str, data: Dataset | None = None, samples: int = 512) -> list[Any]:
+    """Score of every phase (lower = pruned first): list of (layer, mesh, kind, score tensor).
+
+    ``wrap``: circular distance to 0; ``magnitude``: |phase|; ``saliency``: increase of the training NLL
+    (on the first ``samples`` training samples) when the phase alone is set to 0.
+    """
+    if ranking not in RANKINGS:
+        raise ValueError(f"ranking must be one of {RANKINGS}, got {ranking!r}")
+    out = []
+    if ranking == "saliency":
+        if data is None:
+            raise ValueError("ranking='saliency' needs the training data")
+        x, y = data.X_train[:samples], data.y_train[:samples]
+        loss_fn = nn.NLLLoss()
+        base = float(loss_fn(model(x), y))
+    for li, mesh, kind, p, m in model.phase_items():
+        if ranking == "wrap":
+            s = circular_distance(p.detach())
+        elif ranking == "magnitude":
+            s = p.detach().abs()
+        else:
+            s = torch.zeros_like(p)
+            for i in torch.nonzero(m).flatten().tolist():
+                old = float(p[i])
+                p[i] = 0.0
+                s[i] = float(loss_fn(model(x), y)) - base
+                p[i] = old
+        out.append((li, mesh, kind, s.clone()))
+    return out
+
+
+def _discount_partners(model: PhotonicMLP, scores: list[Any], factor: float) -> list[Any]:
+    """Multiply the score of a phase whose MZI partner is pruned by (1 − factor) (whole-MZI completion)."""
+    if factor <= 0:
+        return scores
+    masks = {(li, mesh, kind): m for li, mesh, kind, _, m in model.phase_items()}
+    out = []
+    for li, mesh, kind, s in scores:
+        partner = masks[(li, mesh, "phi" if kind == "theta" else "theta")]
+        s = torch.where(~partner, s * (1.0 - factor), s)
+        out.append((li, mesh, kind, s))
+    return out
+
+
+@torch.no_grad()
+def prune_lowest(model: PhotonicMLP, scores: list[Any], n_prune: int | list[int], scope: str, prune_sigma: bool) -> int:
+    """Prune the ``n_prune`` live eligible phases of lowest score (per layer when ``scope='layer'``).
+
+    Returns the number of phases pruned.
+    """
+    items = [(li, mesh, kind, s) for li, mesh, kind, s in scores if eligible(mesh, prune_sigma)]
+    masks = {(li, mesh, kind): m for li, mesh, kind, _, m in model.phase_items()}
+    groups: dict[Any, list[Any]] = {}
+    for it in items:
+        groups.setdefault(it[0] if scope == "layer" else 0, []).append(it)
+    counts = n_prune if isinstance(n_prune, list) else [n_prune] * len(groups)
+    pruned = 0
+    for (_, group), n in zip(sorted(groups.items()), counts, strict=False):
+        cand = []
+        for li, mesh, kind, s in group:
+            live = masks[(li, mesh, kind)]
+            for i in torch.nonzero(live).flatten().tolist():
+                cand.append((float(s[i]), li, mesh, kind, i))
+        cand.sort(key=lambda c: c[0])
+        for _, li, mesh, kind, i in cand[: max(0, int(n))]:
+            masks[(li, mesh, kind)][i] = False
+            pruned += 1
+    model.apply_masks()
+    return pruned
+
+
+def live_counts(model: PhotonicMLP, prune_sigma: bool, scope: str) -> list[int]:
+    """Live eligible phases per group (each layer, or one global group)."""
+    per_layer: dict[int, int] = {}
+    for li, mesh, _, _, m in model.phase_items():
+        if eligible(mesh, prune_sigma):
+            per_layer[li] = per_layer.get(li, 0) + int(m.sum())
+    return [sum(per_layer.values())] if scope == "global" else [per_layer[k] for k in sorted(per_layer)]
+
+
+def total_counts(model: PhotonicMLP, prune_sigma: bool, scope: str) -> list[int]:
+    per_layer: dict[int, int] = {}
+    for li, mesh, _, _, m in model.phase_items():
+        if eligible(mesh, prune_sigma):
+            per_layer[li] = per_layer.get(li, 0) + int(m.numel())
+    return [sum(per_layer.values())] if scope == "global" else [per_layer[k] for k in sorted(per_layer)]
+
+
+# --------------------------------------------------------------------------- training
+
+
+def shrink_penalty(model: PhotonicMLP, prune_sigma: bool) -> torch.Tensor:
+    """Mean circular distance to 0 of the live eligible phases (differentiable)."""
+    terms, n = [], 0
+    for _, mesh, _, p, m in model.phase_items():
+        if eligible(mesh, prune_sigma):
+            terms.append((circular_distance(p) * m).sum())
+            n += int(m.sum())
+    return torch.stack(terms).sum() / max(n, 1)
+
+
+def train_phases(
+    model: PhotonicMLP,
+    data: Dataset,
+    epochs: int,
+    lr: float,
+    *,
+    lr_min_factor: float = 0.05,
+    restarts: int = 1,
+    shrink: float = 0.0,
+    prune_sigma: bool = False,
+    seed: int = 0,
+    on_epoch: Callable[[int, PhotonicMLP], None] | None = None,
+) -> float:
+    """Full-batch Adam on the phases with cosine LR (``restarts`` cycles); masks hold after every step.
+
+    ``shrink`` adds ``shrink · mean circular distance`` of the live eligible phases to the NLL loss.
+    ``on_epoch(epoch, model)`` runs after each epoch (the gradual schedule prunes there).
+    Returns the last training loss.
+    """
+    if epochs <= 0:
+        return float("nan")
+    torch.manual_seed(seed)
+    params = [p for p in model.parameters() if p.requires_grad]
+    opt = torch.optim.Adam(params, lr=lr)
+    cycle = max(1, math.ceil(epochs / restarts))
+    loss_fn = nn.NLLLoss()
+    x, y = data.X_train, data.y_train
+    loss_val = float("nan")
+    model.train()
+    for epoch in range(epochs):
+        t = (epoch % cycle) / cycle
+        for g in opt.param_groups:
+            g["lr"] = lr * (lr_min_factor + (1 - lr_min_factor) * 0.5 * (1 + math.cos(math.pi * t)))
+        opt.zero_grad(set_to_none=True)
+        loss = loss_fn(model(x), y)
+        if shrink > 0:
+            loss = loss + shrink * shrink_penalty(model, prune_sigma)
+        loss.backward()
+        opt.step()
+        model.apply_masks()
+        loss_val = float(loss.detach())
+        if not math.isfinite(loss_val):
+            raise FloatingPointError(f"training diverged at epoch {epoch} (loss {loss_val})")
+        if on_epoch is not None:
+            on_epoch(epoch, model)
+    model.eval()
+    return loss_val
+
+
+# --------------------------------------------------------------------------- records
+
+
+def make_record(
+    model: PhotonicMLP, data: Dataset, cfg: PruneConfig, dense_power: float | None, **info: Any
+) -> dict[str, Any]:
+    """One per-round record: accuracy, sparsity (U/V and all, per layer, θ/φ), power, removable MZIs."""
+    rep = power_report(model.to_phases(), cfg.p_pi_mw)
+    ph = rep["phases"]
+    per_layer = []
+    for li, lay in enumerate(ph["per_layer"]):
+        rec: dict[str, Any] = {"layer": li}
+        for mesh in ("V", "S", "U"):
+            n = sum(lay[mesh][k]["total"] for k in ("theta", "phi"))
+            pr = sum(lay[mesh][k]["pruned"] for k in ("theta", "phi"))
+            rec[f"sparsity_{mesh}"] = pr / n if n else 0.0
+        n_uv = sum(lay[m][k]["total"] for m in ("U", "V") for k in ("theta", "phi"))
+        p_uv = sum(lay[m][k]["pruned"] for m in ("U", "V") for k in ("theta", "phi"))
+        rec["sparsity_uv"] = p_uv / n_uv
+        rec["power_mw"] = rep["power_mw"]["per_layer"][li]["total"]
+        per_layer.append(rec)
+    power = rep["power_mw"]["total"]
+    return {
+        **info,
+        "acc_test": accuracy(model, data.X_test, data.y_test),
+        "acc_train": accuracy(model, data.X_train, data.y_train),
+        "pruned_uv": ph["pruned_uv"],
+        "live_uv": ph["live_uv"],
+        "total_uv": ph["total_uv"],
+        "sparsity_uv": ph["sparsity_uv"],
+        "pruned_all": ph["pruned_all"],
+        "total_all": ph["total_all"],
+        "sparsity_all": ph["sparsity_all"],
+        "sparsity_theta_uv": ph["sparsity_theta_uv"],
+        "sparsity_phi_uv": ph["sparsity_phi_uv"],
+        "per_layer": per_layer,
+        "power_mw": power,
+        "power_saved": (1.0 - power / dense_power) if dense_power else 0.0,
+        "removable_mzis": rep["mzis"]["removable"],
+        "total_mzis": rep["mzis"]["total"],
+    }
+
+
+@dataclass
+class PruneResult:
+    """Outcome of :func:`run_pruning`.
+
+    ``model`` is the best pruned network (highest U/V sparsity whose test accuracy is within ``max_loss`` of
+    the dense one; the dense network if no round qualified), ``records`` one dict per round (round 0 = dense).
+    """
+
+    model: PhotonicMLP
+    dense_accuracy: float
+    dense_power_mw: float
+    records: list[dict[str, Any]]
+    best_round: int
+    ranking: str
+    config: dict[str, Any]
+    wall_s: float = 0.0
+    dense_model: PhotonicMLP | None = None
+    extra: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def best(self) -> dict[str, Any]:
+        return self.records[self.best_round]
+
+    def summary(self) -> dict[str, Any]:
+        b = self.best
+        return {
+            "method": self.config["method"],
+            "ranking": self.ranking,
+            "accuracy": {"dense": self.dense_accuracy, "pruned": b["acc_test"]},
+            "phases": {k: b[k] for k in ("total_uv", "pruned_uv", "total_all", "pruned_all")},
+            "sparsity_uv": b["sparsity_uv"],
+            "power_mw": {"dense": self.dense_power_mw, "pruned": b["power_mw"]},
+            "power_saved": b["power_saved"],
+            "removable_mzis": b["removable_mzis"],
+            "best_round": self.best_round,
+            "rounds": len(self.records),
+            "wall_s": self.wall_s,
+        }
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "format": RECORD_FORMAT,
+            "summary": self.summary(),
+            "config": self.config,
+            "records": self.records,
+            **({"extra": self.extra} if self.extra else {}),
+        }
+
+
+class _Runner:
+    """Shared state of a run: data, config, dense reference, snapshots, progress."""
+
+    def __init__(self, data: Dataset, cfg: PruneConfig, progress: Callable[[dict[str, Any]], None] | None) -> None:
+        self.data, self.cfg, self.progress = data, cfg, progress
+        self.records: list[dict[str, Any]] = []
+        self.states: list[dict[str, Any]] = []
+        self.dense_acc = 0.0
+        self.dense_power = 0.0
+
+    def record(self, model: PhotonicMLP, **info: Any) -> dict[str, Any]:
+        rec = make_record(model, self.data, self.cfg, self.dense_power or None, round=len(self.records), **info)
+        self.records.append(rec)
+        self.states.append(copy.deepcopy(model.state_dict()))
+        if self.progress is not None:
+            self.progress(rec)
+        return rec
+
+    def ok(self, rec: dict[str, Any]) -> bool:
+        return rec["acc_test"] >= self.dense_acc - self.cfg.max_loss - 1e-12
+
+    def reached_target(self, rec: dict[str, Any]) -> bool:
+        t = self.cfg.target_sparsity
+        return t is not None and rec["sparsity_uv"] >= t - 1e-12
+
+    def finetune(self, model: PhotonicMLP, epochs: int | None = None, lr: float | None = None) -> None:
+        c = self.cfg
+        train_phases(
+            model,
+            self.data,
+            c.finetune_epochs if epochs is None else epochs,
+            c.finetune_lr if lr is None else lr,
+            lr_min_factor=c.lr_min_factor,
+            restarts=c.restarts,
+            shrink=c.shrink,
+            prune_sigma=c.prune_sigma,
+            seed=c.seed,
+        )
+
+    def gauge(self, model: PhotonicMLP) -> int:
+        if not self.cfg.gauge:
+            return 0
+        return gauge_network(model, prune=True, prune_sigma=self.cfg.prune_sigma).pruned_uv
+
+    def scores(self, model: PhotonicMLP) -> list[Any]:
+        s = phase_scores(model, self.cfg.ranking, self.data, self.cfg.saliency_samples)
+        return _discount_partners(model, s, self.cfg.complete_mzis)
+
+    def best_index(self) -> int:
+        best = 0
+        for i, rec in enumerate(self.records):
+            if i and self.ok(rec) and rec["sparsity_uv"] >= self.records[best]["sparsity_uv"]:
+                best = i
+        return best
+
+
+# --------------------------------------------------------------------------- methods
+
+
+def _threshold_prune(model: PhotonicMLP, cfg: PruneConfig, sigmas: dict[int, float], alpha: float) -> int:
+    """Prune live eligible phases with |signed phase| (wrap) or |phase| < α·σ_layer."""
+    n = 0
+    with torch.no_grad():
+        for li, mesh, _, p, m in model.phase_items():
+            if not eligible(mesh, cfg.prune_sigma):
+                continue
+            s = circular_distance(p) if cfg.ranking == "wrap" else p.abs()
+            cut = (s < alpha * sigmas[li]) & m
+            n += int(cut.sum())
+            m &= ~cut
+        model.apply_masks()
+    return n
+
+
+def _layer_sigmas(model: PhotonicMLP, cfg: PruneConfig) -> dict[int, float]:
+    """σ of each layer's eligible phases (signed wrapped phase for wrap ranking, raw phase otherwise)."""
+    vals: dict[int, list[torch.Tensor]] = {}
+    for li, mesh, _, p, m in model.phase_items():
+        if eligible(mesh, cfg.prune_sigma):
+            v = signed_phase(p.detach()) if cfg.ranking == "wrap" else p.detach()
+            vals.setdefault(li, []).append(v[m])
+    return {li: float(torch.cat(v).std()) for li, v in vals.items()}
+
+
+def _magnitude_oneshot(run: _Runner, model: PhotonicMLP) -> None:
+    dense_state = copy.deepcopy(model.state_dict())
+    sigmas = _layer_sigmas(model, run.cfg)
+    for alpha in sorted(run.cfg.alphas):
+        model.load_state_dict(dense_state)
+        n_g = run.gauge(model)
+        n = _threshold_prune(model, run.cfg, sigmas, alpha)
+        run.finetune(model)
+        run.record(model, step=f"alpha={alpha:g}", alpha=alpha, newly_pruned=n, gauge_pruned=n_g)
+    model.load_state_dict(dense_state)
+
+
+def _magnitude_iterative(run: _Runner, model: PhotonicMLP) -> None:
+    cfg = run.cfg
+    sigmas = _layer_sigmas(model, cfg)
+    for r in range(1, cfg.max_rounds + 1):
+        alpha = r * cfg.alpha / cfg.steps
+        n_g = run.gauge(model)
+        n = _threshold_prune(model, cfg, sigmas, alpha)
+        run.finetune(model)
+        rec = run.record(model, step=f"alpha={alpha:g}", alpha=alpha, newly_pruned=n, gauge_pruned=n_g)
+        if not run.ok(rec) or run.reached_target(rec):
+            break
+
+
+def _lth(run: _Runner, model: PhotonicMLP, init: dict[str, torch.Tensor]) -> None:
+    cfg = run.cfg
+    for r in range(1, cfg.max_rounds + 1):
+        rate = cfg.rate if r <= cfg.rounds_early else cfg.rate_late
+        n_g = run.gauge(model)
+        live = live_counts(model, cfg.prune_sigma, cfg.scope)
+        n_prune = [round(rate * n) for n in live]
+        if cfg.target_sparsity is not None:  # do not overshoot the target
+            tot = total_counts(model, cfg.prune_sigma, cfg.scope)
+            n_prune = [
+                min(k, max(0, n - math.ceil((1 - cfg.target_sparsity) * t)))
+                for k, n, t in zip(n_prune, live, tot, strict=True)
+            ]
+        n = prune_lowest(model, run.scores(model), n_prune, cfg.scope, cfg.prune_sigma)
+        rewind(model, init)
+        train_phases(
+            model,
+            run.data,
+            cfg.dense_epochs,
+            cfg.lr,
+            lr_min_factor=cfg.lr_min_factor,
+            restarts=cfg.restarts,
+            shrink=cfg.shrink,
+            prune_sigma=cfg.prune_sigma,
+            seed=cfg.seed,
+        )
+        rec = run.record(model, step=f"round {r}", rate=rate, newly_pruned=n, gauge_pruned=n_g)
+        if not run.ok(rec) or run.reached_target(rec) or n == 0:
+            break
+
+
+def sparsity_schedule(t: float, final: float, kind: str) -> float:
+    """Target sparsity at training progress ``t`` ∈ [0, 1] of the pruning window.
+
+    ``cubic``: ``s_f·(1 − (1 − t)³)`` (Zhu & Gupta 2017); ``one_cycle``: ``s_f·(1 − cos πt)/2``.
+    """
+    t = min(max(t, 0.0), 1.0)
+    if kind == "cubic":
+        return final * (1.0 - (1.0 - t) ** 3)
+    if kind == "one_cycle":
+        return final * 0.5 * (1.0 - math.cos(math.pi * t))
+    raise ValueError(f"schedule must be 'cubic' or 'one_cycle', got {kind!r}")
+
+
+def _prune_to(run: _Runner, model: PhotonicMLP, sparsity: float) -> int:
+    """Prune (by the configured ranking) until the eligible sparsity reaches ``sparsity`` in every group."""
+    cfg = run.cfg
+    live = live_counts(model, cfg.prune_sigma, cfg.scope)
+    tot = total_counts(model, cfg.prune_sigma, cfg.scope)
+    n_prune = [max(0, n - math.ceil((1 - sparsity) * t - 1e-9)) for n, t in zip(live, tot, strict=True)]
+    if sum(n_prune) == 0:
+        return 0
+    return prune_lowest(model, run.scores(model), n_prune, cfg.scope, cfg.prune_sigma)
+
+
+def _gradual(run: _Runner, model: PhotonicMLP) -> None:
+    cfg = run.cfg
+    n_g = run.gauge(model)
+    t0, t1 = cfg.start_frac * cfg.gradual_epochs, cfg.end_frac * cfg.gradual_epochs
+
+    def on_epoch(epoch: int, m: PhotonicMLP) -> None:
+        if epoch + 1 < t0 or (epoch + 1) % cfg.prune_every or epoch + 1 > t1 + cfg.prune_every:
+            return
+        s = sparsity_schedule((epoch + 1 - t0) / max(t1 - t0, 1), cfg.final_sparsity, cfg.schedule)
+        _prune_to(run, m, s)
+        if cfg.gauge:
+            gauge_network(m, prune=True, prune_sigma=cfg.prune_sigma)
+
+    train_phases(
+        model,
+        run.data,
+        cfg.gradual_epochs,
+        cfg.finetune_lr,
+        lr_min_factor=cfg.lr_min_factor,
+        restarts=1,
+        shrink=cfg.shrink,
+        prune_sigma=cfg.prune_sigma,
+        seed=cfg.seed,
+        on_epoch=on_epoch,
+    )
+    _prune_to(run, model, cfg.final_sparsity)
+    run.finetune(model)
+    rec = run.record(model, step="gradual", target=cfg.final_sparsity, gauge_pruned=n_g)
+    sparsity = cfg.final_sparsity
+    for _ in range(cfg.max_rounds):
+        if not run.ok(rec) or run.reached_target(rec):
+            break
+        sparsity = rec["sparsity_uv"] + cfg.extra_step if cfg.scope == "global" else sparsity + cfg.extra_step
+        if sparsity >= 1.0:
+            break
+        n = _prune_to(run, model, min(sparsity, 0.999))
+        run.finetune(model)
+        rec = run.record(model, step=f"step to {sparsity:.3f}", target=sparsity, newly_pruned=n)
+
+
+def _weight_domain(run: _Runner, model: PhotonicMLP) -> None:
+    """Prune |W_ij| per layer, decompose, count phases that came out 0 (tolerance 1e-9 rad)."""
+    mats = [w.detach().numpy() for w in model.matrices()]
+    for s in sorted(run.cfg.weight_sparsities):
+        pm = PhotonicMLP(model.config["sizes"], model.config["mesh_kind"], model.zero_state)
+        for i, w in enumerate(mats):
+            w = w.copy()
+            mag = np.abs(w).ravel()
+            k = round(s * mag.size)
+            if k:
+                cut = np.partition(mag, k - 1)[k - 1]
+                w[np.abs(w) <= cut] = 0.0
+            layer = SVDLayer.from_matrix(w, model.config["mesh_kind"], model.zero_state, output_phases=False)
+            with torch.no_grad():
+                for _, _, p, m in layer.phase_items():
+                    m.copy_(circular_distance(p) > 1e-9)
+            layer.apply_masks()
+            pm.layers[i] = layer
+        run.record(pm, step=f"W sparsity {s:g}", weight_sparsity=s)
+
+
+# --------------------------------------------------------------------------- entry point
+
+
+def run_pruning(
+    model: PhotonicMLP,
+    data: Dataset,
+    config: PruneConfig | dict[str, Any] | None = None,
+    progress: Callable[[dict[str, Any]], None] | None = None,
+) -> PruneResult:
+    """Train ``model`` dense (``dense_epochs``), prune it with ``config.method`` and return the best round.
+
+    Args:
+        model: the network; its phases are the initialisation that lottery tickets rewind to. It is not
+            modified: the run works on a copy.
+        data: train/test data; accuracy loss is measured on the test set against the dense network.
+        config: a :class:`PruneConfig` or a dict (validated; unknown keys and bad values raise
+            :class:`PruneConfigError`).
+        progress: called with each per-round record as it is made (see :func:`tqdm_progress`).
+
+    Returns:
+        :class:`PruneResult` with the best pruned model (highest U/V phase sparsity within ``max_loss``),
+        the dense accuracy and power, every round's record and the ranking used.
+    """
+    cfg = PruneConfig.parse(config)
+    if not isinstance(model, PhotonicMLP):
+        raise TypeError(f"model must be a PhotonicMLP, got {type(model).__name__}")
+    check_finite_phases(model)
+    t_start = time.perf_counter()
+    torch.manual_seed(cfg.seed)
+    model = copy.deepcopy(model)
+    init = initial_state(model)
+    run = _Runner(data, cfg, progress)
+    train_phases(model, data, cfg.dense_epochs, cfg.lr, lr_min_factor=cfg.lr_min_factor, seed=cfg.seed)
+    dense_model = copy.deepcopy(model)
+    run.dense_power = power_report(model.to_phases(), cfg.p_pi_mw)["power_mw"]["total"]
+    rec0 = run.record(model, step="dense")
+    run.dense_acc = rec0["acc_test"]
+    rec0["power_saved"] = 0.0
+    if cfg.method == "magnitude_oneshot":
+        _magnitude_oneshot(run, model)
+    elif cfg.method == "magnitude_iterative":
+        _magnitude_iterative(run, model)
+    elif cfg.method == "lth":
+        _lth(run, model, init)
+    elif cfg.method == "gradual":
+        _gradual(run, model)
+    else:
+        _weight_domain(run, model)
+    best = run.best_index()
+    out = copy.deepcopy(dense_model)
+    out.load_state_dict(run.states[best])
+    out.apply_masks()
+    for rec in run.records:
+        rec["accuracy_loss"] = run.dense_acc - rec["acc_test"]
+        rec["within_max_loss"] = bool(run.ok(rec))
+    return PruneResult(
+        model=out,
+        dense_accuracy=run.dense_acc,
+        dense_power_mw=run.dense_power,
+        records=run.records,
+        best_round=best,
+        ranking=RANKING_TEXT[cfg.ranking],
+        config=cfg.model_dump(),
+        wall_s=time.perf_counter() - t_start,
+        dense_model=dense_model,
+    )
+
+
+def tqdm_progress(total: int | None = None, desc: str = "pruning") -> Callable[[dict[str, Any]], None]:
+    """A ``progress`` callback that shows a tqdm bar (one tick per round)."""
+    from tqdm.auto import tqdm
+
+    bar = tqdm(total=total, desc=desc, unit="round")
+
+    def cb(rec: dict[str, Any]) -> None:
+        bar.set_postfix(acc=f"{rec['acc_test']:.3f}", uv=f"{rec['sparsity_uv']:.3f}")
+        bar.update(1)
+
+    return cb
+
+
+def plot_records(records: list[dict[str, Any]], path: str | Path, title: str = "") -> None:
+    """Accuracy, sparsity (U/V and all, θ/φ), power and removable MZIs per round, as one PNG."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    r = [rec["round"] for rec in records]
+    fig, ax = plt.subplots(2, 2, figsize=(10, 7))
+    ax[0, 0].plot(r, [rec["acc_test"] for rec in records], "o-", label="test")
+    ax[0, 0].plot(r, [rec["acc_train"] for rec in records], "s--", label="train")
+    ax[0, 0].set_ylabel("accuracy")
+    ax[0, 0].legend()
+    for key, lab in (
+        ("sparsity_uv", "U/V phases"),
+        ("sparsity_all", "all phases"),
+        ("sparsity_theta_uv", "U/V θ"),
+        ("sparsity_phi_uv", "U/V φ"),
+    ):
+        ax[0, 1].plot(r, [rec[key] for rec in records], "o-", label=lab)
+    ax[0, 1].set_ylabel("sparsity")
+    ax[0, 1].legend()
+    ax[1, 0].plot(r, [rec["power_mw"] / 1000 for rec in records], "o-")
+    ax[1, 0].set_ylabel("static heater power (W)")
+    ax[1, 1].plot(r, [rec["removable_mzis"] for rec in records], "o-")
+    ax[1, 1].set_ylabel("removable MZIs (θ and φ pruned)")
+    for a in ax.flat:
+        a.set_xlabel("round")
+        a.grid(alpha=0.3)
+    fig.suptitle(title)
+    fig.tight_layout()
+    fig.savefig(str(path), dpi=100)
+    plt.close(fig)
+
+
+def _atomic_write(path: Path, write: Callable[[str], None]) -> None:
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=path.suffix)
+    os.close(fd)
+    try:
+        write(tmp)
+        os.replace(tmp, path)
+    except BaseException:
+        if os.path.exists(tmp):
+            os.unlink(tmp)
+        raise
+
+
+def write_prune_record(result: PruneResult, folder: str | Path, name: str = "prune_record") -> dict[str, Path]:
+    """Write ``<name>.json`` (summary, config, per-round records) and ``<name>.png`` into ``folder``.
+
+    Both are written to a temporary name first and renamed, so no half-written file is left behind.
+    """
+    folder = Path(folder)
+    folder.mkdir(parents=True, exist_ok=True)
+    js, png = folder / f"{name}.json", folder / f"{name}.png"
+    text = json.dumps(result.to_json(), indent=1)
+    _atomic_write(js, lambda p: Path(p).write_text(text))
+    s = result.summary()
+    title = (
+        f"{s['method']} ({result.config['ranking']}): dense {s['accuracy']['dense']:.3f}, best round "
+        f"{s['best_round']}: {s['sparsity_uv']:.1%} U/V pruned, acc {s['accuracy']['pruned']:.3f}"
+    )
+    _atomic_write(png, lambda p: plot_records(result.records, p, title))
+    return {"json": js, "png": png}
