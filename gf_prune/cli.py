@@ -159,6 +159,9 @@ def layout(
     cfg.layout = validate(LayoutSection, {**cfg.layout.model_dump(), "pruned_mzi": pruned_mzi}, "layout")
     if not model.is_file():
         raise FileNotFoundError(f"model file not found: {model}")
+    from gf_prune.pipeline import load_phases
+
+    load_phases(model)  # validate before anything is written
     out.mkdir(parents=True, exist_ok=True)
     if model.suffix == ".npz" and model.resolve() != (out / "phases.npz").resolve():
         import shutil

@@ -199,9 +199,9 @@ def load_model(path: Path) -> PhotonicMLP:
 
 
 def stage_prune(out: Path, cfg: RunConfig, data: Dataset, progress: Progress | None = None) -> dict[str, Any]:
+    dense = load_model(out / "model_dense.pt")
     from gf_prune import prune as pr
 
-    dense = load_model(out / "model_dense.pt")
     result = pr.run_pruning(dense, data, cfg.prune, p_pi_mw=cfg.p_pi_mw, progress=progress)
     pruned = result.model
     save_model(pruned, out / "model_pruned.pt")
@@ -227,9 +227,9 @@ def load_phases(path: Path):
 
 
 def stage_layout(out: Path, cfg: RunConfig, model_path: Path | None = None) -> dict[str, Any]:
+    net = load_phases(model_path or out / "phases.npz")
     from gf_prune.layout import compile_network
 
-    net = load_phases(model_path or out / "phases.npz")
     figures = compile_network(net, out, pruned_mzi=cfg.layout.pruned_mzi)
     write_json(out / "layout.json", figures)
     return figures
