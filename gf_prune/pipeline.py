@@ -222,8 +222,8 @@ def load_phases(path: Path):
         return load_model(path).to_phases()
     try:
         return NetworkPhases.load(path)
-    except (OSError, ValueError, KeyError) as exc:
-        raise ValueError(f"{path}: not a readable gf_prune phases file ({exc})") from None
+    except Exception as exc:  # corrupt zip, missing arrays, foreign npz
+        raise ValueError(f"{path}: not a readable gf_prune phases file ({type(exc).__name__}: {exc})") from None
 
 
 def stage_layout(out: Path, cfg: RunConfig, model_path: Path | None = None) -> dict[str, Any]:
