@@ -246,6 +246,12 @@ def _as_percent(y: np.ndarray) -> np.ndarray:
     return y * 100.0 if finite.size and np.nanmax(np.abs(finite)) <= 1.0 + 1e-9 else y
 
 
+def _line(ax: Any, x: np.ndarray, y: np.ndarray, fmt: str, **kw: Any) -> None:
+    """Plot the finite points only, joined across rounds that lack the value."""
+    ok = np.isfinite(y)
+    ax.plot(x[ok], y[ok], fmt, **kw)
+
+
 def _no_data(ax: Any, what: str) -> None:
     ax.text(0.5, 0.5, f"no {what} in the records", ha="center", va="center", transform=ax.transAxes, color="#888888")
 
@@ -273,9 +279,9 @@ def plot_rounds(records: Sequence[Mapping[str, Any]], path: str | Path, dense_ac
     acc = _as_percent(_series(records, ACCURACY_KEYS))
     train = _as_percent(_series(records, TRAIN_ACCURACY_KEYS))
     if np.isfinite(acc).any():
-        ax_a.plot(x, acc, "o-", color="#0072B2", label="test accuracy")
+        _line(ax_a, x, acc, "o-", color="#0072B2", label="test accuracy")
         if np.isfinite(train).any():
-            ax_a.plot(x, train, "s--", color="#009E73", ms=3, label="train accuracy")
+            _line(ax_a, x, train, "s--", color="#009E73", ms=3, label="train accuracy")
         if dense_accuracy is not None and math.isfinite(dense_accuracy):
             d = dense_accuracy * 100 if dense_accuracy <= 1 else dense_accuracy
             ax_a.axhline(d, color="#555555", ls=":", label=f"dense {d:.1f} %")
@@ -290,9 +296,9 @@ def plot_rounds(records: Sequence[Mapping[str, Any]], path: str | Path, dense_ac
     s_all = _as_percent(_series(records, SPARSITY_ALL_KEYS))
     if np.isfinite(s_uv).any() or np.isfinite(s_all).any():
         if np.isfinite(s_uv).any():
-            ax_s.plot(x, s_uv, "o-", color="#D55E00", label="U/V phases pruned")
+            _line(ax_s, x, s_uv, "o-", color="#D55E00", label="U/V phases pruned")
         if np.isfinite(s_all).any():
-            ax_s.plot(x, s_all, "^--", color="#CC79A7", label="all phases pruned (incl. Σ)")
+            _line(ax_s, x, s_all, "^--", color="#CC79A7", label="all phases pruned (incl. Σ)")
         ax_s.set_ylim(0, 100)
         ax_s.legend(fontsize=7, loc="upper left")
     else:
@@ -302,7 +308,7 @@ def plot_rounds(records: Sequence[Mapping[str, Any]], path: str | Path, dense_ac
     power = _series(records, POWER_KEYS)
     removable = _series(records, REMOVABLE_KEYS)
     if np.isfinite(power).any():
-        ax_p.plot(x, power, "o-", color="#000000", label="static heater power")
+        _line(ax_p, x, power, "o-", color="#000000", label="static heater power")
         ax_p.set_ylim(bottom=0)
         ax_p.legend(fontsize=7, loc="upper right")
     else:
@@ -310,7 +316,7 @@ def plot_rounds(records: Sequence[Mapping[str, Any]], path: str | Path, dense_ac
     ax_p.set_ylabel("static power (mW)")
     if np.isfinite(removable).any():
         ax_r = ax_p.twinx()
-        ax_r.plot(x, removable, "d:", color="#009E73", ms=4)
+        _line(ax_r, x, removable, "d:", color="#009E73", ms=4)
         ax_r.set_ylabel("removable MZIs", color="#009E73")
         ax_r.tick_params(axis="y", colors="#009E73")
     ax_p.set_xlabel("pruning round")

@@ -16,7 +16,7 @@ Files looked for in the folder (all optional except ``report.json``)::
     phases_pruned.npz | pruned_phases.npz | phases.npz     NetworkPhases of the laid-out network
     phases_dense.npz | dense_phases.npz                    NetworkPhases before pruning
     heaters.csv                          heater table (counts of live / pruned heaters)
-    rounds.png, mesh_maps.png, power_bars.png              made here from the data above if absent
+    rounds.png, mesh_maps.png, power_bars.png              drawn here from the data above (kept if no data)
     layout.png, wavelength_sweep.png, robustness.png       pictures from the other stages
     robustness.json                      robustness summary (else report["robustness"])
 """
@@ -272,30 +272,35 @@ def _load_phases(path: Path | None) -> Any:
         return None
 
 
-def _make_plots(folder: Path, report: Mapping[str, Any], rounds: list[dict[str, Any]], p_pi: float) -> list[str]:
-    """Draw rounds.png / mesh_maps.png / power_bars.png when absent and their data is present."""
+def _sizes(net: Any) -> list[int]:
+    layers = net.layers
+    return [layers[0].n_in, *(layer.n_out for layer in layers)] if layers else []
+
+
+def _make_plots(
+    folder: Path, report: Mapping[str, Any], rounds: list[dict[str, Any]], net: Any, p_pi: float
+) -> list[str]:
+    """(Re)draw rounds.png, mesh_maps.png and power_bars.png from the data in the folder.
+
+    Drawn afresh whenever their data is present, so a rerun never shows stale figures;
+    without data an existing picture is kept. Returns notes on figures that failed.
+    """
     notes: list[str] = []
     from gf_prune import plots
 
     flat = _flatten(report)
-    if rounds and not (folder / ROUNDS_PNG).is_file():
+    if rounds:
         try:
             plots.plot_rounds(rounds, folder / ROUNDS_PNG, dense_accuracy=_num(flat, "accuracy.dense"))
         except Exception as exc:
             notes.append(f"rounds plot failed: {exc}")
-    need_maps = not (folder / MESH_MAPS_PNG).is_file()
-    need_bars = not (folder / POWER_BARS_PNG).is_file()
-    if need_maps or need_bars:
-        net = _load_phases(_first(folder, PHASES_PRUNED))
-        if net is not None:
-            try:
-                if need_maps:
-                    plots.plot_mesh_maps(net, folder / MESH_MAPS_PNG, p_pi)
-                if need_bars:
-                    dense = _load_phases(_first(folder, PHASES_DENSE))
-                    plots.plot_power_bars(net, folder / POWER_BARS_PNG, p_pi, dense=dense)
-            except Exception as exc:
-                notes.append(f"mesh map / power plot failed: {exc}")
+    if net is not None:
+        try:
+            plots.plot_mesh_maps(net, folder / MESH_MAPS_PNG, p_pi)
+            dense = _load_phases(_first(folder, PHASES_DENSE))
+            plots.plot_power_bars(net, folder / POWER_BARS_PNG, p_pi, dense=dense)
+        except Exception as exc:
+            notes.append(f"mesh map / power plot failed: {exc}")
     return notes
 
 
@@ -440,8 +445,9 @@ def write_report(out_dir: str | Path, report: Mapping[str, Any] | None = None, m
     Args:
         out_dir: the run's output folder.
         report: the report dict; read from ``out_dir/report.json`` when None.
-        make_plots: draw ``rounds.png``, ``mesh_maps.png`` and ``power_bars.png`` when
-            they are absent and their data (records, phases npz) is in the folder.
+        make_plots: (re)draw ``rounds.png``, ``mesh_maps.png`` and ``power_bars.png``
+            from the per-round records and the phases npz when those are present
+            (otherwise an existing picture of that name is embedded as it is).
 
     Returns:
         the path of ``report.html`` (written atomically).
@@ -465,8 +471,12 @@ def write_report(out_dir: str | Path, report: Mapping[str, Any] | None = None, m
         raise ValueError(f"{REPORT_JSON} must hold a JSON object, got {type(report).__name__}")
     flat = _flatten(report)
     p_pi = _num(flat, "p_pi_mw", "power_mw.p_pi_mw", "physics.p_pi_mw", "convention.p_pi_mw") or P_PI_MW_DEFAULT
+    net = _load_phases(_first(folder, PHASES_PRUNED))
+    if net is not None:  # what the phases file knows and report.json may not say
+        extra = {"convention.mesh_kind": net.mesh_kind, "network.sizes": _sizes(net)}
+        flat = {**extra, **flat}
     rounds = load_rounds(folder, report)
-    notes = _make_plots(folder, report, rounds, p_pi) if make_plots else []
+    notes = _make_plots(folder, report, rounds, net, p_pi) if make_plots else []
     heaters_path = folder / HEATERS_CSV
     heaters = heater_counts(heaters_path) if heaters_path.is_file() else None
     robustness = report.get("robustness")
