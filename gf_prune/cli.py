@@ -21,7 +21,7 @@ app = typer.Typer(
     no_args_is_help=True,
     help="Hardware-aware pruning of coherent photonic neural networks: train, prune, lay out, verify, report.",
 )
-err = Console(stderr=True)
+err = Console(stderr=True, soft_wrap=True)
 out_console = Console()
 
 OutOpt = Annotated[Path, typer.Option("--out", "-o", help="output folder")]
@@ -216,6 +216,26 @@ def report(out: Annotated[Path, typer.Argument(help="folder with the stages' fil
     cfg = read_run_config(out)
     stage_report(out, cfg, get_data(cfg), {})
     out_console.print(f"wrote {out / 'report.html'}")
+
+
+@app.command("import")
+def import_weights(
+    weights: Annotated[Path, typer.Argument(help=".npz with W0, W1, … (or U0, S0, Vh0, …) or a .pt state dict")],
+    out: OutOpt = Path("out"),
+    mesh_kind: Annotated[str, typer.Option(help="clements | reck")] = "clements",
+    zero_state: Annotated[str, typer.Option(help="bar | cross")] = "bar",
+) -> None:
+    """Import a user's trained linear layers as meshes → OUT/phases.npz (then `layout`, `verify`)."""
+    from gf_prune.config import ModelConfig, validate
+    from gf_prune.importer import load_weights_file
+    from gf_prune.io import atomic_output
+
+    m = validate(ModelConfig, {"mesh_kind": mesh_kind, "zero_state": zero_state})
+    model = load_weights_file(weights, m.mesh_kind, m.zero_state)
+    out.mkdir(parents=True, exist_ok=True)
+    with atomic_output(out / "phases.npz") as tmp:
+        model.to_phases().save(tmp)
+    out_console.print(f"{len(model.layers)} layers {model.config['sizes']} → {out / 'phases.npz'}")
 
 
 USER_ERRORS = (ValueError, FileNotFoundError, NotADirectoryError, PermissionError, KeyError, OSError)

@@ -240,7 +240,7 @@ def stage_verify(out: Path, cfg: RunConfig, data: Dataset | None = None) -> dict
 
     res = verify_dir(out, wl=cfg.verify.wavelength_um, sweep=cfg.verify.sweep)
     net = load_phases(out / "phases.npz")
-    if data is not None and "layer_matrices" in res:
+    if data is not None and "layer_matrices" in res and net.layers[0].n_in == data.n_features:
         gains = [lp.S.gain for lp in net.layers]
         mats = [np.asarray(w) * g for w, g in zip(res.pop("layer_matrices"), gains, strict=True)]
         pred = PhotonicMLP.predict_from_matrices(mats, data.X_test)
