@@ -567,7 +567,7 @@ class _Perturbed:
                 li: (self.amp_wg if (layers is None or li in layers) else 1.0) for li in range(len(model.layers))
             }
             if imp.loss_compensation:
-                nominal = torch.where(built, imp.loss_db, imp.waveguide_loss_db)
+                nominal = torch.where(built, il.new_tensor(imp.loss_db), il.new_tensor(imp.waveguide_loss_db))
                 for li in range(len(model.layers)):
                     if layers is None or li in layers:
                         lb = [b for b in self.blocks if b.layer == li]
