@@ -28,6 +28,7 @@ import re
 import time
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 import jax
@@ -36,6 +37,7 @@ import klujax
 import numpy as np
 
 from gf_prune import sax_models
+from gf_prune.physics import mzi_transfer
 from gf_prune.sax_models import WL0_UM, UnmodelledCellError
 
 DENSE_MAX_UNKNOWNS = 96
@@ -119,7 +121,7 @@ class CompiledCircuit:
         self.cell_models = dict(sax_models.CELL_MODELS if cell_models is None else cell_models)
         self.top_name = top or _find_top(recnet)
         self._cells: dict[str, _Cell] = {}
-        self._leaf_ports: dict[str, list[str]] = {}
+        self._memo: dict | None = None  # evaluation memo, on while one verify() runs
         self.top = self._compile(self.top_name, is_top=True)
         self.slots = self.top.slots
         self.ports = self.top.ports
@@ -178,7 +180,7 @@ class CompiledCircuit:
                 elif sub is not None:
                     slots.extend((inst, *s) for s in sub.slots)
             rr, cc = np.nonzero(pat)
-            for j, inst in enumerate(names):
+            for inst in names:
                 inst_ports[inst] = {p: n + i for i, p in enumerate(ports)}
                 s_rows.append(n + rr)
                 s_cols.append(n + cc)
@@ -274,6 +276,15 @@ class CompiledCircuit:
 
     def _eval_cell(self, cell: _Cell, wl: float, phases: np.ndarray) -> np.ndarray:
         """(B, P, P) S-matrix of ``cell`` for heater phases ``phases`` (B, n_slots)."""
+        key = (cell.name, wl, phases.shape, phases.tobytes())
+        if self._memo is not None and key in self._memo:
+            return self._memo[key]
+        s = self._eval_cell_uncached(cell, wl, phases)
+        if self._memo is not None:
+            self._memo[key] = s
+        return s
+
+    def _eval_cell_uncached(self, cell: _Cell, wl: float, phases: np.ndarray) -> np.ndarray:
         batch = phases.shape[0]
         vals = []
         for g in cell.groups:
@@ -347,6 +358,54 @@ class CompiledCircuit:
                 out[inst] = (g.ports, s[j])
         return out
 
+    def flat_netlist(self, phases: Sequence[float] | np.ndarray | None = None, sep: str = "__") -> dict[str, Any]:
+        """The same circuit as one flat SAX netlist (every leaf an instance ``a__b__c``).
+
+        Instance settings are the model keyword arguments (lengths, indices, heater
+        ``phase``), electrical ports and nets are left out. This is the input of the
+        reference ``sax.circuit(..., backend="klu")`` the fast path is checked against.
+        """
+        ph = np.zeros(len(self.slots)) if phases is None else np.asarray(phases, dtype=float)
+        slot_phase = {sep.join(s): float(p) for s, p in zip(self.slots, ph, strict=True)}
+        instances: dict[str, Any] = {}
+        connections: dict[str, str] = {}
+
+        def resolve(cell: _Cell, prefix: str, inst: str, port: str) -> str | None:
+            comp = self.recnet[cell.name]["instances"][inst]["component"]
+            if comp in self.cell_models:
+                return f"{prefix}{inst},{port}"
+            sub = self._cells[comp]
+            target = self.recnet[comp].get("ports", {}).get(port)
+            if target is None or port not in sub.ports:
+                return None
+            i2, p2 = _split(target)
+            return resolve(sub, f"{prefix}{inst}{sep}", i2, p2)
+
+        def walk(cell: _Cell, prefix: str) -> None:
+            for g in cell.groups:
+                for j, inst in enumerate(g.names):
+                    if g.leaf is not None:
+                        settings = {k: float(v[j]) for k, v in g.static.items()}
+                        if g.leaf.heater:
+                            settings["phase"] = slot_phase[f"{prefix}{inst}"]
+                        instances[f"{prefix}{inst}"] = {"component": g.component, "settings": settings}
+                    else:
+                        walk(g.sub, f"{prefix}{inst}{sep}")
+            ports_of = {g_inst: set(g.ports) for g in cell.groups for g_inst in g.names}
+            for net_ in self.recnet[cell.name].get("nets", []):
+                (i1, p1), (i2, p2) = _split(net_["p1"]), _split(net_["p2"])
+                if p1 in ports_of.get(i1, ()) and p2 in ports_of.get(i2, ()):
+                    a, b = resolve(cell, prefix, i1, p1), resolve(cell, prefix, i2, p2)
+                    if a and b:
+                        connections[a] = b
+
+        walk(self.top, "")
+        ports = {}
+        for ext in self.ports:
+            i, p = _split(self.recnet[self.top.name]["ports"][ext])
+            ports[ext] = resolve(self.top, "", i, p)
+        return {"instances": instances, "connections": connections, "ports": ports}
+
     @property
     def warnings(self) -> list[str]:
         return [w for c in self._cells.values() for w in c.warnings]
@@ -376,3 +435,575 @@ def _find_top(recnet: RecursiveNetlist) -> str:
     if len(tops) != 1:
         raise ValueError(f"cannot tell the top cell of the netlist: candidates {tops}")
     return tops[0]
+
+
+# ============================================================================ hierarchy helpers
+
+MZI_NAME = re.compile(r"^mzi_([UV])(\d+)_c(\d+)_r(\d+)$")
+ATT_NAME = re.compile(r"^att_S(\d+)_r(\d+)$")
+ROW_NAME = re.compile(r"_r(\d+)$")
+MESH_ORDER = {"V": 0, "S": 1, "U": 2}
+SLOT_IN_PORTS = ("o1", "o2")  # west: top (row r), bottom (row r + 1) — components/mzi.py
+SLOT_OUT_PORTS = ("o3", "o4")  # east: top, bottom
+
+
+def slot_tag(name: str) -> tuple[int, str, int, int] | None:
+    """(layer, mesh, column, row) of an MZI or attenuator instance name, else None."""
+    m = MZI_NAME.match(name)
+    if m:
+        return int(m[2]), m[1], int(m[3]), int(m[4])
+    m = ATT_NAME.match(name)
+    if m:
+        return int(m[1]), "S", 0, int(m[2])
+    return None
+
+
+class _Hierarchy:
+    """Navigation of a :class:`CompiledCircuit` by instance path."""
+
+    def __init__(self, cc: CompiledCircuit) -> None:
+        self.cc = cc
+        self._tags: dict[str, frozenset] = {}
+
+    def tags(self, cell: _Cell) -> frozenset:
+        """(layer, mesh) of every MZI/attenuator instance below ``cell``."""
+        if cell.name not in self._tags:
+            acc: set = set()
+            for g in cell.groups:
+                for inst in g.names:
+                    t = slot_tag(inst)
+                    if t is not None:
+                        acc.add(t[:2])
+                    elif g.sub is not None:
+                        acc |= self.tags(g.sub)
+            self._tags[cell.name] = frozenset(acc)
+        return self._tags[cell.name]
+
+    def child(self, cell: _Cell, inst: str) -> tuple[_Group, int]:
+        for g in cell.groups:
+            if inst in g.names:
+                return g, g.names.index(inst)
+        raise KeyError(f"no instance {inst!r} in cell {cell.name!r}")
+
+    def at(self, path: tuple[str, ...]) -> tuple[_Cell, int]:
+        """Compiled cell at instance ``path`` and the offset of its heater slots."""
+        cell, off = self.cc.top, 0
+        for inst in path:
+            g, j = self.child(cell, inst)
+            if g.sub is None:
+                raise KeyError(f"{'/'.join(path)} is a leaf, not a cell")
+            off += int(g.slot_offset[j])
+            cell = g.sub
+        return cell, off
+
+    def find(self, want: frozenset, cell: _Cell | None = None, path: tuple[str, ...] = ()) -> list[tuple[str, ...]]:
+        """Highest instance paths whose subtree holds exactly the slots ``want`` (and is not a slot)."""
+        cell = cell or self.cc.top
+        hits = []
+        for g in cell.groups:
+            if g.sub is None:
+                continue
+            for inst in g.names:
+                if slot_tag(inst) is not None:
+                    continue
+                t = self.tags(g.sub)
+                if t == want:
+                    hits.append((*path, inst))
+                elif want <= t:
+                    hits.extend(self.find(want, g.sub, (*path, inst)))
+        return hits
+
+    def evaluate_at(
+        self, path: tuple[str, ...], phases: np.ndarray, wl: float = WL0_UM
+    ) -> tuple[list[str], np.ndarray]:
+        """(ports, S) of the cell instantiated at ``path`` for the top cell's slot ``phases``."""
+        cell, off = self.at(path)
+        ph = np.asarray(phases, dtype=float)[off : off + len(cell.slots)]
+        return cell.ports, self.cc._eval_cell(cell, float(wl), ph[None, :])[0]
+
+    def children_at(
+        self, path: tuple[str, ...], phases: np.ndarray, wl: float = WL0_UM
+    ) -> tuple[_Cell, dict[str, tuple[list[str], np.ndarray]]]:
+        """Local (ports, S) of every instance directly inside the cell at ``path``."""
+        cell, off = self.at(path)
+        ph = np.asarray(phases, dtype=float)[off : off + len(cell.slots)]
+        out: dict[str, tuple[list[str], np.ndarray]] = {}
+        for g in cell.groups:
+            m = len(g.names)
+            take = g.slot_offset[:, None] + np.arange(g.n_slots)[None, :]
+            sub_ph = ph[take] if g.n_slots else np.zeros((m, 0))
+            if g.leaf is not None:
+                s = self.cc._eval_leaf(g, float(wl), sub_ph[None, :, 0] if g.n_slots else None, 1)[0]
+            else:
+                s = self.cc._eval_cell(g.sub, float(wl), sub_ph)
+            for j, inst in enumerate(g.names):
+                out[inst] = (g.ports, s[j])
+        return cell, out
+
+
+# ============================================================================ verification
+
+PORT_NAME = re.compile(r"^(?:l(\d+)_)?(in|out)(\d+)$")
+
+
+def _block(ports: list[str], s: np.ndarray, n_out: int, n_in: int, layer: int | None = None) -> np.ndarray:
+    """Transmission block out{r} ← in{r'} of an S-matrix with ports named ``[l{ℓ}_]in{r}/out{r}``."""
+    pos: dict[tuple[str, int], int] = {}
+    for i, p in enumerate(ports):
+        m = PORT_NAME.match(p)
+        if m and (layer is None or (m[1] is not None and int(m[1]) == layer)):
+            pos[(m[2], int(m[3]))] = i
+    try:
+        rows = [pos[("out", r)] for r in range(n_out)]
+        cols = [pos[("in", r)] for r in range(n_in)]
+    except KeyError as e:
+        where = f"layer {layer} " if layer is not None else ""
+        raise ValueError(f"{where}port {e.args[0][0]}{e.args[0][1]} missing from the layout ({ports[:6]}…)") from None
+    return s[np.ix_(rows, cols)]
+
+
+def rel_error(s: np.ndarray, m: np.ndarray) -> tuple[float, float]:
+    """(min_α ‖S − e^{iα}M‖_F / ‖M‖_F, α): relative error after one global phase."""
+    ip = np.vdot(m, s)
+    alpha = float(np.angle(ip)) if abs(ip) > 0 else 0.0
+    den = float(np.linalg.norm(m))
+    err = float(np.linalg.norm(s - np.exp(1j * alpha) * m)) / (den if den > 0 else 1.0)
+    return err, alpha
+
+
+@dataclass
+class VerifyResult:
+    """Outcome of :func:`verify` at one wavelength (plus the optional sweep)."""
+
+    wl: float
+    tol: float
+    per_mesh: list[dict[str, Any]]  # layer, mesh (V|S|U), instance path, rel_error
+    per_layer: list[dict[str, Any]]  # layer, rel_error (W = U·Σ·V† without gain)
+    chip_rel_error: float
+    layer_matrices: list[np.ndarray]  # SAX layer matrices, global phase removed, no gain
+    culprits: list[str]  # failing instances/nets, first = the first in light order
+    problems: list[str]  # heater table vs layout mismatches, netlist warnings
+    timings_s: dict[str, float]
+    sweep: dict[str, Any] | None = None
+
+    @property
+    def max_rel_error(self) -> float:
+        errs = [d["rel_error"] for d in self.per_mesh] + [d["rel_error"] for d in self.per_layer]
+        return float(max([*errs, self.chip_rel_error]))
+
+    @property
+    def passed(self) -> bool:
+        return self.max_rel_error <= self.tol and not self.culprits
+
+    @property
+    def culprit(self) -> str | None:
+        return self.culprits[0] if self.culprits else None
+
+    def to_dict(self, with_matrices: bool = False) -> dict[str, Any]:
+        d: dict[str, Any] = {
+            "wavelength_um": self.wl,
+            "max_rel_error": self.max_rel_error,
+            "chip_rel_error": self.chip_rel_error,
+            "tolerance": self.tol,
+            "passed": self.passed,
+            "culprit": self.culprit,
+            "culprits": self.culprits[:50],
+            "problems": self.problems[:50],
+            "per_mesh": self.per_mesh,
+            "per_layer": self.per_layer,
+            "timings_s": self.timings_s,
+        }
+        if self.sweep is not None:
+            d["sweep"] = self.sweep
+        if with_matrices:
+            d["layer_matrices"] = [np.asarray(m) for m in self.layer_matrices]
+        return d
+
+
+def load_netlist(layout: Any) -> dict[str, Any]:
+    """Recursive netlist of a ``gf.Component``, a ``.gds`` file, a folder holding
+    ``network.gds``, or an already extracted recursive netlist (returned as is)."""
+    if isinstance(layout, Mapping):
+        return dict(layout)
+    if isinstance(layout, str | Path):
+        path = Path(layout)
+        if path.is_dir():
+            path = path / "network.gds"
+        if not path.is_file():
+            raise FileNotFoundError(f"missing layout file {path}")
+        import gdsfactory as gf
+
+        _activate_pdk()
+        layout = gf.import_gds(path)
+    return layout.get_netlist(recursive=True)
+
+
+def _activate_pdk() -> None:
+    import gdsfactory as gf
+
+    try:
+        gf.get_active_pdk()
+    except ValueError:  # pragma: no cover - depends on the caller
+        gf.gpdk.PDK.activate()
+
+
+def slot_phases(cc: CompiledCircuit, net: Any) -> tuple[np.ndarray, list[str]]:
+    """One programmed phase per heater slot of ``cc`` from a :class:`NetworkPhases`.
+
+    Returns (phases, problems): a heater whose phase is pruned gets 0 and is reported;
+    a live phase without a heater in the layout is reported (its MZI will fail).
+    """
+    from gf_prune.physics import wrap_phase
+
+    values = np.zeros(len(cc.slots))
+    problems: list[str] = []
+    seen: set[tuple] = set()
+    for i, path in enumerate(cc.slots):
+        kind = path[-1]
+        tag = slot_tag(path[-2]) if len(path) >= 2 else None
+        if tag is None or kind not in ("theta", "phi"):
+            problems.append(f"heater {'/'.join(path)} is not the theta/phi heater of an MZI or attenuator")
+            continue
+        layer, mesh, col, row = tag
+        try:
+            lp = net.layers[layer]
+            if mesh == "S":
+                k, m = row, lp.S
+            else:
+                m = getattr(lp, mesh)
+                k = m.topo.index(col, row)
+            raw, live = float(getattr(m, kind)[k]), bool(getattr(m, f"{kind}_live")[k])
+        except (IndexError, KeyError):
+            problems.append(f"heater {'/'.join(path)} has no phase in the network")
+            continue
+        seen.add((layer, mesh, col, row, kind))
+        if live:
+            values[i] = float(wrap_phase(raw))
+        else:
+            problems.append(f"heater {path[-2]}/{kind} is built but its phase is pruned (driven at 0)")
+    for li, mesh, col, row, kind, _raw, live in net.iter_phases():
+        if live and (li, mesh, col, row, kind) not in seen:
+            problems.append(f"live phase {kind} of {_inst(li, mesh, col, row)} has no heater in the layout")
+    return values, problems
+
+
+def _inst(layer: int, mesh: str, col: int, row: int) -> str:
+    from gf_prune.phases import instance_name
+
+    return instance_name(layer, mesh, col, row)
+
+
+def _expected_slot(net: Any, name: str) -> np.ndarray | None:
+    """Expected local transfer (out ← in) of a slot instance in the convention."""
+    from gf_prune.physics import attenuator_transfer
+
+    tag = slot_tag(name)
+    zs = net.zero_state
+    if tag is None:
+        return np.ones((1, 1), dtype=complex) if name.startswith("pass_") else None
+    layer, mesh, col, row = tag
+    lp = net.layers[layer]
+    if mesh == "S":
+        return np.array([[attenuator_transfer(lp.S.theta_eff[row], lp.S.phi_eff[row], zs)]])
+    m = getattr(lp, mesh)
+    k = m.topo.index(col, row)
+    return mzi_transfer(m.theta_eff[k], m.phi_eff[k], zs)
+
+
+def _local_block(name: str, ports: list[str], s: np.ndarray) -> np.ndarray:
+    idx = {p: i for i, p in enumerate(ports)}
+    if MZI_NAME.match(name):
+        return s[np.ix_([idx[p] for p in SLOT_OUT_PORTS], [idx[p] for p in SLOT_IN_PORTS])]
+    return s[np.ix_([idx["o2"]], [idx["o1"]])]
+
+
+def _common_phase(alphas: np.ndarray) -> float:
+    """The phase most slots share (the column phase), robust to a few wrong slots."""
+    z = np.exp(1j * alphas)
+    keys = np.round(np.stack([z.real, z.imag], 1), 7)
+    _, inv, counts = np.unique(keys, axis=0, return_inverse=True, return_counts=True)
+    best = int(np.argmax(counts))
+    return float(np.angle(np.mean(z[inv.ravel() == best])))
+
+
+def _slot_order(name: str) -> tuple:
+    tag = slot_tag(name)
+    if tag is not None:
+        return (tag[0], MESH_ORDER[tag[1]], tag[2], tag[3])
+    m = re.match(r"^pass_([UV])(\d+)_c(\d+)_r(\d+)$", name)
+    if m:
+        return (int(m[2]), MESH_ORDER[m[1]], int(m[3]), int(m[4]))
+    return (1 << 30, 0, 0, 0)
+
+
+def _port_row(name: str, port: str) -> int | None:
+    """Mode (row) a slot port lies on, from the slot's name and port (components/mzi.py)."""
+    tag = slot_tag(name)
+    if tag is not None:
+        row = tag[3]
+        if tag[1] == "S":
+            return row
+        if port in SLOT_IN_PORTS:
+            return row + SLOT_IN_PORTS.index(port)
+        if port in SLOT_OUT_PORTS:
+            return row + SLOT_OUT_PORTS.index(port)
+        return None
+    m = ROW_NAME.search(name)
+    return int(m[1]) if m else None
+
+
+def diagnose_block(
+    hier: _Hierarchy, path: tuple[str, ...], net: Any, phases: np.ndarray, wl: float, tol: float
+) -> list[str]:
+    """Slots (MZIs, removed MZIs, passthroughs, attenuators) and nets of one mesh/Σ block that
+    are wrong, in the order light meets them."""
+    cell, children = hier.children_at(path, phases, wl)
+    where = "/".join(path)
+    found: list[tuple[tuple, str]] = []
+    # connectivity: every optical net joins one mode to itself, and ports sit on their mode
+    recnet = hier.cc.recnet[cell.name]
+    optical = {inst: set(ports) for inst, (ports, _) in children.items()}
+    for net_ in recnet.get("nets", []):
+        (i1, p1), (i2, p2) = _split(net_["p1"]), _split(net_["p2"])
+        if p1 not in optical.get(i1, ()) or p2 not in optical.get(i2, ()):
+            continue
+        r1, r2 = _port_row(i1, p1), _port_row(i2, p2)
+        if r1 is not None and r2 is not None and r1 != r2:
+            found.append(
+                (min(_slot_order(i1), _slot_order(i2)), f"{where}: net {i1},{p1} ↔ {i2},{p2} joins mode {r1} to {r2}")
+            )
+    for ext, ip in recnet.get("ports", {}).items():
+        m = PORT_NAME.match(ext)
+        inst, p = _split(ip)
+        if m and p in optical.get(inst, ()):
+            r = _port_row(inst, p)
+            if r is not None and r != int(m[3]):
+                found.append((_slot_order(inst), f"{where}: port {ext} is {inst},{p} on mode {r}"))
+    # local transfers against the convention, after the block's common phase
+    items = []
+    for inst, (ports, s) in children.items():
+        t = _expected_slot(net, inst)
+        if t is None:
+            continue
+        try:
+            local = _local_block(inst, ports, s)
+        except KeyError:
+            found.append((_slot_order(inst), f"{where}/{inst}: ports {ports} are not the slot ports"))
+            continue
+        items.append((inst, local, t))
+    if items:
+        alphas = np.array([rel_error(loc, t)[1] for _, loc, t in items])
+        ref = _common_phase(alphas)
+        for inst, loc, t in items:
+            err = float(np.linalg.norm(loc - np.exp(1j * ref) * t) / max(np.linalg.norm(t), 1e-300))
+            if err > tol:
+                shape_err, a = rel_error(loc, t)
+                what = "transfer" if shape_err > tol else f"phase (off by {np.angle(np.exp(1j * (a - ref))):+.3g} rad)"
+                found.append((_slot_order(inst), f"{where}/{inst}: local {what} wrong, error {err:.3g}"))
+    return [msg for _, msg in sorted(found, key=lambda x: x[0])]
+
+
+def _blocks(hier: _Hierarchy, net: Any) -> dict[tuple[int, str], tuple[str, ...]]:
+    """Instance path of every mesh / Σ column / layer of the network in the layout."""
+    out: dict[tuple[int, str], tuple[str, ...]] = {}
+    for li, _lp in enumerate(net.layers):
+        for mesh in ("V", "S", "U"):
+            hits = hier.find(frozenset({(li, mesh)}))
+            if len(hits) != 1:
+                raise ValueError(f"layout has {len(hits)} cells holding exactly the {mesh}{li} slots (expected 1)")
+            out[(li, mesh)] = hits[0]
+        hits = hier.find(frozenset({(li, "V"), (li, "S"), (li, "U")}))
+        out[(li, "W")] = hits[0] if len(hits) == 1 else ()
+    return out
+
+
+def _expected(net: Any, li: int, mesh: str) -> np.ndarray:
+    lp = net.layers[li]
+    zs = net.zero_state
+    if mesh in ("V", "U"):
+        return getattr(lp, mesh).unitary(zs)
+    if mesh == "S":
+        sig = np.zeros((lp.n_out, lp.n_in), dtype=complex)
+        sig[np.arange(lp.S.k), np.arange(lp.S.k)] = lp.S.transmissions(zs)
+        return sig
+    return lp.matrix(zs, with_gain=False)
+
+
+def _shape(net: Any, li: int, mesh: str) -> tuple[int, int]:
+    lp = net.layers[li]
+    return {"V": (lp.n_in, lp.n_in), "U": (lp.n_out, lp.n_out)}.get(mesh, (lp.n_out, lp.n_in))
+
+
+class Verifier:
+    """A layout compiled once against a network; :meth:`check` at any λ or phases.
+
+    Args:
+        layout: ``gf.Component``, ``.gds`` path, folder with ``network.gds``, or a
+            recursive netlist dict.
+        net: the :class:`~gf_prune.phases.NetworkPhases` that was laid out.
+    """
+
+    def __init__(self, layout: Any, net: Any, cell_models: Mapping[str, sax_models.CellModel] | None = None) -> None:
+        t0 = time.perf_counter()
+        self.net = net
+        self.recnet = load_netlist(layout)
+        t1 = time.perf_counter()
+        self.cc = CompiledCircuit(self.recnet, cell_models=cell_models)
+        self.hier = _Hierarchy(self.cc)
+        self.blocks = _blocks(self.hier, net)
+        self.phases, self.problems = slot_phases(self.cc, net)
+        self.problems += self.cc.warnings
+        self.timings_s = {"netlist": t1 - t0, "compile": time.perf_counter() - t1}
+
+    def layer_matrices(self, wl: float = WL0_UM, phases: np.ndarray | None = None) -> list[np.ndarray]:
+        """Each layer's n_out × n_in matrix from SAX (no gain; raw, global phase kept)."""
+        ph = self.phases if phases is None else phases
+        s = self.cc.evaluate(ph, wl)
+        mats = []
+        for li, lp in enumerate(self.net.layers):
+            mats.append(_block(self.cc.ports, s, lp.n_out, lp.n_in, layer=li if self._chip_prefixed() else None))
+        return mats
+
+    def _chip_prefixed(self) -> bool:
+        return any(PORT_NAME.match(p) and PORT_NAME.match(p)[1] is not None for p in self.cc.ports)
+
+    def check(self, wl: float = WL0_UM, tol: float = TOL_DEFAULT, diagnose: bool = True) -> VerifyResult:
+        """Compare every mesh, Σ column, layer and the chip with the network at ``wl``."""
+        t0 = time.perf_counter()
+        self.cc._memo = {}
+        try:
+            per_mesh, per_layer = [], []
+            for (li, mesh), path in self.blocks.items():
+                if mesh == "W":
+                    continue
+                ports, s = self.hier.evaluate_at(path, self.phases, wl)
+                err, _ = rel_error(_block(ports, s, *_shape(self.net, li, mesh)), _expected(self.net, li, mesh))
+                per_mesh.append({"layer": li, "mesh": mesh, "instance": "/".join(path), "rel_error": err})
+            s_chip = self.cc.evaluate(self.phases, wl)
+            prefixed = self._chip_prefixed()
+            mats, chip_err, off = [], 0.0, s_chip.copy()
+            for li, lp in enumerate(self.net.layers):
+                blk = _block(self.cc.ports, s_chip, lp.n_out, lp.n_in, layer=li if prefixed else None)
+                m = _expected(self.net, li, "W")
+                err, alpha = rel_error(blk, m)
+                per_layer.append({"layer": li, "rel_error": err})
+                mats.append(blk * np.exp(-1j * alpha))
+                chip_err = max(chip_err, err)
+            if prefixed:  # no light may cross between the separate layer blocks
+                for li, lp in enumerate(self.net.layers):
+                    rows = [self.cc.ports.index(f"l{li}_out{r}") for r in range(lp.n_out)]
+                    cols = [self.cc.ports.index(f"l{li}_in{r}") for r in range(lp.n_in)]
+                    off[np.ix_(rows, cols)] = 0
+                outs = [i for i, p in enumerate(self.cc.ports) if "out" in p]
+                ins = [i for i, p in enumerate(self.cc.ports) if "in" in p]
+                cross = float(np.linalg.norm(off[np.ix_(outs, ins)]))
+                chip_err = max(chip_err, cross)
+            t_eval = time.perf_counter() - t0
+            culprits: list[str] = []
+            if diagnose:
+                for d in per_mesh:
+                    if d["rel_error"] > tol:
+                        path = self.blocks[(d["layer"], d["mesh"])]
+                        culprits += diagnose_block(self.hier, path, self.net, self.phases, wl, tol) or [
+                            f"{d['instance']}: error {d['rel_error']:.3g}, no single slot or net to blame"
+                        ]
+            culprits += [p for p in self.problems if "has no heater" in p]
+        finally:
+            self.cc._memo = None
+        timings = {**self.timings_s, "evaluate": t_eval, "diagnose": time.perf_counter() - t0 - t_eval}
+        return VerifyResult(wl, tol, per_mesh, per_layer, chip_err, mats, culprits, list(self.problems), timings)
+
+    def sweep(self, wls: Sequence[float] | None = None) -> dict[str, Any]:
+        """Relative error of every layer and the chip versus wavelength (µm)."""
+        wls = np.linspace(1.50, 1.60, 21) if wls is None else np.asarray(wls, dtype=float)
+        layers = [[] for _ in self.net.layers]
+        prefixed = self._chip_prefixed()
+        for wl in wls:
+            s = self.cc.evaluate(self.phases, float(wl))
+            for li, lp in enumerate(self.net.layers):
+                blk = _block(self.cc.ports, s, lp.n_out, lp.n_in, layer=li if prefixed else None)
+                layers[li].append(rel_error(blk, _expected(self.net, li, "W"))[0])
+        chip = np.max(np.array(layers), axis=0)
+        return {
+            "wavelength_um": [float(w) for w in wls],
+            "layer_rel_error": [[float(e) for e in errs] for errs in layers],
+            "chip_rel_error": [float(e) for e in chip],
+        }
+
+
+def plot_sweep(sweep: Mapping[str, Any], path: str | Path, tol: float = TOL_DEFAULT) -> Path:
+    """Relative error vs λ of each layer and the chip, log scale, written to ``path`` (PNG)."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    from gf_prune.io import atomic_output
+
+    wl = np.asarray(sweep["wavelength_um"]) * 1e3
+    fig, ax = plt.subplots(figsize=(6, 3.6), dpi=120)
+    for li, errs in enumerate(sweep["layer_rel_error"]):
+        ax.semilogy(wl, np.maximum(errs, 1e-17), "-", lw=1, label=f"layer {li}")
+    ax.semilogy(wl, np.maximum(sweep["chip_rel_error"], 1e-17), "k-", lw=2, label="chip (worst layer)")
+    ax.axhline(tol, color="r", ls="--", lw=1, label=f"tolerance {tol:g}")
+    ax.set_xlabel("wavelength (nm)")
+    ax.set_ylabel("‖S − e^{iα}W‖_F / ‖W‖_F")
+    ax.set_title("SAX layout vs trained network")
+    ax.grid(True, which="both", alpha=0.3)
+    ax.legend(fontsize=7)
+    fig.tight_layout()
+    path = Path(path)
+    with atomic_output(path) as tmp:
+        fig.savefig(tmp, format="png")
+    plt.close(fig)
+    return path
+
+
+def verify(
+    layout: Any,
+    net: Any,
+    wl: float = WL0_UM,
+    tol: float = TOL_DEFAULT,
+    sweep: bool = False,
+    plot: str | Path | None = None,
+) -> VerifyResult:
+    """Check that ``layout`` (Component, .gds, folder or recursive netlist) realises ``net``.
+
+    Returns a :class:`VerifyResult`: per-mesh, per-layer and chip relative errors after
+    one global phase each, ``max_rel_error``, ``passed``, the SAX layer matrices and,
+    on a mismatch, ``culprit`` — the first slot or net whose local transfer is wrong.
+    With ``sweep`` the error is also computed over 1.50–1.60 µm (and plotted to ``plot``).
+    """
+    v = Verifier(layout, net)
+    res = v.check(wl, tol)
+    if sweep:
+        t0 = time.perf_counter()
+        res.sweep = v.sweep()
+        res.timings_s["sweep"] = time.perf_counter() - t0
+        if plot is not None:
+            plot_sweep(res.sweep, plot, tol)
+    return res
+
+
+def sax_layer_matrices(layout: Any, net: Any, wl: float = WL0_UM) -> list[np.ndarray]:
+    """Per-layer complex matrices (n_out × n_in, no gain) simulated by SAX from the layout,
+    each with its global phase aligned to the trained layer (the |·| detection and
+    modulus nonlinearity cannot see it). Multiply by ``layer.S.gain`` for the network."""
+    return verify(layout, net, wl).layer_matrices
+
+
+def verify_dir(out_dir: str | Path, wl: float = WL0_UM, sweep: bool = True, tol: float = TOL_DEFAULT) -> dict[str, Any]:
+    """``gf-prune verify DIR``: check DIR/network.gds against DIR/phases.npz.
+
+    Writes ``DIR/wavelength_sweep.png`` when ``sweep``. Returns :meth:`VerifyResult.to_dict`
+    with ``layer_matrices`` (list of complex arrays, no gain) for the accuracy check.
+    """
+    from gf_prune.phases import NetworkPhases
+
+    out_dir = Path(out_dir)
+    phases = out_dir / "phases.npz"
+    if not phases.is_file():
+        raise FileNotFoundError(f"missing file {phases} (run `gf-prune prune` first)")
+    net = NetworkPhases.load(phases)
+    res = verify(out_dir / "network.gds", net, wl, tol, sweep, out_dir / "wavelength_sweep.png" if sweep else None)
+    return res.to_dict(with_matrices=True)
