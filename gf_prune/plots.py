@@ -116,17 +116,22 @@ def mesh_maps(net: NetworkPhases, p_pi_mw: float = P_PI_MW_DEFAULT) -> list[Mesh
     return out
 
 
-def _draw_map(ax: Any, mm: MeshMap, values: np.ndarray, cmap: Any, norm: Any) -> Any:
-    """Rectangles at (column, row) coloured by ``values``; returns the collection."""
+def _draw_map(
+    ax: Any, mm: MeshMap, values: np.ndarray, cmap: Any, norm: Any, frame: tuple[int, int] | None = None
+) -> Any:
+    """Rectangles at (column, row) coloured by ``values``; returns the collection.
+
+    ``frame`` = (columns, modes) of the axes, so that meshes of one figure share a scale.
+    """
+    n_cols, n_modes = frame if frame is not None else (mm.n_cols, mm.n_modes)
     h = mm.span - 0.3
     rects = [Rectangle((c - 0.4, r - 0.5 + 0.15), 0.8, h) for c, r in zip(mm.cols, mm.rows, strict=True)]
     coll = PatchCollection(rects, cmap=cmap, norm=norm, edgecolor="#333333", linewidth=0.4)
     coll.set_array(np.asarray(values, dtype=np.float64))
     ax.add_collection(coll)
-    for mode in range(mm.n_modes):  # the waveguides
-        ax.axhline(mode, color="#BBBBBB", lw=0.4, zorder=0)
-    ax.set_xlim(-0.7, mm.n_cols - 0.3)
-    ax.set_ylim(mm.n_modes - 0.5, -0.5)
+    ax.hlines(range(mm.n_modes), -0.6, mm.n_cols - 0.4, color="#BBBBBB", lw=0.4, zorder=0)  # the waveguides
+    ax.set_xlim(-0.7, max(n_cols, mm.n_cols) - 0.3)
+    ax.set_ylim(max(n_modes, mm.n_modes) - 0.5, -0.5)
     ax.set_aspect("equal", adjustable="box")
     ax.set_xticks(range(mm.n_cols) if mm.n_cols <= 16 else range(0, mm.n_cols, max(1, mm.n_cols // 8)))
     ax.set_yticks(range(mm.n_modes) if mm.n_modes <= 16 else range(0, mm.n_modes, max(1, mm.n_modes // 8)))
@@ -147,7 +152,8 @@ def plot_mesh_maps(net: NetworkPhases, path: str | Path, p_pi_mw: float = P_PI_M
     """
     maps = mesh_maps(net, p_pi_mw)
     n_layers = max(1, len(net.layers))
-    widths = [max(mm.n_cols, 1) + 1.5 for mm in maps[:3]] if maps else [1.0]
+    frame_cols = [max((mm.n_cols for mm in maps[j::3]), default=1) for j in range(3)]
+    widths = [c + 1.5 for c in frame_cols]
     max_modes = max((mm.n_modes for mm in maps), default=4)
     col_w = sum(widths)
     fig_w = float(np.clip(col_w * 0.32 + 2.0, 8.0, 18.0))
@@ -167,11 +173,12 @@ def plot_mesh_maps(net: NetworkPhases, path: str | Path, p_pi_mw: float = P_PI_M
     for i, mm in enumerate(maps):
         li, j = divmod(i, 3)
         ax_s, ax_p = axes[2 * li, j], axes[2 * li + 1, j]
-        _draw_map(ax_s, mm, mm.status, status_cmap, status_norm)
+        frame = (frame_cols[j], max_modes)
+        _draw_map(ax_s, mm, mm.status, status_cmap, status_norm, frame)
         n = mm.cols.size
         removed = int((mm.status == REMOVED).sum())
         ax_s.set_title(f"{mm.title}: {n - removed}/{n} kept, {removed} removed", fontsize=8)
-        power_coll = _draw_map(ax_p, mm, mm.power_mw, POWER_CMAP, power_norm)
+        power_coll = _draw_map(ax_p, mm, mm.power_mw, POWER_CMAP, power_norm, frame)
         ax_p.set_title(f"{mm.title}: {mm.power_mw.sum():.0f} mW", fontsize=8)
         if j == 0:
             ax_s.set_ylabel("mode", fontsize=7)
