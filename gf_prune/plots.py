@@ -199,6 +199,7 @@ def plot_mesh_maps(net: NetworkPhases, path: str | Path, p_pi_mw: float = P_PI_M
 
 # ---------------------------------------------------------------------- per-round records
 ACCURACY_KEYS = (
+    "acc_test",
     "accuracy",
     "acc",
     "test_accuracy",
@@ -207,7 +208,7 @@ ACCURACY_KEYS = (
     "val_accuracy",
     "accuracy.pruned",
 )
-TRAIN_ACCURACY_KEYS = ("train_accuracy", "accuracy_train", "accuracy.train")
+TRAIN_ACCURACY_KEYS = ("acc_train", "train_accuracy", "accuracy_train", "accuracy.train")
 SPARSITY_UV_KEYS = ("sparsity_uv", "sparsity.uv", "phase_sparsity_uv", "sparsity")
 SPARSITY_ALL_KEYS = ("sparsity_all", "sparsity.all", "phase_sparsity_all")
 POWER_KEYS = ("power_mw", "power_mw.total", "power_mw.pruned", "static_power_mw", "power.total_mw", "power")

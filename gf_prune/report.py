@@ -12,12 +12,14 @@ skipped with a note saying which file was looked for.
 Files looked for in the folder (all optional except ``report.json``)::
 
     report.json                          the contract (or pass ``report=``)
-    rounds.json                          per-round records (else report["rounds"] / ["pruning"]["rounds"])
+    rounds.json                          per-round records: a list, or {"records": [...]} as the prune
+                                         stage writes it (else report["rounds"] / ["pruning"]["records"])
     phases_pruned.npz | pruned_phases.npz | phases.npz     NetworkPhases of the laid-out network
     phases_dense.npz | dense_phases.npz                    NetworkPhases before pruning
     heaters.csv                          heater table (counts of live / pruned heaters)
-    rounds.png, mesh_maps.png, power_bars.png              drawn here from the data above (kept if no data)
-    layout.png, wavelength_sweep.png, robustness.png       pictures from the other stages
+    mesh_maps.png, power_bars.png        redrawn here from the phases npz
+    rounds.png                           the prune stage's; drawn here from the records if absent
+    layout.png, wavelength_sweep.png, robustness.png, robustness_layers.png   from the other stages
     robustness.json                      robustness summary (else report["robustness"])
 """
 
@@ -51,6 +53,11 @@ SWEEP_PNG = "wavelength_sweep.png"
 ROBUSTNESS_PNG = "robustness.png"
 ROBUSTNESS_JSON = "robustness.json"
 VERIFY_TOL_DEFAULT = 1e-6
+ROBUSTNESS_LAYERS_PNG = "robustness_layers.png"
+METHOD_KEYS = ("pruning.method", "pruning.summary.method", "pruning.config.method", "method", "prune.method")
+RANKING_KEYS = ("pruning.ranking", "pruning.summary.ranking", "pruning.config.ranking", "ranking", "prune.ranking")
+SCOPE_KEYS = ("pruning.scope", "pruning.config.scope", "pruning.mode", "prune.scope")
+BEST_ROUND_KEYS = ("pruning.best_round", "pruning.summary.best_round", "best_round")
 
 CSS = """
 body { font-family: -apple-system, "Segoe UI", Helvetica, Arial, sans-serif; margin: 0; color: #1d1d1f;
@@ -280,16 +287,17 @@ def _sizes(net: Any) -> list[int]:
 def _make_plots(
     folder: Path, report: Mapping[str, Any], rounds: list[dict[str, Any]], net: Any, p_pi: float
 ) -> list[str]:
-    """(Re)draw rounds.png, mesh_maps.png and power_bars.png from the data in the folder.
+    """Draw mesh_maps.png and power_bars.png afresh from the phases, rounds.png if absent.
 
-    Drawn afresh whenever their data is present, so a rerun never shows stale figures;
-    without data an existing picture is kept. Returns notes on figures that failed.
+    The mesh maps and power bars are this module's own figures and are redrawn on
+    every call (a rerun never shows stale ones); ``rounds.png`` is the prune stage's
+    and is drawn here only when that stage left none. Returns notes on failures.
     """
     notes: list[str] = []
     from gf_prune import plots
 
     flat = _flatten(report)
-    if rounds:
+    if rounds and not (folder / ROUNDS_PNG).is_file():  # the prune stage draws its own; keep it
         try:
             plots.plot_rounds(rounds, folder / ROUNDS_PNG, dense_accuracy=_num(flat, "accuracy.dense"))
         except Exception as exc:
@@ -351,9 +359,9 @@ def _summary(flat: Mapping[str, Any], heaters: Mapping[str, float] | None) -> st
             heater_row = f"{_int(h_live)} powered / {_int(h_tot)} phase shifters"
     saved_note = f" <span class='note'>({_pct(saved)} saved)</span>" if saved is not None else ""
     kept = (mz_t - (mz_r or 0) - (mz_b or 0)) if mz_t is not None else None
-    method = _str(flat, "pruning.method", "method", "prune.method", "config.prune.method") or "—"
-    ranking = _str(flat, "pruning.ranking", "ranking", "prune.ranking", "config.prune.ranking") or "—"
-    scope = _str(flat, "pruning.scope", "pruning.mode", "prune.scope")
+    method = _str(flat, *METHOD_KEYS) or "—"
+    ranking = _str(flat, *RANKING_KEYS) or "—"
+    scope = _str(flat, *SCOPE_KEYS)
     rows = [
         ("Test accuracy, dense (trained)", _pct(acc_d, 2)),
         ("Test accuracy, pruned (phase model)", _pct(acc_p, 2) + delta(acc_p)),
@@ -400,31 +408,40 @@ def _timings(flat: Mapping[str, Any]) -> str:
     return f'<section id="timings"><h2>Time per stage</h2>{body}</section>'
 
 
-def _rounds_section(folder: Path, rounds: list[dict[str, Any]]) -> str:
+def _rounds_section(folder: Path, rounds: list[dict[str, Any]], best_round: float | None) -> str:
     from gf_prune import plots
+
+    def pc(v: float | None) -> str:
+        return "—" if v is None else (_pct(v) if v <= 1.0 + 1e-9 else f"{v:.1f} %")
 
     parts = ['<section id="rounds"><h2>Pruning rounds</h2>']
     if rounds:
+        has_split = any(plots.pick(r, ("sparsity_theta_uv",)) is not None for r in rounds)
+        has_step = any(isinstance(r.get("step"), str) for r in rounds)
+        header = ["round", *(["step"] if has_step else []), "test accuracy", "U/V phases pruned"]
+        header += ["θ / φ pruned (U/V)"] if has_split else []
+        header += ["all phases pruned", "static power", "removable MZIs"]
         rows = []
         for i, r in enumerate(rounds):
-            rnd = plots.pick(r, plots.ROUND_KEYS)
-            acc = plots.pick(r, plots.ACCURACY_KEYS)
-            s_uv = plots.pick(r, plots.SPARSITY_UV_KEYS)
-            s_all = plots.pick(r, plots.SPARSITY_ALL_KEYS)
-            pw = plots.pick(r, plots.POWER_KEYS)
-            rem = plots.pick(r, plots.REMOVABLE_KEYS)
-
-            def pc(v: float | None) -> str:
-                return "—" if v is None else (_pct(v) if v <= 1.0 + 1e-9 else f"{v:.1f} %")
-
-            rows.append((_int(rnd if rnd is not None else i), pc(acc), pc(s_uv), pc(s_all), _mw(pw), _int(rem)))
-        parts.append(
-            _table(
-                ("round", "accuracy", "U/V phases pruned", "all phases pruned", "static power", "removable MZIs"),
-                rows,
-                num_cols=(0, 1, 2, 3, 4, 5),
-            )
-        )
+            rnd = plots.pick(r, ("round",))
+            rnd = i if rnd is None else rnd
+            mark = " ★" if best_round is not None and rnd == best_round else ""
+            row = [f"{_int(rnd)}{mark}"]
+            if has_step:
+                row.append(_e(r.get("step", "")))
+            row += [pc(plots.pick(r, plots.ACCURACY_KEYS)), pc(plots.pick(r, plots.SPARSITY_UV_KEYS))]
+            if has_split:
+                row.append(f"{pc(plots.pick(r, ('sparsity_theta_uv',)))} / {pc(plots.pick(r, ('sparsity_phi_uv',)))}")
+            row += [
+                pc(plots.pick(r, plots.SPARSITY_ALL_KEYS)),
+                _mw(plots.pick(r, plots.POWER_KEYS)),
+                _int(plots.pick(r, plots.REMOVABLE_KEYS)),
+            ]
+            rows.append(row)
+        first_num = 2 if has_step else 1
+        parts.append(_table(header, rows, num_cols=(0, *range(first_num, len(header)))))
+        if best_round is not None:
+            parts.append('<p class="note">★ the round that was laid out (best within the accuracy budget).</p>')
     else:
         parts.append('<p class="missing">No per-round records (report["rounds"] or rounds.json).</p>')
     parts.append(_figure(folder, ROUNDS_PNG, "Accuracy, sparsity and static power per round", "no per-round records."))
@@ -445,9 +462,9 @@ def write_report(out_dir: str | Path, report: Mapping[str, Any] | None = None, m
     Args:
         out_dir: the run's output folder.
         report: the report dict; read from ``out_dir/report.json`` when None.
-        make_plots: (re)draw ``rounds.png``, ``mesh_maps.png`` and ``power_bars.png``
-            from the per-round records and the phases npz when those are present
-            (otherwise an existing picture of that name is embedded as it is).
+        make_plots: redraw ``mesh_maps.png`` and ``power_bars.png`` from the phases
+            npz, and draw ``rounds.png`` from the records if the prune stage left none
+            (without data, an existing picture of that name is embedded as it is).
 
     Returns:
         the path of ``report.html`` (written atomically).
@@ -486,7 +503,7 @@ def write_report(out_dir: str | Path, report: Mapping[str, Any] | None = None, m
 
     title = _str(flat, "name", "title", "run.name") or folder.resolve().name
     stamp = _dt.datetime.now(_dt.UTC).strftime("%Y-%m-%d %H:%M UTC")
-    dataset = _str(flat, "data.name", "dataset", "data.dataset", "config.data.name")
+    dataset = _str(flat, "dataset.name", "data.name", "dataset", "data.dataset", "config.data.name")
     sizes = flat.get("network.sizes") or flat.get("sizes")
     sub = f"gf_prune report · generated {stamp}"
     if dataset:
@@ -494,7 +511,7 @@ def write_report(out_dir: str | Path, report: Mapping[str, Any] | None = None, m
     if isinstance(sizes, list):
         sub += " · network " + "→".join(str(s) for s in sizes)
 
-    sections = [_summary(flat, heaters), _timings(flat), _rounds_section(folder, rounds)]
+    sections = [_summary(flat, heaters), _timings(flat), _rounds_section(folder, rounds, _num(flat, *BEST_ROUND_KEYS))]
     sections.append(
         '<section id="power"><h2>Static power per layer and mesh</h2>'
         + _figure(
@@ -537,6 +554,11 @@ def write_report(out_dir: str | Path, report: Mapping[str, Any] | None = None, m
             ROBUSTNESS_PNG,
             "Test accuracy vs imperfection strength, dense vs pruned",
             "the robustness stage has not written its curves.",
+        )
+        + (
+            _figure(folder, ROBUSTNESS_LAYERS_PNG, "Per-layer sensitivity: one layer perturbed at a time", "")
+            if (folder / ROBUSTNESS_LAYERS_PNG).is_file()
+            else ""
         )
         + (
             _json_section("robustness summary", "robustness", robustness)

@@ -174,6 +174,42 @@ def test_failed_report_keeps_the_previous_page(tmp_path: Path) -> None:
     assert [p.name for p in tmp_path.iterdir() if p.name.startswith(".")] == []
 
 
+def test_prune_stage_records_and_best_round(tmp_path: Path) -> None:
+    """rounds.json as the prune stage writes it: {"summary", "records"} with acc_test, removable_mzis."""
+    records = [
+        {
+            "round": i,
+            "step": f"round {i}",
+            "acc_test": 0.97 - 0.01 * i,
+            "acc_train": 0.99,
+            "sparsity_uv": 0.1 * i,
+            "sparsity_theta_uv": 0.12 * i,
+            "sparsity_phi_uv": 0.08 * i,
+            "sparsity_all": 0.09 * i,
+            "power_mw": 1000.0 - 100 * i,
+            "removable_mzis": 7 * i,
+        }
+        for i in range(4)
+    ]
+    rounds_json = {"format": "x", "summary": {"method": "lth", "best_round": 2}, "records": records}
+    (tmp_path / "rounds.json").write_text(json.dumps(rounds_json))
+    report = {k: v for k, v in contract_report().items() if k not in ("rounds", "pruning")}
+    report["pruning"] = {"summary": rounds_json["summary"]}
+    text = write_report(tmp_path, report).read_text()
+    rounds = text[text.index('id="rounds"') : text.index('id="power"')]
+    assert rounds.count("<tr>") == 1 + 4
+    assert "2 ★" in rounds and "round 3" in rounds and "94.0 %" in rounds and "24.0 % / 16.0 %" in rounds
+    assert '<td class="num">21</td>' in rounds  # removable MZIs of round 3
+    assert (tmp_path / "rounds.png").read_bytes().startswith(PNG_MAGIC)
+
+
+def test_stage_rounds_png_is_kept(tmp_path: Path) -> None:
+    tiny_png(tmp_path / "rounds.png", "#aa3355")
+    before = (tmp_path / "rounds.png").read_bytes()
+    write_report(tmp_path, contract_report())
+    assert (tmp_path / "rounds.png").read_bytes() == before
+
+
 # ---------------------------------------------------------------------- the figures
 def test_mesh_map_status_and_power_match_the_heater_table() -> None:
     net = random_network((5, 4), 0.5, seed=3)
