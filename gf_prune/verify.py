@@ -60,35 +60,54 @@ class _Group:
     component: str
     names: list[str]
     leaf: sax_models.CellModel | None  # None: composite (``sub``)
-    sub: _Cell | None
-    static: dict[str, np.ndarray]  # leaf: stacked model kwargs, shape (m,)
+    sub: str | None  # composite cell name
+    static: dict[str, np.ndarray]  # leaf: model kwargs per instance, shape (m,)
     ports: list[str]  # optical ports of the cell, in S order
-    pattern: np.ndarray  # (p, p) bool: structurally non-zero S entries
-    slot_offset: np.ndarray  # (m,) offset of each instance's heater slots in the parent's slot vector
+    pat_r: np.ndarray  # structural non-zeros of the cell's S: output port index
+    pat_c: np.ndarray  # … input port index
+    slot_offset: np.ndarray  # (m,) offset of each instance's heater slots in the parent's slots
     n_slots: int  # heater slots per instance
+    start: int = 0  # leaf: offset in its model's global batch; composite: first row in the sub-cell's batch
 
 
 @dataclass
 class _Cell:
-    """A composite cell, compiled: groups, assembly indices, solver."""
+    """A composite cell, compiled: groups, assembly indices, solver, batch plan."""
 
     name: str
     ports: list[str]  # external optical ports, in S order
     groups: list[_Group]
     slots: list[tuple[str, ...]]  # heater paths below this cell (instance names, last = heater)
     n_unknowns: int
-    # assembly: values of S entries, concatenated over groups, go to these positions
-    s_rows: np.ndarray  # global output-port index of each S entry
+    s_rows: np.ndarray  # global output-port index of each S entry (concatenated over groups)
     s_cols: np.ndarray  # global input-port index
     a_rows: np.ndarray  # rows in A = I − C·S of the connected S entries
     a_cols: np.ndarray
-    a_sel: np.ndarray  # which S entries are connected (index into the concatenation)
-    ext_in: np.ndarray  # global port index of each external port (as an input)
-    ext_sel: np.ndarray  # S entries whose row is an external port
-    ext_out: np.ndarray  # which external port each of those rows is
+    a_sel: np.ndarray  # which S entries are connected
+    ext_in: np.ndarray  # global port index of each external port
+    ext_sel: np.ndarray  # S entries whose output is an external port
+    ext_out: np.ndarray  # which external port each of those is
+    pat_r: np.ndarray = field(default_factory=lambda: np.zeros(0, int))
+    pat_c: np.ndarray = field(default_factory=lambda: np.zeros(0, int))
+    a_i: Any = None
+    a_j: Any = None
     symbolic: Any = None
-    pattern: np.ndarray | None = None
+    count: int = 0  # instances of this cell in the whole (flattened) circuit
     warnings: list[str] = field(default_factory=list)
+
+
+@dataclass
+class _ModelBatch:
+    """Every leaf instance of one model in the circuit, evaluated in one call."""
+
+    model: Callable[..., Any]
+    heater: bool
+    keys: list[tuple[str, str]]  # SDict keys (in, out) of the structural non-zeros
+    static: dict[str, list[np.ndarray]] = field(default_factory=dict)
+    slot_index: list[np.ndarray] = field(default_factory=list)
+    size: int = 0
+    arrays: dict[str, Any] = field(default_factory=dict)
+    phase_index: np.ndarray | None = None
 
 
 def _split(ip: str) -> tuple[str, str]:
@@ -107,7 +126,9 @@ class CompiledCircuit:
             modelled nor in the netlist raises :class:`~gf_prune.sax_models.UnmodelledCellError`.
 
     ``slots`` lists every heater as its instance path from the top cell; pass one
-    phase per slot to :meth:`evaluate`.
+    phase per slot to :meth:`evaluate`. Compiling does no numerical work beyond the
+    symbolic KLU analysis of each large cell; every model is called once per
+    evaluation on all its instances in the circuit.
     """
 
     def __init__(
@@ -121,23 +142,28 @@ class CompiledCircuit:
         self.cell_models = dict(sax_models.CELL_MODELS if cell_models is None else cell_models)
         self.top_name = top or _find_top(recnet)
         self._cells: dict[str, _Cell] = {}
-        self._memo: dict | None = None  # evaluation memo, on while one verify() runs
-        self.top = self._compile(self.top_name, is_top=True)
+        self._leaf: dict[str, tuple[list[str], np.ndarray, np.ndarray, list[tuple[str, str]]]] = {}
+        self.top = self._compile(self.top_name)
         self.slots = self.top.slots
         self.ports = self.top.ports
+        self._plan()
         self.compile_s = time.perf_counter() - t0
 
     # ------------------------------------------------------------------ compile
-    def _leaf_info(self, component: str, cm: sax_models.CellModel) -> tuple[list[str], np.ndarray]:
-        sd = cm.model(**({"phase": 0.0} if cm.heater else {}))
-        ports = sorted({p for pair in sd for p in pair})
-        idx = {p: i for i, p in enumerate(ports)}
-        pat = np.zeros((len(ports), len(ports)), dtype=bool)
-        for p1, p2 in sd:
-            pat[idx[p2], idx[p1]] = True  # S[out, in] for key (in, out)
-        return ports, pat
+    def _leaf_info(self, component: str) -> tuple[list[str], np.ndarray, np.ndarray, list[tuple[str, str]]]:
+        """Ports, structural pattern (out, in) and SDict keys of a leaf model."""
+        if component not in self._leaf:
+            cm = self.cell_models[component]
+            sd = cm.model(**({"phase": 0.0} if cm.heater else {}))
+            ports = sorted({p for pair in sd for p in pair}, key=_natural)
+            idx = {p: i for i, p in enumerate(ports)}
+            keys = sorted(sd, key=lambda k: (idx[k[1]], idx[k[0]]))
+            pat_r = np.array([idx[o] for _, o in keys], dtype=np.int64)
+            pat_c = np.array([idx[i] for i, _ in keys], dtype=np.int64)
+            self._leaf[component] = (ports, pat_r, pat_c, keys)
+        return self._leaf[component]
 
-    def _compile(self, name: str, is_top: bool = False) -> _Cell:
+    def _compile(self, name: str) -> _Cell:
         if name in self._cells:
             return self._cells[name]
         net = self.recnet[name]
@@ -146,28 +172,27 @@ class CompiledCircuit:
             by_comp.setdefault(spec["component"], []).append(inst)
         groups: list[_Group] = []
         slots: list[tuple[str, ...]] = []
-        inst_ports: dict[str, dict[str, int]] = {}  # instance → port → global index
+        inst_ports: dict[str, dict[str, int]] = {}
         n = 0
         s_rows, s_cols = [], []
         for comp in sorted(by_comp):
-            names = sorted(by_comp[comp])
+            names = sorted(by_comp[comp], key=_natural)
             if comp in self.cell_models:
                 cm = self.cell_models[comp]
-                ports, pat = self._leaf_info(comp, cm)
-                static_rows = []
+                ports, pat_r, pat_c, _ = self._leaf_info(comp)
+                rows = []
                 for inst in names:
                     spec = net["instances"][inst]
                     try:
-                        static_rows.append(cm.kwargs(spec.get("settings", {}) or {}, spec.get("info", {}) or {}))
+                        rows.append(cm.kwargs(spec.get("settings", {}) or {}, spec.get("info", {}) or {}))
                     except UnmodelledCellError as e:
                         raise UnmodelledCellError(f"{e} (cell {comp!r}, instance {name}/{inst})") from None
-                static = {k: np.array([r[k] for r in static_rows], dtype=float) for k in static_rows[0]}
-                n_slots = 1 if cm.heater else 0
-                sub = None
+                static = {k: np.array([r[k] for r in rows], dtype=float) for k in rows[0]}
+                sub_name, n_slots = None, 1 if cm.heater else 0
             elif comp in self.recnet:
                 sub = self._compile(comp)
-                cm = None
-                ports, pat, static, n_slots = sub.ports, self._pattern(sub), {}, len(sub.slots)
+                cm, sub_name, static, n_slots = None, comp, {}, len(sub.slots)
+                ports, pat_r, pat_c = sub.ports, sub.pat_r, sub.pat_c
             else:
                 raise UnmodelledCellError(
                     f"no SAX model for cell {comp!r} (instance {name}/{names[0]}); "
@@ -177,26 +202,24 @@ class CompiledCircuit:
             for inst in names:
                 if cm is not None and cm.heater:
                     slots.append((inst,))
-                elif sub is not None:
-                    slots.extend((inst, *s) for s in sub.slots)
-            rr, cc = np.nonzero(pat)
-            for inst in names:
+                elif sub_name is not None:
+                    slots.extend((inst, *s) for s in self._cells[sub_name].slots)
                 inst_ports[inst] = {p: n + i for i, p in enumerate(ports)}
-                s_rows.append(n + rr)
-                s_cols.append(n + cc)
+                s_rows.append(n + pat_r)
+                s_cols.append(n + pat_c)
                 n += len(ports)
-            groups.append(_Group(comp, names, cm, sub, static, ports, pat, offsets, n_slots))
-        s_rows_a = np.concatenate(s_rows) if s_rows else np.zeros(0, int)
-        s_cols_a = np.concatenate(s_cols) if s_cols else np.zeros(0, int)
+            groups.append(_Group(comp, names, cm, sub_name, static, list(ports), pat_r, pat_c, offsets, n_slots))
+        s_rows_a = np.concatenate(s_rows) if s_rows else np.zeros(0, np.int64)
+        s_cols_a = np.concatenate(s_cols) if s_cols else np.zeros(0, np.int64)
 
-        # connectivity: optical nets only (electrical ports are not in any model)
+        # connectivity: optical nets only (electrical ports are in no model)
         partner = np.full(n, -1)
         warnings: list[str] = []
         for net_ in net.get("nets", []):
             (i1, p1), (i2, p2) = _split(net_["p1"]), _split(net_["p2"])
             g1, g2 = inst_ports.get(i1, {}).get(p1), inst_ports.get(i2, {}).get(p2)
             if g1 is None or g2 is None:
-                if (g1 is None) != (g2 is None):
+                if (g1 is None) != (g2 is None) and (i1 in inst_ports and i2 in inst_ports):
                     warnings.append(f"{name}: net {net_['p1']} ↔ {net_['p2']} joins an optical and a non-optical port")
                 continue
             if partner[g1] >= 0 or partner[g2] >= 0:
@@ -206,27 +229,22 @@ class CompiledCircuit:
         for ext, ip in net.get("ports", {}).items():
             inst, p = _split(ip)
             g = inst_ports.get(inst, {}).get(p)
-            if g is None:
-                continue  # electrical
-            ext_ports.append(ext)
-            ext_idx.append(g)
-        order = _port_order(ext_ports)
+            if g is not None:
+                ext_ports.append(ext)
+                ext_idx.append(g)
+        order = sorted(range(len(ext_ports)), key=lambda i: _natural(ext_ports[i]))
         ext_ports = [ext_ports[i] for i in order]
         ext_in = np.array([ext_idx[i] for i in order], dtype=np.int64)
         is_ext = np.zeros(n, dtype=bool)
         is_ext[ext_in] = True
-        dangling = np.flatnonzero((partner < 0) & ~is_ext)
-        for g in dangling[:20]:
-            inst = next(i for i, m in inst_ports.items() if g in m.values())
-            port = next(p for p, v in inst_ports[inst].items() if v == g)
+        owner = {g: (inst, p) for inst, m in inst_ports.items() for p, g in m.items()}
+        for g in np.flatnonzero((partner < 0) & ~is_ext)[:20]:
+            inst, port = owner[int(g)]
             warnings.append(f"{name}: optical port {inst},{port} is not connected (light is lost there)")
         a_sel = np.flatnonzero(partner[s_rows_a] >= 0)
-        a_rows = partner[s_rows_a[a_sel]]
-        a_cols = s_cols_a[a_sel]
         ext_pos = np.full(n, -1)
         ext_pos[ext_in] = np.arange(ext_in.size)
         ext_sel = np.flatnonzero(ext_pos[s_rows_a] >= 0)
-        ext_out = ext_pos[s_rows_a[ext_sel]]
         cell = _Cell(
             name,
             ext_ports,
@@ -235,76 +253,96 @@ class CompiledCircuit:
             n,
             s_rows_a,
             s_cols_a,
-            a_rows,
-            a_cols,
+            partner[s_rows_a[a_sel]],
+            s_cols_a[a_sel],
             a_sel,
             ext_in,
             ext_sel,
-            ext_out,
+            ext_pos[s_rows_a[ext_sel]],
             warnings=warnings,
         )
+        cell.pat_r, cell.pat_c = _structural_pattern(n, s_rows_a, s_cols_a, partner, ext_in)
         if n > DENSE_MAX_UNKNOWNS:
-            ai = np.concatenate([a_rows, np.arange(n)]).astype(np.int32)
-            aj = np.concatenate([a_cols, np.arange(n)]).astype(np.int32)
-            cell.a_i, cell.a_j = jnp.asarray(ai), jnp.asarray(aj)  # type: ignore[attr-defined]
-            cell.symbolic = klujax.analyze(cell.a_i, cell.a_j, n)  # type: ignore[attr-defined]
+            cell.a_i = jnp.asarray(np.concatenate([cell.a_rows, np.arange(n)]).astype(np.int32))
+            cell.a_j = jnp.asarray(np.concatenate([cell.a_cols, np.arange(n)]).astype(np.int32))
+            cell.symbolic = klujax.analyze(cell.a_i, cell.a_j, n)
         self._cells[name] = cell
         return cell
 
-    def _pattern(self, cell: _Cell) -> np.ndarray:
-        """Structural non-zeros of a composite cell's S (from one probe evaluation)."""
-        if cell.pattern is None:
-            rng = np.random.default_rng(0)
-            s = self._eval_cell(cell, WL0_UM, rng.uniform(0, 2 * np.pi, (1, len(cell.slots))))
-            cell.pattern = np.abs(s[0]) > 0
-        return cell.pattern
+    def _plan(self) -> None:
+        """Batch plan: how many times each cell occurs, and where each group's values live."""
+        order = _topological(self.top_name, {c.name: [g.sub for g in c.groups if g.sub] for c in self._cells.values()})
+        slot_idx: dict[str, list[np.ndarray]] = {self.top_name: [np.arange(len(self.slots))[None, :]]}
+        rows: dict[str, int] = {name: 0 for name in order}
+        self._batches: dict[Callable, _ModelBatch] = {}
+        self._cells[self.top_name].count = 1
+        for name in order:
+            cell = self._cells[name]
+            idx = np.concatenate(slot_idx.get(name, [np.zeros((0, len(cell.slots)), np.int64)]), axis=0)
+            cell.count = idx.shape[0]
+            for g in cell.groups:
+                m = len(g.names)
+                take = (g.slot_offset[:, None] + np.arange(g.n_slots)[None, :]).ravel()
+                sub_idx = idx[:, take].reshape(cell.count * m, g.n_slots)
+                if g.sub is not None:
+                    g.start = rows[g.sub]
+                    rows[g.sub] += cell.count * m
+                    slot_idx.setdefault(g.sub, []).append(sub_idx)
+                    continue
+                assert g.leaf is not None
+                key = g.leaf.model
+                if key not in self._batches:
+                    self._batches[key] = _ModelBatch(g.leaf.model, g.leaf.heater, self._leaf_info(g.component)[3])
+                b = self._batches[key]
+                if b.keys != self._leaf_info(g.component)[3]:
+                    raise ValueError(f"model of {g.component!r} returns other ports than its other uses")
+                g.start = b.size
+                b.size += cell.count * m
+                for k, v in g.static.items():
+                    b.static.setdefault(k, []).append(np.broadcast_to(v[None, :], (cell.count, m)).ravel())
+                if b.heater:
+                    b.slot_index.append(sub_idx[:, 0] if g.n_slots else np.full(cell.count * m, -1))
+        for b in self._batches.values():
+            sizes = {k: sum(a.size for a in v) for k, v in b.static.items()}
+            bad = [k for k, s in sizes.items() if s != b.size]
+            if bad:
+                raise ValueError(f"model {b.model.__name__} gets parameters {bad} from only some of its cells")
+            b.arrays = {k: jnp.asarray(np.concatenate(v)) for k, v in b.static.items()}
+            if b.heater:
+                b.phase_index = np.concatenate(b.slot_index)
+        self._order = order
 
     # ------------------------------------------------------------------ evaluate
-    def _eval_leaf(self, g: _Group, wl: float, phases: np.ndarray | None, batch: int) -> np.ndarray:
-        """(batch, m, p, p) S of a leaf group; ``phases`` (batch, m) or None."""
-        assert g.leaf is not None
-        kw = {k: jnp.asarray(v)[None, :] for k, v in g.static.items()}
-        if g.leaf.heater:
-            kw["phase"] = jnp.asarray(phases)
-        sd = _jit_model(g.leaf.model)(wl=wl, **kw)
-        m = len(g.names)
-        out = np.zeros((batch, m, len(g.ports), len(g.ports)), dtype=np.complex128)
-        idx = {p: i for i, p in enumerate(g.ports)}
-        for (p1, p2), v in sd.items():
-            out[:, :, idx[p2], idx[p1]] = np.broadcast_to(np.asarray(v), (batch, m))
-        return out
-
-    def _eval_cell(self, cell: _Cell, wl: float, phases: np.ndarray) -> np.ndarray:
-        """(B, P, P) S-matrix of ``cell`` for heater phases ``phases`` (B, n_slots)."""
-        key = (cell.name, wl, phases.shape, phases.tobytes())
-        if self._memo is not None and key in self._memo:
-            return self._memo[key]
-        s = self._eval_cell_uncached(cell, wl, phases)
-        if self._memo is not None:
-            self._memo[key] = s
-        return s
-
-    def _eval_cell_uncached(self, cell: _Cell, wl: float, phases: np.ndarray) -> np.ndarray:
-        batch = phases.shape[0]
-        vals = []
-        for g in cell.groups:
-            m = len(g.names)
-            if g.n_slots:
-                take = g.slot_offset[:, None] + np.arange(g.n_slots)[None, :]  # (m, n_slots)
-                ph = phases[:, take]  # (B, m, n_slots)
-            else:
-                ph = None
-            if g.leaf is not None:
-                s = self._eval_leaf(g, wl, None if ph is None else ph[..., 0], batch)
-            else:
-                sub_ph = np.zeros((batch * m, 0)) if ph is None else ph.reshape(batch * m, g.n_slots)
-                s = self._eval_cell(g.sub, wl, sub_ph).reshape(batch, m, len(g.ports), len(g.ports))
-            rr, cc = np.nonzero(g.pattern)
-            vals.append(s[:, :, rr, cc].reshape(batch, -1))
-        sx = np.concatenate(vals, axis=1) if vals else np.zeros((batch, 0), complex)
-        return self._solve(cell, sx)
+    def evaluate_all(self, phases: Sequence[float] | np.ndarray | None = None, wl: float = WL0_UM) -> _Evaluation:
+        """Every cell's S for every instance, and every leaf model's values, at ``wl``."""
+        ph = np.zeros(len(self.slots)) if phases is None else np.asarray(phases, dtype=float)
+        if ph.shape != (len(self.slots),):
+            raise ValueError(f"expected {len(self.slots)} heater phases, got shape {ph.shape}")
+        leaf_vals: dict[Callable, np.ndarray] = {}
+        for key, b in self._batches.items():
+            kw = dict(b.arrays)
+            if b.heater:
+                assert b.phase_index is not None
+                kw["phase"] = jnp.asarray(np.where(b.phase_index >= 0, ph[np.maximum(b.phase_index, 0)], 0.0))
+            sd = _jit_model(b.model)(wl=float(wl), **kw)
+            leaf_vals[key] = np.stack([np.broadcast_to(np.asarray(sd[k]), (b.size,)) for k in b.keys], axis=1)
+        cell_s: dict[str, np.ndarray] = {}
+        for name in reversed(self._order):
+            cell = self._cells[name]
+            parts = []
+            for g in cell.groups:
+                m = len(g.names)
+                if g.leaf is not None:
+                    v = leaf_vals[g.leaf.model][g.start : g.start + cell.count * m]
+                else:
+                    v = cell_s[g.sub][g.start : g.start + cell.count * m][:, g.pat_r, g.pat_c]
+                parts.append(v.reshape(cell.count, -1))
+            sx = np.concatenate(parts, axis=1) if parts else np.zeros((cell.count, 0), complex)
+            cell_s[name] = self._solve(cell, sx)
+        return _Evaluation(self, cell_s, leaf_vals)
 
     def _solve(self, cell: _Cell, sx: np.ndarray) -> np.ndarray:
+        """Batched S of ``cell`` from its instances' S entries ``sx`` (B, n_entries)."""
         batch, n, n_ext = sx.shape[0], cell.n_unknowns, cell.ext_in.size
         rhs = np.zeros((n, n_ext), dtype=np.complex128)
         rhs[cell.ext_in, np.arange(n_ext)] = 1.0
@@ -317,14 +355,14 @@ class CompiledCircuit:
             ax = np.concatenate([-sx[:, cell.a_sel], np.ones((batch, n))], axis=1)
             x = np.asarray(
                 klujax.solve_with_symbol(
-                    cell.a_i,  # type: ignore[attr-defined]
-                    cell.a_j,  # type: ignore[attr-defined]
+                    cell.a_i,
+                    cell.a_j,
                     jnp.asarray(ax),
                     jnp.asarray(np.broadcast_to(rhs, (batch, n, n_ext))),
                     cell.symbolic,
                 )
             )
-        # y[out, :] = Σ_entries(row = ext out) S_entry · a[col, :]
+        # y[out, :] = Σ over S entries whose output is ext port `out`: S_entry · a[entry input, :]
         y = np.zeros((batch, n_ext, n_ext), dtype=np.complex128)
         contrib = sx[:, cell.ext_sel, None] * x[:, cell.s_cols[cell.ext_sel], :]
         np.add.at(y, (slice(None), cell.ext_out), contrib)
@@ -332,37 +370,24 @@ class CompiledCircuit:
 
     def evaluate(self, phases: Sequence[float] | np.ndarray | None = None, wl: float = WL0_UM) -> np.ndarray:
         """S-matrix of the top cell (ports in :attr:`ports` order) for one phase per slot."""
-        ph = np.zeros(len(self.slots)) if phases is None else np.asarray(phases, dtype=float)
-        if ph.shape != (len(self.slots),):
-            raise ValueError(f"expected {len(self.slots)} heater phases, got shape {ph.shape}")
-        return self._eval_cell(self.top, float(wl), ph[None, :])[0]
+        return self.evaluate_all(phases, wl).cell_s[self.top_name][0]
 
-    def evaluate_children(
-        self, phases: Sequence[float] | np.ndarray | None = None, wl: float = WL0_UM
-    ) -> dict[str, tuple[list[str], np.ndarray]]:
-        """Local S-matrix of every composite instance of the top cell: name → (ports, S)."""
-        ph = np.zeros(len(self.slots)) if phases is None else np.asarray(phases, dtype=float)
-        out: dict[str, tuple[list[str], np.ndarray]] = {}
-        for g in self.top.groups:
-            m = len(g.names)
-            if g.n_slots:
-                take = g.slot_offset[:, None] + np.arange(g.n_slots)[None, :]
-                sub_ph = ph[take]
-            else:
-                sub_ph = np.zeros((m, 0))
-            if g.leaf is not None:
-                s = self._eval_leaf(g, float(wl), None if not g.n_slots else sub_ph[None, :, 0], 1)[0]
-            else:
-                s = self._eval_cell(g.sub, float(wl), sub_ph)
-            for j, inst in enumerate(g.names):
-                out[inst] = (g.ports, s[j])
-        return out
+    def locate(self, path: Sequence[str]) -> tuple[_Cell, int]:
+        """(compiled cell, row in its batch) of the composite instance at ``path``."""
+        cell, row = self.top, 0
+        for inst in path:
+            g, j = _child(cell, inst)
+            if g.sub is None:
+                raise KeyError(f"{'/'.join(path)} is a leaf, not a cell")
+            row = g.start + row * len(g.names) + j
+            cell = self._cells[g.sub]
+        return cell, row
 
     def flat_netlist(self, phases: Sequence[float] | np.ndarray | None = None, sep: str = "__") -> dict[str, Any]:
         """The same circuit as one flat SAX netlist (every leaf an instance ``a__b__c``).
 
         Instance settings are the model keyword arguments (lengths, indices, heater
-        ``phase``), electrical ports and nets are left out. This is the input of the
+        ``phase``); electrical ports and nets are left out. This is the input of the
         reference ``sax.circuit(..., backend="klu")`` the fast path is checked against.
         """
         ph = np.zeros(len(self.slots)) if phases is None else np.asarray(phases, dtype=float)
@@ -371,11 +396,11 @@ class CompiledCircuit:
         connections: dict[str, str] = {}
 
         def resolve(cell: _Cell, prefix: str, inst: str, port: str) -> str | None:
-            comp = self.recnet[cell.name]["instances"][inst]["component"]
-            if comp in self.cell_models:
+            g, _ = _child(cell, inst)
+            if g.sub is None:
                 return f"{prefix}{inst},{port}"
-            sub = self._cells[comp]
-            target = self.recnet[comp].get("ports", {}).get(port)
+            sub = self._cells[g.sub]
+            target = self.recnet[g.sub].get("ports", {}).get(port)
             if target is None or port not in sub.ports:
                 return None
             i2, p2 = _split(target)
@@ -390,8 +415,8 @@ class CompiledCircuit:
                             settings["phase"] = slot_phase[f"{prefix}{inst}"]
                         instances[f"{prefix}{inst}"] = {"component": g.component, "settings": settings}
                     else:
-                        walk(g.sub, f"{prefix}{inst}{sep}")
-            ports_of = {g_inst: set(g.ports) for g in cell.groups for g_inst in g.names}
+                        walk(self._cells[g.sub], f"{prefix}{inst}{sep}")
+            ports_of = {inst: set(g.ports) for g in cell.groups for inst in g.names}
             for net_ in self.recnet[cell.name].get("nets", []):
                 (i1, p1), (i2, p2) = _split(net_["p1"]), _split(net_["p2"])
                 if p1 in ports_of.get(i1, ()) and p2 in ports_of.get(i2, ()):
@@ -406,9 +431,93 @@ class CompiledCircuit:
             ports[ext] = resolve(self.top, "", i, p)
         return {"instances": instances, "connections": connections, "ports": ports}
 
+    def cell(self, name: str) -> _Cell:
+        return self._cells[name]
+
     @property
     def warnings(self) -> list[str]:
         return [w for c in self._cells.values() for w in c.warnings]
+
+
+@dataclass
+class _Evaluation:
+    """Result of :meth:`CompiledCircuit.evaluate_all`: S of every cell instance."""
+
+    cc: CompiledCircuit
+    cell_s: dict[str, np.ndarray]  # cell name → (count, P, P)
+    leaf_vals: dict[Callable, np.ndarray]  # model → (size, n_keys)
+
+    def at(self, path: Sequence[str]) -> tuple[list[str], np.ndarray]:
+        """(ports, S) of the composite instance at ``path`` (() = the top cell)."""
+        cell, row = self.cc.locate(path)
+        return cell.ports, self.cell_s[cell.name][row]
+
+    def children(self, path: Sequence[str]) -> tuple[_Cell, dict[str, tuple[list[str], np.ndarray]]]:
+        """Local (ports, S) of every instance directly inside the cell at ``path``."""
+        cell, row = self.cc.locate(path)
+        out: dict[str, tuple[list[str], np.ndarray]] = {}
+        for g in cell.groups:
+            m = len(g.names)
+            for j, inst in enumerate(g.names):
+                r = g.start + row * m + j
+                if g.sub is not None:
+                    out[inst] = (g.ports, self.cell_s[g.sub][r])
+                else:
+                    assert g.leaf is not None
+                    s = np.zeros((len(g.ports), len(g.ports)), dtype=complex)
+                    s[g.pat_r, g.pat_c] = self.leaf_vals[g.leaf.model][r]
+                    out[inst] = (g.ports, s)
+        return cell, out
+
+
+def _child(cell: _Cell, inst: str) -> tuple[_Group, int]:
+    for g in cell.groups:
+        if inst in g.names:
+            return g, g.names.index(inst)
+    raise KeyError(f"no instance {inst!r} in cell {cell.name!r}")
+
+
+def _structural_pattern(
+    n: int, s_rows: np.ndarray, s_cols: np.ndarray, partner: np.ndarray, ext_in: np.ndarray
+) -> tuple[np.ndarray, np.ndarray]:
+    """(out, in) external port pairs joined by some path through the cell's graph."""
+    from scipy.sparse import coo_matrix
+    from scipy.sparse.csgraph import breadth_first_order
+
+    # nodes: 0..n−1 wave entering port i, n..2n−1 wave leaving port i
+    conn = np.flatnonzero(partner >= 0)
+    src = np.concatenate([s_cols, n + conn])
+    dst = np.concatenate([n + s_rows, partner[conn]])
+    graph = coo_matrix((np.ones(src.size), (src, dst)), shape=(2 * n, 2 * n)).tocsr()
+    ext_pos = np.full(2 * n, -1)
+    ext_pos[n + ext_in] = np.arange(ext_in.size)
+    rows, cols = [], []
+    for e, start in enumerate(ext_in):
+        reached = breadth_first_order(graph, int(start), directed=True, return_predecessors=False)
+        outs = ext_pos[reached]
+        outs = np.sort(outs[outs >= 0])
+        rows.append(outs)
+        cols.append(np.full(outs.size, e))
+    if not rows:
+        return np.zeros(0, np.int64), np.zeros(0, np.int64)
+    return np.concatenate(rows).astype(np.int64), np.concatenate(cols).astype(np.int64)
+
+
+def _topological(top: str, children: Mapping[str, list[str]]) -> list[str]:
+    """Cells reachable from ``top``, every parent before its children."""
+    seen: set[str] = set()
+    post: list[str] = []
+
+    def visit(name: str) -> None:
+        if name in seen:
+            return
+        seen.add(name)
+        for c in children.get(name, []):
+            visit(c)
+        post.append(name)
+
+    visit(top)
+    return post[::-1]
 
 
 _JIT_CACHE: dict[Callable, Callable] = {}
@@ -420,13 +529,9 @@ def _jit_model(model: Callable) -> Callable:
     return _JIT_CACHE[model]
 
 
-def _port_order(names: list[str]) -> list[int]:
-    """Natural order of port names (o2 before o10)."""
-
-    def key(i: int) -> tuple:
-        return tuple(int(t) if t.isdigit() else t for t in re.split(r"(\d+)", names[i]))
-
-    return sorted(range(len(names)), key=key)
+def _natural(name: str) -> tuple:
+    """Natural sort key (o2 before o10)."""
+    return tuple((0, int(t), "") if t.isdigit() else (1, 0, t) for t in re.split(r"(\d+)", name))
 
 
 def _find_top(recnet: RecursiveNetlist) -> str:
@@ -475,26 +580,9 @@ class _Hierarchy:
                     if t is not None:
                         acc.add(t[:2])
                     elif g.sub is not None:
-                        acc |= self.tags(g.sub)
+                        acc |= self.tags(self.cc.cell(g.sub))
             self._tags[cell.name] = frozenset(acc)
         return self._tags[cell.name]
-
-    def child(self, cell: _Cell, inst: str) -> tuple[_Group, int]:
-        for g in cell.groups:
-            if inst in g.names:
-                return g, g.names.index(inst)
-        raise KeyError(f"no instance {inst!r} in cell {cell.name!r}")
-
-    def at(self, path: tuple[str, ...]) -> tuple[_Cell, int]:
-        """Compiled cell at instance ``path`` and the offset of its heater slots."""
-        cell, off = self.cc.top, 0
-        for inst in path:
-            g, j = self.child(cell, inst)
-            if g.sub is None:
-                raise KeyError(f"{'/'.join(path)} is a leaf, not a cell")
-            off += int(g.slot_offset[j])
-            cell = g.sub
-        return cell, off
 
     def find(self, want: frozenset, cell: _Cell | None = None, path: tuple[str, ...] = ()) -> list[tuple[str, ...]]:
         """Highest instance paths whose subtree holds exactly the slots ``want`` (and is not a slot)."""
@@ -506,39 +594,13 @@ class _Hierarchy:
             for inst in g.names:
                 if slot_tag(inst) is not None:
                     continue
-                t = self.tags(g.sub)
+                sub = self.cc.cell(g.sub)
+                t = self.tags(sub)
                 if t == want:
                     hits.append((*path, inst))
                 elif want <= t:
-                    hits.extend(self.find(want, g.sub, (*path, inst)))
+                    hits.extend(self.find(want, sub, (*path, inst)))
         return hits
-
-    def evaluate_at(
-        self, path: tuple[str, ...], phases: np.ndarray, wl: float = WL0_UM
-    ) -> tuple[list[str], np.ndarray]:
-        """(ports, S) of the cell instantiated at ``path`` for the top cell's slot ``phases``."""
-        cell, off = self.at(path)
-        ph = np.asarray(phases, dtype=float)[off : off + len(cell.slots)]
-        return cell.ports, self.cc._eval_cell(cell, float(wl), ph[None, :])[0]
-
-    def children_at(
-        self, path: tuple[str, ...], phases: np.ndarray, wl: float = WL0_UM
-    ) -> tuple[_Cell, dict[str, tuple[list[str], np.ndarray]]]:
-        """Local (ports, S) of every instance directly inside the cell at ``path``."""
-        cell, off = self.at(path)
-        ph = np.asarray(phases, dtype=float)[off : off + len(cell.slots)]
-        out: dict[str, tuple[list[str], np.ndarray]] = {}
-        for g in cell.groups:
-            m = len(g.names)
-            take = g.slot_offset[:, None] + np.arange(g.n_slots)[None, :]
-            sub_ph = ph[take] if g.n_slots else np.zeros((m, 0))
-            if g.leaf is not None:
-                s = self.cc._eval_leaf(g, float(wl), sub_ph[None, :, 0] if g.n_slots else None, 1)[0]
-            else:
-                s = self.cc._eval_cell(g.sub, float(wl), sub_ph)
-            for j, inst in enumerate(g.names):
-                out[inst] = (g.ports, s[j])
-        return cell, out
 
 
 # ============================================================================ verification
@@ -752,16 +814,14 @@ def _port_row(name: str, port: str) -> int | None:
     return int(m[1]) if m else None
 
 
-def diagnose_block(
-    hier: _Hierarchy, path: tuple[str, ...], net: Any, phases: np.ndarray, wl: float, tol: float
-) -> list[str]:
+def diagnose_block(ev: _Evaluation, path: tuple[str, ...], net: Any, tol: float) -> list[str]:
     """Slots (MZIs, removed MZIs, passthroughs, attenuators) and nets of one mesh/Σ block that
     are wrong, in the order light meets them."""
-    cell, children = hier.children_at(path, phases, wl)
+    cell, children = ev.children(path)
     where = "/".join(path)
     found: list[tuple[tuple, str]] = []
     # connectivity: every optical net joins one mode to itself, and ports sit on their mode
-    recnet = hier.cc.recnet[cell.name]
+    recnet = ev.cc.recnet[cell.name]
     optical = {inst: set(ports) for inst, (ports, _) in children.items()}
     for net_ in recnet.get("nets", []):
         (i1, p1), (i2, p2) = _split(net_["p1"]), _split(net_["p2"])
@@ -857,12 +917,8 @@ class Verifier:
 
     def layer_matrices(self, wl: float = WL0_UM, phases: np.ndarray | None = None) -> list[np.ndarray]:
         """Each layer's n_out × n_in matrix from SAX (no gain; raw, global phase kept)."""
-        ph = self.phases if phases is None else phases
-        s = self.cc.evaluate(ph, wl)
-        mats = []
-        for li, lp in enumerate(self.net.layers):
-            mats.append(_block(self.cc.ports, s, lp.n_out, lp.n_in, layer=li if self._chip_prefixed() else None))
-        return mats
+        s = self.cc.evaluate(self.phases if phases is None else phases, wl)
+        return [self._layer_block(s, li) for li in range(len(self.net.layers))]
 
     def _chip_prefixed(self) -> bool:
         return any(PORT_NAME.match(p) and PORT_NAME.match(p)[1] is not None for p in self.cc.ports)
@@ -870,58 +926,61 @@ class Verifier:
     def check(self, wl: float = WL0_UM, tol: float = TOL_DEFAULT, diagnose: bool = True) -> VerifyResult:
         """Compare every mesh, Σ column, layer and the chip with the network at ``wl``."""
         t0 = time.perf_counter()
-        self.cc._memo = {}
-        try:
-            per_mesh, per_layer = [], []
-            for (li, mesh), path in self.blocks.items():
-                if mesh == "W":
-                    continue
-                ports, s = self.hier.evaluate_at(path, self.phases, wl)
-                err, _ = rel_error(_block(ports, s, *_shape(self.net, li, mesh)), _expected(self.net, li, mesh))
-                per_mesh.append({"layer": li, "mesh": mesh, "instance": "/".join(path), "rel_error": err})
-            s_chip = self.cc.evaluate(self.phases, wl)
-            prefixed = self._chip_prefixed()
-            mats, chip_err, off = [], 0.0, s_chip.copy()
-            for li, lp in enumerate(self.net.layers):
-                blk = _block(self.cc.ports, s_chip, lp.n_out, lp.n_in, layer=li if prefixed else None)
-                m = _expected(self.net, li, "W")
-                err, alpha = rel_error(blk, m)
-                per_layer.append({"layer": li, "rel_error": err})
-                mats.append(blk * np.exp(-1j * alpha))
-                chip_err = max(chip_err, err)
-            if prefixed:  # no light may cross between the separate layer blocks
-                for li, lp in enumerate(self.net.layers):
-                    rows = [self.cc.ports.index(f"l{li}_out{r}") for r in range(lp.n_out)]
-                    cols = [self.cc.ports.index(f"l{li}_in{r}") for r in range(lp.n_in)]
-                    off[np.ix_(rows, cols)] = 0
-                outs = [i for i, p in enumerate(self.cc.ports) if "out" in p]
-                ins = [i for i, p in enumerate(self.cc.ports) if "in" in p]
-                cross = float(np.linalg.norm(off[np.ix_(outs, ins)]))
-                chip_err = max(chip_err, cross)
-            t_eval = time.perf_counter() - t0
-            culprits: list[str] = []
-            if diagnose:
-                for d in per_mesh:
-                    if d["rel_error"] > tol:
-                        path = self.blocks[(d["layer"], d["mesh"])]
-                        culprits += diagnose_block(self.hier, path, self.net, self.phases, wl, tol) or [
-                            f"{d['instance']}: error {d['rel_error']:.3g}, no single slot or net to blame"
-                        ]
-            culprits += [p for p in self.problems if "has no heater" in p]
-        finally:
-            self.cc._memo = None
+        ev = self.cc.evaluate_all(self.phases, wl)
+        per_mesh, per_layer = [], []
+        for (li, mesh), path in self.blocks.items():
+            if mesh == "W":
+                continue
+            ports, s = ev.at(path)
+            err, _ = rel_error(_block(ports, s, *_shape(self.net, li, mesh)), _expected(self.net, li, mesh))
+            per_mesh.append({"layer": li, "mesh": mesh, "instance": "/".join(path), "rel_error": err})
+        s_chip = ev.cell_s[self.cc.top_name][0]
+        mats, chip_err = [], 0.0
+        for li in range(len(self.net.layers)):
+            blk = self._layer_block(s_chip, li)
+            err, alpha = rel_error(blk, _expected(self.net, li, "W"))
+            per_layer.append({"layer": li, "rel_error": err})
+            mats.append(blk * np.exp(-1j * alpha))
+            chip_err = max(chip_err, err)
+        chip_err = max(chip_err, self._crosstalk(s_chip))
+        t_eval = time.perf_counter() - t0
+        culprits: list[str] = []
+        if diagnose:
+            for d in per_mesh:
+                if d["rel_error"] > tol:
+                    path = self.blocks[(d["layer"], d["mesh"])]
+                    culprits += diagnose_block(ev, path, self.net, tol) or [
+                        f"{d['instance']}: error {d['rel_error']:.3g}, no single slot or net to blame"
+                    ]
+        culprits += [p for p in self.problems if "has no heater" in p]
         timings = {**self.timings_s, "evaluate": t_eval, "diagnose": time.perf_counter() - t0 - t_eval}
         return VerifyResult(wl, tol, per_mesh, per_layer, chip_err, mats, culprits, list(self.problems), timings)
+
+    def _layer_block(self, s_chip: np.ndarray, li: int) -> np.ndarray:
+        lp = self.net.layers[li]
+        return _block(self.cc.ports, s_chip, lp.n_out, lp.n_in, layer=li if self._chip_prefixed() else None)
+
+    def _crosstalk(self, s_chip: np.ndarray) -> float:
+        """Light between separate layer blocks of the chip (must be none)."""
+        if not self._chip_prefixed():
+            return 0.0
+        off = s_chip.copy()
+        for li, lp in enumerate(self.net.layers):
+            rows = [self.cc.ports.index(f"l{li}_out{r}") for r in range(lp.n_out)]
+            cols = [self.cc.ports.index(f"l{li}_in{r}") for r in range(lp.n_in)]
+            off[np.ix_(rows, cols)] = 0
+        outs = [i for i, p in enumerate(self.cc.ports) if "_out" in p]
+        ins = [i for i, p in enumerate(self.cc.ports) if "_in" in p]
+        return float(np.linalg.norm(off[np.ix_(outs, ins)]))
 
     def sweep(self, wls: Sequence[float] | None = None) -> dict[str, Any]:
         """Relative error of every layer and the chip versus wavelength (µm)."""
         wls = np.linspace(1.50, 1.60, 21) if wls is None else np.asarray(wls, dtype=float)
-        layers = [[] for _ in self.net.layers]
-        prefixed = self._chip_prefixed()
+        layers: list[list[float]] = [[] for _ in self.net.layers]
         for wl in wls:
             s = self.cc.evaluate(self.phases, float(wl))
-            for li, lp in enumerate(self.net.layers):
-                blk = _block(self.cc.ports, s, lp.n_out, lp.n_in, layer=li if prefixed else None)
+            for li in range(len(self.net.layers)):
+                blk = self._layer_block(s, li)
                 layers[li].append(rel_error(blk, _expected(self.net, li, "W"))[0])
         chip = np.max(np.array(layers), axis=0)
         return {
