@@ -10,7 +10,7 @@ exactly 8 ninety-degree bends of the same cell, so the balance holds for any ben
 model; the straights (and couplers/crossings, which are counted by their
 port-to-port length, as the SAX models do) make up the rest.
 
-Geometry of :func:`mzi` (``pitch`` = vertical distance of the two modes, ``R`` the
+Geometry of :func:`mzi_unit` (``pitch`` = vertical distance of the two modes, ``R`` the
 bend's footprint, ``m`` = ``heater_margin``, ``Lh`` = ``heater_length``)::
 
               phi (heater or straight)                theta (+ bias/2 on each vertical)
@@ -35,9 +35,9 @@ from __future__ import annotations
 __all__ = [
     "BIAS_LENGTH_UM",
     "attenuator",
-    "mzi",
     "mzi_bar",
     "mzi_removed",
+    "mzi_unit",
     "passthrough",
     "slot_geometry",
 ]
@@ -228,7 +228,7 @@ def _add_mzi(
     heater_ports: tuple[str, str],
     coupler_ports: tuple[str, str, str, str],
 ) -> dict[str, Any]:
-    """Build the MZI of :func:`mzi` into ``c`` with its top input at (x0, 0); return its ports."""
+    """Build the MZI of :func:`mzi_unit` into ``c`` with its top input at (x0, 0); return its ports."""
     cp = gf.get_component(coupler)
     w = _wg_width(straight, cross_section)
     ht = gf.get_component(heater, length=g.heater_length)
@@ -292,7 +292,7 @@ def _expose(c: Component, ports: dict[str, Any], names: tuple[str, ...] = ("o1",
 
 
 @gf.cell
-def mzi(
+def mzi_unit(
     pitch: float = 100.0,
     theta_heater: bool = True,
     phi_heater: bool = True,
@@ -354,7 +354,7 @@ def mzi(
     return c
 
 
-mzi_bar = partial(mzi, theta_heater=False, phi_heater=False)
+mzi_bar = partial(mzi_unit, theta_heater=False, phi_heater=False)
 """Unpowered MZI (no heater metal): the fixed bar state for ``zero_state="bar"``."""
 
 
@@ -377,7 +377,7 @@ def passthrough(
     4 bends + two verticals of ``v_fan``; horizontals fill the width. Straights
     total ``g.ref_straights + 2·coupler_length``: with the 8 bends the length is
     ``g.ref_length``. Sub-instances ``s<k>`` (straights) and ``b<k>`` (bends).
-    ``pitch`` and the MZI arguments only fix the geometry to match :func:`mzi`.
+    ``pitch`` and the MZI arguments only fix the geometry to match :func:`mzi_unit`.
     """
     g = slot_geometry(pitch, heater_length, heater_margin, zero_state, bias_length, coupler, bend, cross_section)
     c = Component()
@@ -427,7 +427,7 @@ def mzi_removed(
 ) -> Component:
     """Removed MZI: plain waveguides with the phase of the heater-off MZI (slot width W).
 
-    Ports as :func:`mzi` (o1/o2 west top/bottom, o3/o4 east top/bottom).
+    Ports as :func:`mzi_unit` (o1/o2 west top/bottom, o3/o4 east top/bottom).
 
     - ``zero_state="bar"`` (T = diag(−1, 1)): two passthrough-like paths, bottom of
       length ``g.ref_length`` (bumps down), top longer by ``bias_length`` (bumps up,
@@ -560,7 +560,7 @@ def attenuator(
 ) -> Component:
     """Σ attenuator: one mode in (``o1``, west, y = 0), one out (``o2``, east, y = 0).
 
-    An MZI (sub-instances named exactly as in :func:`mzi`: ``theta``, ``phi``, ...;
+    An MZI (sub-instances named exactly as in :func:`mzi_unit`: ``theta``, ``phi``, ...;
     internal mode pitch ``pitch``) whose through element
     ``physics.attenuator_port(zero_state)`` is used: ``"bar"`` top→top, ``"cross"``
     top→bottom, then ``out_*`` (2 bends + a vertical of ``pitch − 2R``) back up to

@@ -1,0 +1,350 @@
+"""Meshes, the SVD layer and the network chip: slot cells abutting in columns, no routes.
+
+Placement rule: mode ``r`` runs at y = −r·pitch; column ``c`` of a mesh starts at
+x = c·W (W = slot width of :func:`gf_prune.components.mzi.slot_geometry`). Every
+column holds, for each MZI of the topology, one two-mode slot named exactly
+``phases.instance_name(layer, mesh, col, row)`` (``mzi_V0_c3_r5``), and for each
+mode no MZI touches a :func:`~gf_prune.components.mzi.passthrough` named
+``pass_V0_c3_r4``. Slots of one column have identical width and optical length
+(heaters off), so a column adds one common phase.
+
+Ports (all cells): optical ``in{r}`` (west) and ``out{r}`` (east) per mode;
+electrical ``{instance}_{theta|phi}_e1`` / ``_e2`` for every live heater, each also
+labelled on the ``TEXT`` layer with ``{instance}_{theta|phi}`` at the heater.
+Electrical ports have ``port_type="electrical"`` and are the only ports whose names
+contain ``_theta_e``/``_phi_e``: drop them to get the optical netlist.
+
+Slot states (one character per MZI, in topology order): ``"3"`` θ and φ heaters,
+``"2"`` θ only, ``"1"`` φ only, ``"0"`` no heater (unpowered MZI, fixed bar/cross),
+``"x"`` removed (plain waveguides of matched phase).
+"""
+
+from __future__ import annotations
+
+__all__ = ["heater_ports", "mesh", "network_chip", "sigma_column", "slot_states", "svd_layer"]
+
+from typing import Any
+
+import gdsfactory as gf
+import numpy as np
+from gdsfactory.component import Component
+from gdsfactory.typings import ComponentSpec
+from gf_prune.components.mzi import attenuator, mzi_removed, mzi_unit, passthrough
+
+from gf_prune.mesh import topology
+from gf_prune.phases import instance_name
+
+TEXT_LAYER = (66, 0)
+HEATER_KINDS = ("theta", "phi")
+
+
+def slot_states(theta_live: Any, phi_live: Any, pruned_mzi: str = "remove") -> str:
+    """Slot state string from live masks: ``"3" "2" "1" "0"`` or ``"x"`` (both pruned and removed)."""
+    if pruned_mzi not in ("remove", "bar"):
+        raise ValueError(f"pruned_mzi must be 'remove' or 'bar', got {pruned_mzi!r}")
+    t = np.asarray(theta_live, dtype=bool)
+    p = np.asarray(phi_live, dtype=bool)
+    code = 2 * t.astype(int) + p.astype(int)
+    return "".join("x" if (k == 0 and pruned_mzi == "remove") else str(k) for k in code)
+
+
+def _without(d: dict[str, Any], *keys: str) -> dict[str, Any]:
+    return {k: v for k, v in d.items() if k not in keys}
+
+
+def _copy_ports(c: Component, ref: Any, names: list[tuple[str, str]]) -> list[Any]:
+    """Re-export ports of ``ref`` as ``c`` ports (``(ref_port, new_name)`` pairs).
+
+    A direct copy of kfactory's port records with the instance transformation applied:
+    ``Component.add_port`` costs ~1 ms a port, which dominates a 64-mode mesh.
+    """
+    cell_ports = {p.name: p for p in ref.cell.ports}
+    bases = c.ports._bases
+    out = []
+    for src, name in names:
+        base = cell_ports[src].base
+        b = base.model_copy(update={"name": name})
+        if base.trans is not None:
+            b.trans = ref.trans * base.trans
+        else:  # pragma: no cover - off-grid ports
+            b.dcplx_trans = ref.dcplx_trans * base.dcplx_trans
+        bases.append(b)
+        out.append(b)
+    return out
+
+
+def _expose_heaters(c: Component, ref: Any, inst: str, kinds: list[str], ports: bool) -> None:
+    """Label each live heater ``{inst}_{kind}`` at its ``e1``; export ``{inst}_{kind}_e1/_e2`` if ``ports``."""
+    dbu = c.kcl.dbu
+    cell_ports = {p.name: p for p in ref.cell.ports}
+    for kind in kinds:
+        if ports:
+            _copy_ports(c, ref, [(f"{kind}_e1", f"{inst}_{kind}_e1"), (f"{kind}_e2", f"{inst}_{kind}_e2")])
+        d = (ref.trans * cell_ports[f"{kind}_e1"].base.trans).disp
+        c.add_label(f"{inst}_{kind}", position=(d.x * dbu, d.y * dbu), layer=TEXT_LAYER)
+
+
+def heater_ports(cell: Component, trans: Any = None) -> list[tuple[str, Any, Any]]:
+    """Every heater port below ``cell``: ``(name, kdb.Trans in cell coordinates, port record)``.
+
+    Walks mesh/Σ cells (whose slot instances carry ``{kind}_e1/_e2`` ports) and
+    names each ``{slot instance}_{kind}_e1/_e2`` — the names :func:`network_chip` exports.
+    """
+    import klayout.db as kdb
+
+    trans = trans if trans is not None else kdb.Trans()
+    out: list[tuple[str, Any, Any]] = []
+    for inst in cell.insts:
+        sub = inst.cell
+        ports = [p for p in sub.ports if p.port_type == "electrical"]
+        t = trans * inst.trans
+        if ports and inst.name.startswith(("mzi_", "att_")):
+            out += [(f"{inst.name}_{p.name}", t * p.base.trans, p.base) for p in ports]
+        elif sub.name.startswith(("mesh", "sigma_column", "svd_layer")):
+            out += heater_ports(sub, t)
+    return out
+
+
+@gf.cell
+def mesh(
+    n: int = 4,
+    kind: str = "clements",
+    states: str | None = None,
+    layer: int = 0,
+    mesh_name: str = "U",
+    pitch: float = 100.0,
+    zero_state: str = "bar",
+    slot: ComponentSpec = mzi_unit,
+    removed: ComponentSpec = mzi_removed,
+    through: ComponentSpec = passthrough,
+    slot_settings: dict[str, Any] | None = None,
+    with_heater_ports: bool = False,
+) -> Component:
+    """N-mode Clements or Reck mesh of abutting slots (see the module docstring).
+
+    Args:
+        n: number of modes.
+        kind: "clements" or "reck" (:func:`gf_prune.mesh.topology`).
+        states: one state character per MZI (topology order); None = all heaters.
+        layer, mesh_name: used only for instance and port names.
+        pitch: mode pitch (µm).
+        zero_state: "bar" or "cross".
+        slot: MZI cell spec (called with ``theta_heater``, ``phi_heater``).
+        removed: removed-MZI cell spec; through: single-mode passthrough spec.
+        slot_settings: extra keyword arguments for all three (heater, coupler, ...).
+        with_heater_ports: export the heaters' electrical ports (labels are always
+            added). Off by default: ~1 ms of netlist extraction per port;
+            :func:`network_chip` exports them once, at the top.
+    """
+    topo = topology(n, kind)  # type: ignore[arg-type]
+    states = states if states is not None else "3" * topo.n_mzis
+    if len(states) != topo.n_mzis or set(states) - set("3210x"):
+        raise ValueError(f"states must be {topo.n_mzis} characters of '3210x', got {len(states)}")
+    kw = dict(slot_settings or {})
+    common = {"pitch": pitch, "zero_state": zero_state, **kw}
+    slot_kw = _without(common, "crossing", "wavelength", "neff")
+    through_kw = _without(slot_kw, "heater", "heater_ports", "coupler_ports")
+    removed_kw = _without(common, "heater", "heater_ports", "coupler_ports")
+    cells = {
+        s: gf.get_component(slot, theta_heater=s in "32", phi_heater=s in "31", **slot_kw) for s in set(states) - {"x"}
+    }
+    if "x" in states:
+        cells["x"] = gf.get_component(removed, **removed_kw)
+    up = gf.get_component(through, up=True, **through_kw)
+    down = gf.get_component(through, up=False, **through_kw)
+    width = float(up.info["width"])
+    c = Component()
+    n_cols = max(topo.n_cols, 1)
+    by_col: list[dict[int, int]] = [{} for _ in range(n_cols)]
+    for k in range(topo.n_mzis):
+        by_col[int(topo.cols[k])][int(topo.rows[k])] = k
+    for col in range(n_cols):
+        x = col * width
+        rows = by_col[col]
+        covered = set(rows) | {r + 1 for r in rows}
+        for r, k in sorted(rows.items()):
+            name = instance_name(layer, mesh_name, col, r)
+            ref = c.add_ref(cells[states[k]], name=name)
+            ref.dmove((x, -r * pitch))
+            if states[k] != "x":
+                _expose_heaters(c, ref, name, list(cells[states[k]].info["heaters"]), with_heater_ports)
+            if col == 0:
+                c.add_port(f"in{r}", port=ref.ports["o1"])
+                c.add_port(f"in{r + 1}", port=ref.ports["o2"])
+            if col == n_cols - 1:
+                c.add_port(f"out{r}", port=ref.ports["o3"])
+                c.add_port(f"out{r + 1}", port=ref.ports["o4"])
+        for r in range(n):
+            if r in covered:
+                continue
+            ref = c.add_ref(up if r == 0 else down, name=f"pass_{mesh_name}{layer}_c{col}_r{r}")
+            ref.dmove((x, -r * pitch))
+            if col == 0:
+                c.add_port(f"in{r}", port=ref.ports["o1"])
+            if col == n_cols - 1:
+                c.add_port(f"out{r}", port=ref.ports["o2"])
+    c.info["width"] = n_cols * width
+    c.info["slot_width"] = width
+    c.info["n_mzis"] = topo.n_mzis
+    c.info["removed"] = states.count("x")
+    c.info["unpowered"] = states.count("0")
+    c.info["heaters"] = sum({"3": 2, "2": 1, "1": 1}.get(s, 0) for s in states)
+    return c
+
+
+@gf.cell
+def sigma_column(
+    k: int = 4,
+    n_in: int = 4,
+    n_out: int = 4,
+    states: str | None = None,
+    layer: int = 0,
+    pitch: float = 100.0,
+    zero_state: str = "bar",
+    att: ComponentSpec = attenuator,
+    terminator: ComponentSpec = "terminator",
+    att_settings: dict[str, Any] | None = None,
+    with_heater_ports: bool = False,
+) -> Component:
+    """Σ column: ``k`` attenuators ``att_S{layer}_r{r}`` on modes 0..k−1 (internal pitch
+    ``pitch/2``); V outputs k..n_in−1 end in terminators ``term_V{layer}_r{r}`` and U
+    inputs k..n_out−1 in ``term_U{layer}_r{r}``. Ports ``in{r}`` (r < n_in), ``out{r}`` (r < n_out).
+    States as :func:`mesh` (``"x"`` is not allowed: an attenuator is never removed)."""
+    states = states if states is not None else "3" * k
+    if len(states) != k or set(states) - set("3210"):
+        raise ValueError(f"Σ states must be {k} characters of '3210', got {states!r}")
+    kw = {"pitch": round(pitch / 2, 3), "zero_state": zero_state, **(att_settings or {})}
+    cells = {s: gf.get_component(att, theta_heater=s in "32", phi_heater=s in "31", **kw) for s in set(states)}
+    term = gf.get_component(terminator)
+    # an empty Σ column (k = 0) still separates the V terminators from the U ones
+    width = float(cells[states[0]].ports["o2"].center[0]) if k else 2 * float(term.xsize) + 20.0
+    c = Component()
+    for r in range(k):
+        name = instance_name(layer, "S", 0, r)
+        ref = c.add_ref(cells[states[r]], name=name)
+        ref.dmove((0, -r * pitch))
+        _expose_heaters(c, ref, name, list(cells[states[r]].info["heaters"]), with_heater_ports)
+        c.add_port(f"in{r}", port=ref.ports["o1"])
+        c.add_port(f"out{r}", port=ref.ports["o2"])
+    for r in range(k, n_in):
+        ref = c.add_ref(term, name=f"term_V{layer}_r{r}")
+        ref.drotate(180)
+        ref.dmove((0, -r * pitch))
+        c.add_port(f"in{r}", port=ref.ports["o1"])
+    for r in range(k, n_out):
+        ref = c.add_ref(term, name=f"term_U{layer}_r{r}")
+        ref.dmove((width, -r * pitch))
+        c.add_port(f"out{r}", port=ref.ports["o1"])
+    c.info["width"] = width
+    return c
+
+
+@gf.cell
+def svd_layer(
+    n_in: int = 4,
+    n_out: int = 4,
+    kind: str = "clements",
+    v_states: str | None = None,
+    s_states: str | None = None,
+    u_states: str | None = None,
+    layer: int = 0,
+    pitch: float = 100.0,
+    zero_state: str = "bar",
+    slot: ComponentSpec = mzi_unit,
+    removed: ComponentSpec = mzi_removed,
+    through: ComponentSpec = passthrough,
+    att: ComponentSpec = attenuator,
+    terminator: ComponentSpec = "terminator",
+    slot_settings: dict[str, Any] | None = None,
+    att_settings: dict[str, Any] | None = None,
+) -> Component:
+    """SVD layer W = U·Σ·V†: mesh ``V{layer}`` (n_in modes) → ``S{layer}`` → mesh ``U{layer}``.
+
+    The three blocks abut (V's ``out{r}`` = Σ's ``in{r}``, Σ's ``out{r}`` = U's ``in{r}``).
+    Ports: ``in{r}`` (r < n_in), ``out{r}`` (r < n_out) and every live heater's
+    electrical ports, re-exported under the same names as in :func:`mesh`.
+    """
+    k = min(n_in, n_out)
+    kw = {"pitch": pitch, "zero_state": zero_state, "slot": slot, "removed": removed, "through": through}
+    v = mesh(n_in, kind, v_states, layer, "V", slot_settings=slot_settings, **kw)
+    u = mesh(n_out, kind, u_states, layer, "U", slot_settings=slot_settings, **kw)
+    s = sigma_column(k, n_in, n_out, s_states, layer, pitch, zero_state, att, terminator, att_settings)
+    c = Component()
+    refs = {}
+    x = 0.0
+    for name, cell in ((f"V{layer}", v), (f"S{layer}", s), (f"U{layer}", u)):
+        ref = c.add_ref(cell, name=name)
+        ref.dmovex(x)
+        x += float(cell.info["width"])
+        refs[name[0]] = ref
+    for r in range(n_in):
+        c.add_port(f"in{r}", port=refs["V"].ports[f"in{r}"])
+    for r in range(n_out):
+        c.add_port(f"out{r}", port=refs["U"].ports[f"out{r}"])
+    c.info["width"] = x
+    c.info["v_width"] = float(v.info["width"])
+    c.info["s_width"] = float(s.info["width"])
+    return c
+
+
+@gf.cell
+def network_chip(
+    sizes: tuple[int, ...] = (4, 4),
+    kind: str = "clements",
+    states: tuple[tuple[str | None, str | None, str | None], ...] | None = None,
+    pitch: float = 100.0,
+    zero_state: str = "bar",
+    layer_gap: float = 200.0,
+    slot: ComponentSpec = mzi_unit,
+    removed: ComponentSpec = mzi_removed,
+    through: ComponentSpec = passthrough,
+    att: ComponentSpec = attenuator,
+    terminator: ComponentSpec = "terminator",
+    slot_settings: dict[str, Any] | None = None,
+    att_settings: dict[str, Any] | None = None,
+) -> Component:
+    """Network chip: SVD layers ``layer{ℓ}`` side by side, ``layer_gap`` µm apart.
+
+    Layers are separate optical blocks (the nonlinearity between layers is off-chip,
+    O-E-O). Ports: ``l{ℓ}_in{r}``, ``l{ℓ}_out{r}`` (optical) and every live heater's
+    ``{instance}_{theta|phi}_e1/_e2`` (electrical; instance names carry the layer).
+
+    Args:
+        sizes: mode counts (n_0, n_1, …): layer ℓ maps n_ℓ → n_{ℓ+1}.
+        states: per layer (v_states, s_states, u_states); None = all heaters built.
+        other arguments: as :func:`svd_layer`.
+    """
+    if len(sizes) < 2:
+        raise ValueError(f"sizes needs at least two entries, got {sizes!r}")
+    n_layers = len(sizes) - 1
+    states = states if states is not None else tuple((None, None, None) for _ in range(n_layers))
+    c = Component()
+    x = 0.0
+    for li in range(n_layers):
+        vs, ss, us = states[li]
+        cell = svd_layer(
+            sizes[li],
+            sizes[li + 1],
+            kind,
+            vs,
+            ss,
+            us,
+            li,
+            pitch,
+            zero_state,
+            slot,
+            removed,
+            through,
+            att,
+            terminator,
+            slot_settings,
+            att_settings,
+        )
+        ref = c.add_ref(cell, name=f"layer{li}")
+        ref.dmovex(x)
+        x += float(cell.info["width"]) + layer_gap
+        _copy_ports(c, ref, [(p.name, f"l{li}_{p.name}") for p in cell.ports if p.port_type != "electrical"])
+    bases = c.ports._bases
+    for name, t, base in heater_ports(c):
+        bases.append(base.model_copy(update={"name": name, "trans": t}))
+    return c
