@@ -290,3 +290,38 @@ def test_wrong_phase_shapes_torch(n_theta, n_phi):
         mesh_unitary_torch(topo, z(n_theta, dtype=torch.float64), z(n_phi, dtype=torch.float64))
     with pytest.raises(ValueError, match="screen"):
         mesh_unitary_torch(topo, z(6, dtype=torch.float64), z(6, dtype=torch.float64), z(3, dtype=torch.float64))
+
+
+@pytest.mark.parametrize("kind", KINDS)
+@pytest.mark.parametrize("n", [17, 24, 40])
+def test_deep_meshes_grouped_path_equals_numpy_and_tree(kind, n):
+    """Meshes deeper than TREE_MAX_COLS take the grouped path: same unitary, batched and differentiable."""
+    from gf_prune.mesh import TREE_MAX_COLS, column_matrices_torch, product_tree
+
+    topo = topology(n, kind)
+    assert topo.n_cols > TREE_MAX_COLS
+    rng = np.random.default_rng(n)
+    theta, phi = rng.uniform(0, 2 * math.pi, (2, 3, topo.n_mzis))
+    t, p = torch.tensor(theta, requires_grad=True), torch.tensor(phi, requires_grad=True)
+    got = mesh_unitary_torch(topo, t, p, None, "cross")
+    tree = product_tree(column_matrices_torch(topo, t, p, "cross"))
+    for b in range(3):
+        np.testing.assert_allclose(
+            got[b].detach().numpy(), mesh_unitary(topo, theta[b], phi[b], None, "cross"), atol=1e-12
+        )
+    torch.testing.assert_close(got, tree, rtol=0, atol=1e-12)
+    (got.abs() ** 3).sum().backward()
+    g_grouped = t.grad.clone()
+    t.grad = None
+    (tree.abs() ** 3).sum().backward()
+    torch.testing.assert_close(g_grouped, t.grad, rtol=1e-10, atol=1e-10)
+
+
+def test_gradcheck_grouped_path():
+    topo = topology(17, "clements")
+    gen = torch.Generator().manual_seed(2)
+    theta = (torch.rand(topo.n_mzis, generator=gen, dtype=torch.float64) * 6).requires_grad_()
+    phi = torch.rand(topo.n_mzis, generator=gen, dtype=torch.float64) * 6
+    assert torch.autograd.gradcheck(
+        lambda t: torch.view_as_real(mesh_unitary_torch(topo, t, phi)[:2]), (theta,), eps=1e-6, atol=1e-8
+    )
