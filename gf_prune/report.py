@@ -20,6 +20,7 @@ Files looked for in the folder (all optional except ``report.json``)::
     mesh_maps.png, power_bars.png        redrawn here from the phases npz
     rounds.png                           the prune stage's; drawn here from the records if absent
     layout.png, wavelength_sweep.png, robustness.png, robustness_layers.png   from the other stages
+    verify.json                          per-mesh / per-layer errors (merged under report["verify"])
     robustness.json                      robustness summary (else report["robustness"])
 """
 
@@ -52,6 +53,7 @@ LAYOUT_PNG = "layout.png"
 SWEEP_PNG = "wavelength_sweep.png"
 ROBUSTNESS_PNG = "robustness.png"
 ROBUSTNESS_JSON = "robustness.json"
+VERIFY_JSON = "verify.json"
 VERIFY_TOL_DEFAULT = 1e-6
 ROBUSTNESS_LAYERS_PNG = "robustness_layers.png"
 METHOD_KEYS = ("pruning.method", "pruning.summary.method", "pruning.config.method", "method", "prune.method")
@@ -455,6 +457,120 @@ def _json_section(title: str, anchor: str, data: Any, limit: int = 80) -> str:
     return ""
 
 
+def _list_of_dicts(x: Any) -> list[Mapping[str, Any]]:
+    return [r for r in x if isinstance(r, Mapping)] if isinstance(x, list) else []
+
+
+def verify_body(verify: Mapping[str, Any]) -> str:
+    """Verdict, worst errors, and the error of every mesh / layer from verify.json."""
+    flat = _flatten({k: v for k, v in verify.items() if not isinstance(v, list)})
+    err = _num(flat, "max_rel_error")
+    tol = _num(flat, "tolerance", "tol") or VERIFY_TOL_DEFAULT
+    passed = flat.get("passed")
+    if passed is None and err is not None:
+        passed = err <= tol
+    rows = []
+    if passed is not None:
+        rows.append(("verdict", "<span class='ok'>passed</span>" if passed else "<span class='bad'>FAILED</span>"))
+    for key, label in (
+        ("max_rel_error", "worst mesh / layer, ‖S − M‖_F/‖M‖_F"),
+        ("chip_rel_error", "whole chip"),
+        ("tolerance", "tolerance"),
+    ):
+        if (v := _num(flat, key)) is not None:
+            rows.append((_e(label), _sci(v)))
+    if (wl := _num(flat, "wavelength_um", "wl_um")) is not None:
+        rows.append(("design wavelength", f"{wl:.4g} µm"))
+    if flat.get("culprit"):
+        rows.append(("culprit", _e(flat["culprit"])))
+    parts = [_table(("check", "value"), rows, num_cols=(1,))] if rows else []
+    problems = verify.get("problems")
+    if isinstance(problems, list) and problems:
+        parts.append("<h3>Problems found</h3><ul>" + "".join(f"<li>{_e(p)}</li>" for p in problems[:20]) + "</ul>")
+    per_mesh = _list_of_dicts(verify.get("per_mesh"))
+    if per_mesh:
+        mesh_rows = [
+            (_e(r.get("layer", "")), _e("Σ" if r.get("mesh") == "S" else r.get("mesh", "")), _sci(_num(r, "rel_error")))
+            for r in per_mesh
+        ]
+        parts.append("<h3>Per mesh</h3>" + _table(("layer", "mesh", "relative error"), mesh_rows, num_cols=(2,)))
+    per_layer = _list_of_dicts(verify.get("per_layer"))
+    if per_layer:
+        layer_rows = [(_e(r.get("layer", "")), _sci(_num(r, "rel_error"))) for r in per_layer]
+        parts.append("<h3>Per layer (W = U Σ V†)</h3>" + _table(("layer", "relative error"), layer_rows, (1,)))
+    return "".join(parts) or '<p class="note">No verification figures in report.json or verify.json.</p>'
+
+
+def _acc_band(s: Any) -> str:
+    if not isinstance(s, Mapping):
+        return "—"
+    mean, p5, p95 = _num(s, "mean"), _num(s, "p5"), _num(s, "p95")
+    if mean is None:
+        return "—"
+    band = f" <span class='note'>({100 * p5:.1f}–{100 * p95:.1f})</span>" if p5 is not None and p95 is not None else ""
+    return f"{100 * mean:.1f} %{band}"
+
+
+def robustness_body(rob: Mapping[str, Any]) -> str:
+    """Clean and combined accuracy, each sweep and the per-layer drop, dense vs pruned."""
+    clean = rob.get("clean") if isinstance(rob.get("clean"), Mapping) else {}
+    combined = rob.get("combined") if isinstance(rob.get("combined"), Mapping) else {}
+    models = [m for m in ("dense", "pruned", "pruned_ft") if m in clean or m in combined]
+    models += [m for m in {**clean, **combined} if m not in models]
+    parts = []
+    if models:
+        head = ("", *models)
+        rows = [("no imperfection", *(_pct(_num(clean, m), 1) for m in models))]
+        if combined:
+            rows.append(("all imperfections at once: mean (p5–p95)", *(_acc_band(combined.get(m)) for m in models)))
+        parts.append(_table(head, rows, num_cols=tuple(range(1, len(head)))))
+        parts.append(
+            '<p class="note">Test accuracy under Monte-Carlo imperfections; pruned_ft: pruned and '
+            "fine-tuned under noise.</p>"
+        )
+    sweeps = rob.get("sweeps")
+    if isinstance(sweeps, Mapping):
+        units = rob.get("units") if isinstance(rob.get("units"), Mapping) else {}
+        for field, sw in sweeps.items():
+            if not isinstance(sw, Mapping) or not isinstance(sw.get("values"), list):
+                continue
+            names = [m for m in models if isinstance(sw.get(m), list)] or [
+                k for k, v in sw.items() if isinstance(v, list) and k != "values"
+            ]
+            rows = []
+            for i, v in enumerate(sw["values"]):
+                row = [_e(_value(v))]
+                for m in names:
+                    ms = sw[m]
+                    row.append(_acc_band(ms[i]) if i < len(ms) else "—")
+                rows.append(row)
+            unit = units.get(field)
+            title = f"{field} ({unit})" if isinstance(unit, str) else field
+            parts.append(
+                f"<h3>Sweep of {_e(title)}</h3>" + _table((field, *names), rows, tuple(range(1, 1 + len(names))))
+            )
+    layers = rob.get("layer_sensitivity")
+    if isinstance(layers, Mapping):
+        names = [m for m in models if _list_of_dicts(layers.get(m))]
+        n = max((len(layers[m]) for m in names), default=0)
+        if n:
+            rows = []
+            for li in range(n):
+                row = [str(li)]
+                for m in names:
+                    r = layers[m][li] if li < len(layers[m]) else None
+                    drop = _num(r, "drop") if isinstance(r, Mapping) else None
+                    row.append("—" if drop is None else f"{100 * drop:.1f} points")
+                rows.append(row)
+            parts.append(
+                "<h3>Per-layer sensitivity (accuracy drop, one layer perturbed)</h3>"
+                + _table(("layer", *names), rows, tuple(range(1, 1 + len(names))))
+            )
+    if not parts:  # an unknown layout of the summary: show its scalars
+        return _kv_table(_flatten({k: v for k, v in rob.items() if k != "config"}), 60)
+    return "".join(parts)
+
+
 # ---------------------------------------------------------------------- entry point
 def write_report(out_dir: str | Path, report: Mapping[str, Any] | None = None, make_plots: bool = True) -> Path:
     """Write ``out_dir/report.html`` from ``report.json`` and the files beside it.
@@ -501,6 +617,12 @@ def write_report(out_dir: str | Path, report: Mapping[str, Any] | None = None, m
     if rob_file.is_file():
         robustness = _read_json(rob_file) or robustness
 
+    verify: dict[str, Any] = dict(report.get("verify") or {}) if isinstance(report.get("verify"), Mapping) else {}
+    verify_file = _read_json(folder / VERIFY_JSON) if (folder / VERIFY_JSON).is_file() else None
+    if isinstance(verify_file, Mapping):
+        verify = {**verify_file, **verify}
+    for k, v in _flatten(verify, "verify.").items():  # the summary may find the verdict there
+        flat.setdefault(k, v)
     title = _str(flat, "name", "title", "run.name") or folder.resolve().name
     stamp = _dt.datetime.now(_dt.UTC).strftime("%Y-%m-%d %H:%M UTC")
     dataset = _str(flat, "dataset.name", "data.name", "dataset", "data.dataset", "config.data.name")
@@ -544,7 +666,7 @@ def write_report(out_dir: str | Path, report: Mapping[str, Any] | None = None, m
             "Relative error of the SAX-simulated layout vs the trained matrices over wavelength",
             "the verification stage has not written its λ sweep.",
         )
-        + _json_section("verify in report.json", "verify", report.get("verify"))
+        + verify_body(verify)
         + "</section>"
     )
     sections.append(
@@ -561,8 +683,8 @@ def write_report(out_dir: str | Path, report: Mapping[str, Any] | None = None, m
             else ""
         )
         + (
-            _json_section("robustness summary", "robustness", robustness)
-            if isinstance(robustness, Mapping)
+            robustness_body(robustness)
+            if isinstance(robustness, Mapping) and robustness
             else '<p class="note">No robustness summary (robustness.json or report["robustness"]).</p>'
         )
         + "</section>"

@@ -210,6 +210,51 @@ def test_stage_rounds_png_is_kept(tmp_path: Path) -> None:
     assert (tmp_path / "rounds.png").read_bytes() == before
 
 
+def test_verify_json_details_are_shown(tmp_path: Path) -> None:
+    verify = {
+        "max_rel_error": 2.5e-3,
+        "tolerance": 1e-6,
+        "passed": False,
+        "culprit": "mzi_U1_c3_r5",
+        "problems": ["mzi_U1_c3_r5: θ heater missing"],
+        "per_mesh": [{"layer": 0, "mesh": "V", "rel_error": 1e-13}, {"layer": 1, "mesh": "U", "rel_error": 2.5e-3}],
+        "per_layer": [{"layer": 0, "rel_error": 1.1e-13}, {"layer": 1, "rel_error": 2.4e-3}],
+    }
+    (tmp_path / "verify.json").write_text(json.dumps(verify))
+    report = contract_report()
+    report["verify"] = {"max_rel_error": 2.5e-3}
+    text = write_report(tmp_path, report).read_text()
+    section = text[text.index('id="verification"') : text.index('id="robustness"')]
+    assert "FAILED" in section and "mzi_U1_c3_r5" in section and "θ heater missing" in section
+    assert section.count("2.50e-03") >= 2 and "2.40e-03" in section
+    assert "✗" in text[: text.index('id="timings"')]  # the summary flags it too
+
+
+def test_robustness_summary_is_tabulated(tmp_path: Path) -> None:
+    band = {"mean": 0.9, "p5": 0.85, "p95": 0.95, "std": 0.03}
+    rob = {
+        "config": {"trials": 1000},
+        "units": {"sigma_ps": "π rad"},
+        "clean": {"dense": 0.97, "pruned": 0.95},
+        "sweeps": {
+            "sigma_ps": {"parameter": "sigma_ps", "values": [0.0, 0.01], "dense": [band, band], "pruned": [band, band]}
+        },
+        "combined": {"dense": band, "pruned": {"mean": 0.8, "p5": 0.7, "p95": 0.88}},
+        "layer_sensitivity": {
+            "setting": {},
+            "dense": [{"drop": 0.01}, {"drop": 0.02}],
+            "pruned": [{"drop": 0.05}, {"drop": 0.1}],
+        },
+    }
+    (tmp_path / "robustness.json").write_text(json.dumps(rob))
+    tiny_png(tmp_path / "robustness.png", "#55aa33")
+    text = write_report(tmp_path, contract_report()).read_text()
+    section = text[text.index('id="robustness"') : text.index('id="files"')]
+    assert 'data-file="robustness.png"' in section
+    assert "97.0 %" in section and "80.0 %" in section and "(70.0–88.0)" in section
+    assert "sigma_ps (π rad)" in section and "10.0 points" in section
+
+
 # ---------------------------------------------------------------------- the figures
 def test_mesh_map_status_and_power_match_the_heater_table() -> None:
     net = random_network((5, 4), 0.5, seed=3)
