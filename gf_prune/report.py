@@ -457,6 +457,27 @@ def _json_section(title: str, anchor: str, data: Any, limit: int = 80) -> str:
     return ""
 
 
+def power_table(net: Any, p_pi_mw: float) -> str:
+    """Static power and kept MZIs of the laid-out network per layer and mesh, θ and φ apart."""
+    from gf_prune import plots
+
+    rows, tot = [], [0.0, 0.0]
+    for mm in plots.mesh_maps(net, p_pi_mw):
+        th, ph = float(mm.power_theta_mw.sum()), float(mm.power_phi_mw.sum())
+        tot[0] += th
+        tot[1] += ph
+        n = int(mm.cols.size)
+        removed = int((mm.status == plots.REMOVED).sum())
+        live_heaters = int(mm.theta_live.sum() + mm.phi_live.sum())
+        name = "Σ" if mm.mesh == "S" else mm.mesh
+        rows.append(
+            (str(mm.layer), name, f"{n - removed} / {n}", f"{live_heaters} / {2 * n}", _mw(th), _mw(ph), _mw(th + ph))
+        )
+    rows.append(("<b>all</b>", "", "", "", _mw(tot[0]), _mw(tot[1]), f"<b>{_mw(sum(tot))}</b>"))
+    head = ("layer", "mesh", "MZIs kept", "heaters live", "θ power", "φ power", "total")
+    return "<h3>Laid-out network (pruned)</h3>" + _table(head, rows, num_cols=(2, 3, 4, 5, 6))
+
+
 def _list_of_dicts(x: Any) -> list[Mapping[str, Any]]:
     return [r for r in x if isinstance(r, Mapping)] if isinstance(x, list) else []
 
@@ -642,7 +663,14 @@ def write_report(out_dir: str | Path, report: Mapping[str, Any] | None = None, m
             "Heater power per layer and mesh (V → Σ → U), θ and φ stacked; hatched: dense",
             "no phases file (phases_pruned.npz) to draw it from.",
         )
-        + _json_section("power_mw in report.json", "power", report.get("power_mw"))
+        + (power_table(net, p_pi) if net is not None else "")
+        + (
+            "<details><summary>power_mw in report.json</summary>"
+            + _json_section("power_mw", "power", report.get("power_mw"))
+            + "</details>"
+            if isinstance(report.get("power_mw"), Mapping)
+            else ""
+        )
         + "</section>"
     )
     sections.append(

@@ -114,6 +114,14 @@ def test_summary_shows_contract_figures(page: str) -> None:
     assert "lth" in page and "wrap-aware" in page and "bar" in page
 
 
+def test_power_table_per_layer_and_mesh(out_folder: Path, page: str) -> None:
+    net = NetworkPhases.load(out_folder / "phases_pruned.npz")
+    total = sum(r["power_mw"] for r in net.heater_rows())
+    power = page[page.index('id="power"') : page.index('id="mesh-maps"')].split("<details>")[0]
+    assert power.count("<tr>") == 1 + 2 * 3 + 1  # header, (V, Σ, U) × 2 layers, the sum
+    assert f"<b>{total:.1f} mW</b>" in power or f"<b>{total / 1000:.3f} W</b>" in power
+
+
 def test_timings_per_stage_are_listed(page: str) -> None:
     timings = page[page.index('id="timings"') :]
     for stage in ("train", "prune", "layout", "verify", "robustness"):
