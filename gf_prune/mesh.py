@@ -282,6 +282,20 @@ def _column_index(topo: MeshTopology) -> tuple[Any, ...]:
     return col, row, ~touched
 
 
+@cache
+def _column_scatter(topo: MeshTopology, dtype: Any, device: Any) -> tuple[Any, ...]:
+    """Cached (C, N, N) identity-on-untouched-modes base and the (col, out, in) targets of t00, t01, t10, t11."""
+    import torch
+
+    with torch.inference_mode(False):  # cached tensors must stay usable by autograd later
+        col, row, untouched = _column_index(topo)
+        base = torch.diag_embed(untouched.to(dtype)).to(device)
+        cols = torch.cat([col, col, col, col]).to(device)
+        outs = torch.cat([row, row, row + 1, row + 1]).to(device)
+        ins = torch.cat([row, row + 1, row, row + 1]).to(device)
+    return base, cols, outs, ins
+
+
 def column_matrices_torch(topo: MeshTopology, theta: Any, phi: Any, zero_state: ZeroState = "bar") -> Any:
     """Column matrices M_c as one (C, N, N) complex tensor (differentiable).
 
@@ -290,15 +304,9 @@ def column_matrices_torch(topo: MeshTopology, theta: Any, phi: Any, zero_state: 
     import torch
 
     t00, t01, t10, t11 = mzi_transfer_torch(theta, phi, zero_state)
-    batch = theta.shape[:-1]
-    n, c = topo.n, max(topo.n_cols, 1)
-    col, row, untouched = _column_index(topo)
-    eye_diag = untouched.to(t00.dtype)
-    m = torch.diag_embed(eye_diag).to(theta.device).expand(*batch, c, n, n).clone()
-    m[..., col, row, row] = t00
-    m[..., col, row, row + 1] = t01
-    m[..., col, row + 1, row] = t10
-    m[..., col, row + 1, row + 1] = t11
+    base, cols, outs, ins = _column_scatter(topo, t00.dtype, theta.device)
+    m = base.expand(*theta.shape[:-1], *base.shape).clone()
+    m[..., cols, outs, ins] = torch.cat([t00, t01, t10, t11], -1)
     return m
 
 
@@ -328,12 +336,14 @@ def _group_index(topo: MeshTopology, group: int) -> tuple[Any, ...]:
 
     c = max(topo.n_cols, 1)
     c_pad = -(-c // group) * group
-    col = torch.tensor(np.array(topo.cols), dtype=torch.long)
-    row = torch.tensor(np.array(topo.rows), dtype=torch.long)
-    partner = torch.arange(topo.n).repeat(c_pad, 1)
-    partner[col, row] = row + 1
-    partner[col, row + 1] = row
-    return c_pad, torch.cat([col, col]), torch.cat([row, row + 1]), partner.reshape(c_pad // group, group, topo.n)
+    with torch.inference_mode(False):  # cached tensors must stay usable by autograd later
+        col = torch.tensor(np.array(topo.cols), dtype=torch.long)
+        row = torch.tensor(np.array(topo.rows), dtype=torch.long)
+        partner = torch.arange(topo.n).repeat(c_pad, 1)
+        partner[col, row] = row + 1
+        partner[col, row + 1] = row
+        partner = partner.reshape(c_pad // group, group, topo.n)
+        return c_pad, torch.cat([col, col]), torch.cat([row, row + 1]), partner
 
 
 def _grouped_product(topo: MeshTopology, theta: Any, phi: Any, zero_state: ZeroState) -> Any:

@@ -325,3 +325,14 @@ def test_gradcheck_grouped_path():
     assert torch.autograd.gradcheck(
         lambda t: torch.view_as_real(mesh_unitary_torch(topo, t, phi)[:2]), (theta,), eps=1e-6, atol=1e-8
     )
+
+
+@pytest.mark.parametrize("n", [5, 20])
+def test_inference_mode_first_call_does_not_poison_cache(n):
+    """Cached index tensors built under torch.inference_mode must still serve later autograd calls."""
+    topo = topology(n, "reck")
+    with torch.inference_mode():
+        mesh_unitary_torch(topo, torch.zeros(topo.n_mzis, dtype=torch.float32), torch.zeros(topo.n_mzis))
+    theta = torch.rand(topo.n_mzis, requires_grad=True)
+    mesh_unitary_torch(topo, theta, torch.zeros(topo.n_mzis)).abs().sum().backward()
+    assert theta.grad is not None
