@@ -757,16 +757,32 @@ def noise_aware_finetune(
 # ----------------------------------------------------------------------------- the product entry
 
 
+def fill_missing_positions(positions_um: np.ndarray, grid_um: np.ndarray) -> tuple[np.ndarray, int]:
+    """Fill NaN sites (heaters not in the GDS, e.g. pruned ones) by an affine fit grid → GDS.
+
+    The fit x_gds ≈ A·(x_grid, y_grid, 1) uses the labelled sites; a site without a label gets
+    the position where the layout would have put it. Returns (positions, number filled).
+    """
+    pos = np.array(positions_um, dtype=np.float64)
+    have = np.isfinite(pos).all(1)
+    n_fill = int((~have).sum())
+    if n_fill == 0:
+        return pos, 0
+    if have.sum() < 3:
+        raise ValueError("need ≥ 3 labelled heaters to place the unlabelled ones")
+    a = np.c_[grid_um, np.ones(len(grid_um))]
+    coef, *_ = np.linalg.lstsq(a[have], pos[have], rcond=None)
+    pos[~have] = a[~have] @ coef
+    return pos, n_fill
+
+
 def _positions(model: torch.nn.Module, cfg: RobustnessConfig) -> tuple[np.ndarray, str]:
     grid = grid_heater_positions(model, cfg.column_pitch_um, cfg.row_pitch_um)
     if cfg.heater_gds is None:
         return grid, f"grid (column {cfg.column_pitch_um} µm × row {cfg.row_pitch_um} µm, assumed)"
-    pos = heater_positions_from_gds(cfg.heater_gds, model)
-    _, live = _flat_phases(model)
-    missing = np.isnan(pos[:, 0]) & live.numpy()
-    if missing.any():
-        return grid, f"grid (GDS {cfg.heater_gds} lacks {int(missing.sum())} live heaters of this network)"
-    return pos, f"gds:{cfg.heater_gds}"
+    pos, n_fill = fill_missing_positions(heater_positions_from_gds(cfg.heater_gds, model), grid)
+    note = f"; {n_fill} unlabelled sites placed by an affine fit of the grid" if n_fill else ""
+    return pos, f"gds:{cfg.heater_gds}{note}"
 
 
 def _sweep(

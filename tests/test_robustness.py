@@ -304,3 +304,13 @@ def test_noise_aware_finetune_closes_the_gap(trained, pruned, data):
     R.noise_aware_finetune(ft, data, noise, epochs=150, lr=0.005, trials_per_step=8)
     noisy_ft = R.monte_carlo_accuracy(ft, *args).mean()
     assert accuracy(trained, data.X_test, data.y_test) - noisy_ft <= drop["dense"]
+
+
+def test_unlabelled_sites_placed_by_affine_fit():
+    grid = np.array([[0.0, 0.0], [1.0, 0.0], [0.0, 1.0], [2.0, 3.0]])
+    gds = 10.0 * grid + np.array([5.0, -2.0])
+    partial = gds.copy()
+    partial[3] = np.nan
+    filled, n = R.fill_missing_positions(partial, grid)
+    assert n == 1
+    np.testing.assert_allclose(filled, gds, atol=1e-9)
