@@ -1,0 +1,140 @@
+"""Pruning benchmark on digits-FFT16, 16→16→16→10 Clements: the issue-3 table.
+
+For each method and seed, one run with ``max_loss`` = 5 points records every round; the table reports
+the highest U/V phase sparsity reached within 1 and within 5 points of the dense network of the same
+seed, the static power saved there, removable MZIs, and the wall time. Mean ± spread (half the range)
+over the seeds given.
+
+Run (one core)::
+
+    OMP_NUM_THREADS=1 .venv/bin/python benchmarks/bench_prune.py --seeds 0 --out bench_out
+    OMP_NUM_THREADS=1 .venv/bin/python benchmarks/bench_prune.py --methods gradual --seeds 0 1 2
+
+Figures are speed/quality measurements, not pass/fail tests.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import statistics
+import time
+from pathlib import Path
+from typing import Any
+
+import torch
+
+from gf_prune.data import load_digits_fft16
+from gf_prune.model import PhotonicMLP
+from gf_prune.prune import PruneConfig, run_pruning, write_prune_record
+
+#: name → (config overrides, model init). Budgets fit a shared single core; see the module docstring.
+METHODS: dict[str, dict[str, Any]] = {
+    "weight_domain": {"method": "weight_domain", "weight_sparsities": [0.1, 0.3, 0.5, 0.7, 0.9]},
+    "magnitude_oneshot": {"method": "magnitude_oneshot", "gauge": False},
+    "magnitude_iterative": {"method": "magnitude_iterative", "alpha": 2.0, "steps": 10, "gauge": False},
+    "lth_layer": {"method": "lth", "scope": "layer", "dense_epochs": 300, "gauge": False},
+    "lth_global": {"method": "lth", "scope": "global", "dense_epochs": 300, "gauge": False},
+    "gradual": {},  # the recommended default (PruneConfig defaults)
+}
+INIT = {"init": "zero", "init_std": 0.5}
+DENSE_EPOCHS = 600
+
+
+def best_within(records: list[dict[str, Any]], dense: float, loss: float) -> dict[str, Any]:
+    ok = [r for r in records if r["acc_test"] >= dense - loss - 1e-12]
+    return max(ok, key=lambda r: (r["sparsity_uv"], r["acc_test"]))
+
+
+def run_one(name: str, seed: int, out: Path | None, dense_cache: dict[int, PhotonicMLP]) -> dict[str, Any]:
+    torch.manual_seed(seed)
+    data = load_digits_fft16(seed)
+    overrides = dict(METHODS[name])
+    cfg = {"max_loss": 0.05, "seed": seed, **overrides}
+    if cfg.get("method") == "lth":
+        model = PhotonicMLP(seed=seed, **INIT)  # lottery tickets rewind to the initial phases
+        cfg.setdefault("dense_epochs", DENSE_EPOCHS)
+    else:
+        if seed not in dense_cache:  # one dense network per seed, shared by the other methods
+            m = PhotonicMLP(seed=seed, **INIT)
+            r = run_pruning(
+                m,
+                data,
+                {
+                    "method": "magnitude_oneshot",
+                    "dense_epochs": DENSE_EPOCHS,
+                    "alphas": [1e-9],
+                    "finetune_epochs": 0,
+                    "gauge": False,
+                    "seed": seed,
+                },
+            )
+            dense_cache[seed] = r.dense_model
+        model = dense_cache[seed]
+        cfg["dense_epochs"] = 0
+    PruneConfig.parse(cfg)
+    t = time.perf_counter()
+    res = run_pruning(model, data, cfg)
+    wall = time.perf_counter() - t
+    if out is not None:
+        write_prune_record(res, out, name=f"{name}_seed{seed}")
+    row = {"method": name, "seed": seed, "dense": res.dense_accuracy, "wall_s": wall, "rounds": len(res.records)}
+    for pts in (1, 5):
+        b = best_within(res.records, res.dense_accuracy, pts / 100)
+        row[f"sparsity_{pts}"] = b["sparsity_uv"]
+        row[f"acc_{pts}"] = b["acc_test"]
+        row[f"power_saved_{pts}"] = b["power_saved"]
+        row[f"removable_{pts}"] = b["removable_mzis"]
+    return row
+
+
+def _ms(vals: list[float], fmt: str = "{:.1%}") -> str:
+    if len(vals) == 1:
+        return fmt.format(vals[0])
+    spread = (max(vals) - min(vals)) / 2
+    return f"{fmt.format(statistics.mean(vals))} ± {fmt.format(spread)}"
+
+
+def table(rows: list[dict[str, Any]]) -> str:
+    head = (
+        "| method | seeds | dense acc | U/V pruned ≤1 pt | power saved ≤1 pt | U/V pruned ≤5 pt | "
+        "power saved ≤5 pt | removable MZIs ≤5 pt | wall (s) |\n|---|---|---|---|---|---|---|---|---|\n"
+    )
+    lines = []
+    for name in dict.fromkeys(r["method"] for r in rows):
+        rs = [r for r in rows if r["method"] == name]
+        g = {k: [r[k] for r in rs] for k in rs[0]}
+        lines.append(
+            f"| {name} | {len(rs)} | {_ms(g['dense'])} | {_ms(g['sparsity_1'])} | {_ms(g['power_saved_1'])} | "
+            f"{_ms(g['sparsity_5'])} | {_ms(g['power_saved_5'])} | {_ms(g['removable_5'], '{:.0f}')} | "
+            f"{_ms(g['wall_s'], '{:.0f}')} |"
+        )
+    return head + "\n".join(lines) + "\n"
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--methods", nargs="+", default=list(METHODS), choices=list(METHODS))
+    ap.add_argument("--seeds", nargs="+", type=int, default=[0])
+    ap.add_argument("--out", type=Path, default=None, help="folder for per-run records, rows.json and table.md")
+    ap.add_argument("--threads", type=int, default=1)
+    args = ap.parse_args()
+    torch.set_num_threads(args.threads)
+    rows: list[dict[str, Any]] = []
+    cache: dict[int, PhotonicMLP] = {}
+    for seed in args.seeds:
+        for name in args.methods:
+            row = run_one(name, seed, args.out, cache)
+            rows.append(row)
+            print(json.dumps(row), flush=True)
+            if args.out is not None:
+                args.out.mkdir(parents=True, exist_ok=True)
+                (args.out / "rows.json").write_text(json.dumps(rows, indent=1))
+    md = table(rows)
+    print(md)
+    if args.out is not None:
+        (args.out / "table.md").write_text(md)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,182 @@
+"""Pruning engine: masks hold, rewinding is exact, counts are right, bad configs say what is wrong."""
+
+from __future__ import annotations
+
+import itertools
+import json
+import math
+
+import pytest
+import torch
+
+from gf_prune.data import Dataset
+from gf_prune.model import PhotonicMLP
+from gf_prune.prune import (
+    PruneConfig,
+    PruneConfigError,
+    initial_state,
+    phase_scores,
+    prune_lowest,
+    rewind,
+    run_pruning,
+    sparsity_schedule,
+    train_phases,
+    write_prune_record,
+)
+from gf_prune.train import TrainConfig, fit
+
+SIZES = (4, 4, 3)
+
+
+def tiny_data(seed: int = 0, n: int = 90) -> Dataset:
+    g = torch.Generator().manual_seed(seed)
+    centres = torch.randn(3, 4, dtype=torch.complex128, generator=g)
+    y = torch.arange(n) % 3
+    x = centres[y] + 0.3 * torch.randn(n, 4, dtype=torch.complex128, generator=g)
+    x = x / x.abs().pow(2).sum(1, keepdim=True).sqrt()
+    return Dataset("tiny", x[: n * 2 // 3], y[: n * 2 // 3], x[n * 2 // 3 :], y[n * 2 // 3 :])
+
+
+def _prune_half(model: PhotonicMLP) -> None:
+    g = torch.Generator().manual_seed(1)
+    for _, _, _, _, m in model.phase_items():
+        m.copy_(torch.rand(m.shape, generator=g) > 0.5)
+    model.apply_masks()
+
+
+def _assert_pruned_zero(model: PhotonicMLP) -> None:
+    for _, _, _, p, m in model.phase_items():
+        assert torch.all(p[~m] == 0.0)  # exactly 0, not small
+
+
+def test_masks_hold_through_many_adam_steps():
+    model = PhotonicMLP(SIZES, seed=0)
+    _prune_half(model)
+    train_phases(model, tiny_data(), epochs=100, lr=0.05)
+    _assert_pruned_zero(model)
+
+
+def test_masks_hold_through_fit_with_minibatches():
+    model = PhotonicMLP(SIZES, seed=0)
+    _prune_half(model)
+    fit(model, tiny_data(), TrainConfig(epochs=12, lr=0.05, batch_size=8))
+    _assert_pruned_zero(model)
+
+
+def test_rewinding_restores_initial_phases_bit_for_bit():
+    model = PhotonicMLP(SIZES, seed=3)
+    init = initial_state(model)
+    train_phases(model, tiny_data(), epochs=20, lr=0.05)
+    _prune_half(model)
+    rewind(model, init)
+    for name, p in model.named_parameters():
+        mask = dict(model.named_buffers()).get(f"{name}_mask")
+        if mask is None:
+            assert torch.equal(p, init[name])
+        else:
+            assert torch.equal(p[mask], init[name][mask])
+            assert torch.all(p[~mask] == 0.0)
+
+
+def test_wrap_aware_ranking_prunes_a_phase_near_2pi_first():
+    model = PhotonicMLP((2, 2), seed=0)  # one MZI per mesh
+    with torch.no_grad():
+        model.layers[0].V_theta.fill_(1.98 * math.pi)
+        model.layers[0].V_phi.fill_(0.5)
+        model.layers[0].U_theta.fill_(1.0)
+        model.layers[0].U_phi.fill_(1.5)
+    for ranking, first in (("wrap", "V_theta"), ("magnitude", "V_phi")):
+        m = PhotonicMLP((2, 2), seed=0)
+        m.load_state_dict(model.state_dict())
+        prune_lowest(m, phase_scores(m, ranking), 1, "global", prune_sigma=False)
+        pruned = [f"{mesh}_{kind}" for _, mesh, kind, _, mask in m.phase_items() if not bool(mask.all())]
+        assert pruned == [first]
+
+
+def test_sigma_is_pruned_only_when_asked():
+    model = PhotonicMLP(SIZES, seed=0)
+    prune_lowest(model, phase_scores(model, "wrap"), 10_000, "global", prune_sigma=False)
+    for _, mesh, _, _, m in model.phase_items():
+        assert bool(m.all()) == (mesh == "S")
+
+
+def test_sparsity_schedule_ends():
+    for kind in ("cubic", "one_cycle"):
+        vals = [sparsity_schedule(t / 10, 0.9, kind) for t in range(11)]
+        assert vals[0] == 0.0 and vals[-1] == pytest.approx(0.9)
+        assert all(b >= a for a, b in itertools.pairwise(vals))
+
+
+@pytest.mark.parametrize(
+    ("cfg", "words"),
+    [
+        ({"method": "pruneit"}, ["method", "pruneit"]),
+        ({"rate": 0.0}, ["rate", "0.0"]),
+        ({"rate": 1.0}, ["rate"]),
+        ({"rate_late": 1.5}, ["rate_late", "1.5"]),
+        ({"final_sparsity": -0.1}, ["final_sparsity"]),
+        ({"target_sparsity": 1.0}, ["target_sparsity"]),
+        ({"ranking": "random"}, ["ranking", "random"]),
+        ({"learning_rate": 0.1}, ["learning_rate", "unknown key"]),
+        ({"method": "magnitude_oneshot", "ranking": "saliency"}, ["saliency"]),
+    ],
+)
+def test_bad_config_names_the_key_and_value(cfg, words):
+    with pytest.raises(PruneConfigError) as exc:
+        PruneConfig.parse(cfg)
+    for w in words:
+        assert w in str(exc.value)
+
+
+def test_nan_phases_are_refused():
+    model = PhotonicMLP(SIZES)
+    with torch.no_grad():
+        model.layers[1].U_theta[2] = float("nan")
+    with pytest.raises(ValueError, match="NaN or infinite phase in layer 1, mesh U, theta"):
+        run_pruning(model, tiny_data(), {"dense_epochs": 1})
+
+
+FAST = {"dense_epochs": 40, "finetune_epochs": 10, "lr": 0.05, "max_loss": 0.2}
+
+
+@pytest.mark.parametrize(
+    "method_cfg",
+    [
+        {"method": "magnitude_oneshot", "alphas": [0.5, 1.0]},
+        {"method": "magnitude_iterative", "max_rounds": 3},
+        {"method": "lth", "scope": "layer", "max_rounds": 3},
+        {"method": "lth", "scope": "global", "max_rounds": 2, "ranking": "magnitude", "gauge": False},
+        {"method": "gradual", "gradual_epochs": 40, "final_sparsity": 0.3, "max_rounds": 2, "complete_mzis": 0.5},
+        {"method": "weight_domain", "weight_sparsities": [0.5]},
+    ],
+)
+def test_every_method_runs_and_records_independent_counts(method_cfg):
+    seen = []
+    res = run_pruning(PhotonicMLP(SIZES, init="zero", init_std=0.3), tiny_data(), {**FAST, **method_cfg}, seen.append)
+    assert len(seen) == len(res.records) >= 2
+    assert res.records[0]["step"] == "dense" and res.records[0]["sparsity_uv"] == 0.0
+    best = res.best
+    masks = [(mesh, m) for _, mesh, _, _, m in res.model.phase_items()]
+    assert best["pruned_uv"] == sum(int((~m).sum()) for mesh, m in masks if mesh != "S")
+    assert best["pruned_all"] == sum(int((~m).sum()) for _, m in masks)
+    assert best["acc_test"] >= res.dense_accuracy - 0.2 - 1e-12
+    _assert_pruned_zero(res.model)
+
+
+def test_lth_with_saliency_and_target_stops_at_target():
+    res = run_pruning(
+        PhotonicMLP(SIZES, init="zero", init_std=0.3),
+        tiny_data(),
+        {**FAST, "method": "lth", "ranking": "saliency", "rate": 0.3, "target_sparsity": 0.4, "max_loss": 1.0},
+    )
+    assert res.records[-1]["sparsity_uv"] == pytest.approx(0.4, abs=0.03)
+
+
+def test_record_files_are_written(tmp_path):
+    res = run_pruning(PhotonicMLP(SIZES), tiny_data(), {**FAST, "method": "magnitude_oneshot", "alphas": [1.0]})
+    paths = write_prune_record(res, tmp_path / "out")
+    blob = json.loads(paths["json"].read_text())
+    assert blob["summary"]["phases"]["total_uv"] == 2 * (6 + 6 + 6 + 3)
+    assert len(blob["records"]) == 2 and "power_mw" in blob["records"][1]
+    assert paths["png"].stat().st_size > 1000
+    assert not [p for p in (tmp_path / "out").iterdir() if p.name.startswith(".")]
