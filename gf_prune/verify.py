@@ -40,7 +40,7 @@ from gf_prune import sax_models
 from gf_prune.physics import mzi_transfer
 from gf_prune.sax_models import WL0_UM, UnmodelledCellError
 
-DENSE_MAX_UNKNOWNS = 96
+DENSE_MAX_UNKNOWNS = 24
 """Cells with at most this many instance ports are solved densely (batched numpy)."""
 
 TOL_DEFAULT = 1e-6
@@ -349,7 +349,7 @@ class CompiledCircuit:
         if cell.symbolic is None:
             a = np.zeros((batch, n, n), dtype=np.complex128)
             a[:, np.arange(n), np.arange(n)] = 1.0
-            np.add.at(a, (slice(None), cell.a_rows, cell.a_cols), -sx[:, cell.a_sel])
+            a[:, cell.a_rows, cell.a_cols] = -sx[:, cell.a_sel]  # (row, col) pairs are unique
             x = np.linalg.solve(a, np.broadcast_to(rhs, (batch, n, n_ext)))
         else:
             ax = np.concatenate([-sx[:, cell.a_sel], np.ones((batch, n))], axis=1)
@@ -363,10 +363,10 @@ class CompiledCircuit:
                 )
             )
         # y[out, :] = Σ over S entries whose output is ext port `out`: S_entry · a[entry input, :]
-        y = np.zeros((batch, n_ext, n_ext), dtype=np.complex128)
         contrib = sx[:, cell.ext_sel, None] * x[:, cell.s_cols[cell.ext_sel], :]
-        np.add.at(y, (slice(None), cell.ext_out), contrib)
-        return y
+        gather = np.zeros((n_ext, cell.ext_sel.size))
+        gather[cell.ext_out, np.arange(cell.ext_sel.size)] = 1.0
+        return np.einsum("ok,bkj->boj", gather, contrib)
 
     def evaluate(self, phases: Sequence[float] | np.ndarray | None = None, wl: float = WL0_UM) -> np.ndarray:
         """S-matrix of the top cell (ports in :attr:`ports` order) for one phase per slot."""
