@@ -61,12 +61,33 @@ RANKING_KEYS = ("pruning.ranking", "pruning.summary.ranking", "pruning.config.ra
 SCOPE_KEYS = ("pruning.scope", "pruning.config.scope", "pruning.mode", "prune.scope")
 BEST_ROUND_KEYS = ("pruning.best_round", "pruning.summary.best_round", "best_round")
 
+NAV = (
+    "<nav>"
+    + " · ".join(
+        f'<a href="#{a}">{t}</a>'
+        for a, t in (
+            ("summary", "Summary"),
+            ("timings", "Time"),
+            ("rounds", "Rounds"),
+            ("power", "Power"),
+            ("mesh-maps", "Mesh maps"),
+            ("layout", "Layout"),
+            ("verification", "Verification"),
+            ("robustness", "Robustness"),
+            ("files", "Files"),
+        )
+    )
+    + "</nav>"
+)
+
 CSS = """
 body { font-family: -apple-system, "Segoe UI", Helvetica, Arial, sans-serif; margin: 0; color: #1d1d1f;
        background: #f6f7f9; line-height: 1.4; }
 header { background: #12324a; color: #fff; padding: 18px 32px; }
 header h1 { margin: 0 0 4px 0; font-size: 24px; }
 header p { margin: 0; color: #c9d6e2; font-size: 13px; }
+header nav { margin-top: 8px; font-size: 13px; color: #c9d6e2; }
+header nav a { color: #ffffff; text-decoration: none; }
 main { max-width: 1180px; margin: 0 auto; padding: 8px 32px 48px 32px; }
 section { background: #fff; border: 1px solid #dde1e6; border-radius: 6px; padding: 12px 20px 16px 20px;
           margin: 18px 0; }
@@ -737,6 +758,6 @@ def write_report(out_dir: str | Path, report: Mapping[str, Any] | None = None, m
         "<!DOCTYPE html>\n<html lang='en'><head><meta charset='utf-8'>"
         "<meta name='viewport' content='width=device-width, initial-scale=1'>"
         f"<title>{_e(title)} — gf_prune report</title><style>{CSS}</style></head><body>"
-        f"<header><h1>{_e(title)}</h1><p>{_e(sub)}</p></header><main>{''.join(sections)}</main></body></html>\n"
+        f"<header><h1>{_e(title)}</h1><p>{_e(sub)}</p>{NAV}</header><main>{''.join(sections)}</main></body></html>\n"
     )
     return atomic_write_text(folder / REPORT_HTML, page)
