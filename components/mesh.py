@@ -227,12 +227,12 @@ def sigma_column(
         c.add_port(f"in{r}", port=ref.ports["o1"])
         c.add_port(f"out{r}", port=ref.ports["o2"])
     for r in range(k, n_in):
-        ref = c.add_ref(term, name=f"term_V{layer}_r{r}")
-        ref.drotate(180)
+        ref = c.add_ref(term, name=f"term_V{layer}_r{r}")  # faces west, body inside the column
         ref.dmove((0, -r * pitch))
         c.add_port(f"in{r}", port=ref.ports["o1"])
     for r in range(k, n_out):
-        ref = c.add_ref(term, name=f"term_U{layer}_r{r}")
+        ref = c.add_ref(term, name=f"term_U{layer}_r{r}")  # faces east
+        ref.drotate(180)
         ref.dmove((width, -r * pitch))
         c.add_port(f"out{r}", port=ref.ports["o1"])
     c.info["width"] = width
