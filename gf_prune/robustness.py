@@ -5,12 +5,12 @@ Imperfection models (each parameter with its unit and the public source of its d
 ================  ==========================================================  =========================
 model             what it does (units)                                        default / source
 ================  ==========================================================  =========================
-phase error       θ, φ of every *live* heater += σ_PS·π·N(0, 1)   [σ_PS in     σ_PS sweep 0…0.05; Fang et
+phase error       θ, φ of every *live* heater += σ_PS·π·N(0, 1)   [σ_PS in     σ_PS sweep 0…0.03; Fang et
                   units of π rad]; pruned phases have no heater: untouched     al., Opt. Express 27, 14009
                                                                                (2019); Banerjee et al.
-quantisation      live phase wrapped into [0, 2π) and rounded to the nearest   b = 4…10; DAC model, seed
+quantisation      live phase wrapped into [0, 2π) and rounded to the nearest   b sweep 3…8; DAC model, seed
                   of 2^b uniform levels k·2π/2^b   [b in bits]                 paper / arXiv:2207.10835
-coupler split     every built 2×2 coupler: r = 1/√2 + σ_BS·N(0, 1), clipped   σ_BS sweep 0…0.04; Fang et
+coupler split     every built 2×2 coupler: r = 1/√2 + σ_BS·N(0, 1), clipped   σ_BS sweep 0…0.08; Fang et
                   to [0, 1], t = √(1 − r²), B(r) = [[r, i·t], [i·t, r]]         al. 2019
 insertion loss    every built MZI (and Σ attenuator) attenuates both outputs   0.25 dB per heater section
                   by IL ~ N(IL_mean, (rel·IL_mean)²) dB, clipped ≥ 0; a        (seed paper; SimPhony
@@ -25,6 +25,13 @@ thermal xtalk     Δφ_i = Σ_j K_ij · φ_j, φ_j the programmed (wrapped) phas
                                                                                Opt. Express 27, 10456
                                                                                (2019))
 ================  ==========================================================  =========================
+
+Two modelling choices, both switchable in :class:`Imperfections`:
+- ``loss_compensation`` (default on): the off-chip gain of each layer is recalibrated for the nominal
+  (mean) path loss, so what costs accuracy is the loss non-uniformity, not a known global scale.
+- ``crosstalk_into_pruned`` (default on): a pruned heater is not built and does not heat, but the
+  waveguide under its site still picks up the neighbours' heat. :func:`crosstalk_matrix` returns the
+  heater-to-heater matrix (symmetric, zero for pruned heaters) unless asked otherwise.
 
 Order of application for one trial: programmed phase → quantisation (the DAC) → thermal crosstalk
 from the quantised drive → Gaussian phase error → MZIs with perturbed couplers → insertion loss.
