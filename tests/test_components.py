@@ -11,7 +11,6 @@ import warnings
 import gdsfactory as gf
 import numpy as np
 import pytest
-
 from gf_prune.components import (
     attenuator,
     mesh,
@@ -21,6 +20,7 @@ from gf_prune.components import (
     passthrough,
     slot_states,
 )
+
 from gf_prune.layout import activate_pdk, extract_netlist
 from gf_prune.mesh import mesh_unitary, topology
 from gf_prune.physics import attenuator_transfer, mzi_transfer
