@@ -143,7 +143,9 @@ class SVDLayer(nn.Module):
 
     def matrix(self) -> torch.Tensor:
         """Complex n_out × n_in matrix W = U Σ V†."""
-        u, vh = self.unitaries()
+        return self._matrix_from(*self.unitaries())
+
+    def _matrix_from(self, u: torch.Tensor, vh: torch.Tensor) -> torch.Tensor:
         k = self.k
         return (u[:, :k] * self.sigma()) @ vh[:k, :]
 
@@ -234,6 +236,40 @@ class SVDLayer(nn.Module):
         return cls.from_matrix(linear.weight.detach().cpu().numpy(), **kwargs)
 
 
+def _plain_svd_layers(layers: Sequence[nn.Module]) -> bool:
+    """True if every layer computes its output exactly as SVDLayer does (no overridden matrix path)."""
+    return all(
+        isinstance(layer, SVDLayer)
+        and type(layer).forward is SVDLayer.forward
+        and type(layer).matrix is SVDLayer.matrix
+        and type(layer).unitaries is SVDLayer.unitaries
+        for layer in layers
+    )
+
+
+def _batched_unitaries(layers: Sequence[SVDLayer]) -> list[tuple[torch.Tensor, torch.Tensor]]:
+    """(U, V†) of every layer, as SVDLayer.unitaries() gives them, with all meshes of one
+    (size, kind, zero_state) stacked into a single :func:`mesh_unitary_torch` call."""
+    groups: dict[tuple[int, str, str], list[tuple[int, str]]] = {}
+    for li, layer in enumerate(layers):
+        for mesh, topo in (("V", layer.topo_V), ("U", layer.topo_U)):
+            groups.setdefault((topo.n, layer.mesh_kind, layer.zero_state), []).append((li, mesh))
+    out: dict[tuple[int, str], torch.Tensor] = {}
+    for (n, kind, zs), items in groups.items():
+        theta = torch.stack([layers[li].phase(mesh, "theta") for li, mesh in items])
+        phi = torch.stack([layers[li].phase(mesh, "phi") for li, mesh in items])
+        mats = mesh_unitary_torch(topology(n, kind), theta, phi, None, zs)  # type: ignore[arg-type]
+        for i, key in enumerate(items):
+            out[key] = mats[i]
+    result = []
+    for li, layer in enumerate(layers):
+        u = out[(li, "U")]
+        if layer.screen is not None:
+            u = torch.polar(torch.ones_like(layer.screen), layer.screen).unsqueeze(-1) * u
+        result.append((u, out[(li, "V")]))
+    return result
+
+
 def modulus_softplus(z: torch.Tensor) -> torch.Tensor:
     """Softplus-type modulus nonlinearity between layers: f(z) = log(1 + e^{|z|}) (phase dropped)."""
     return nn.functional.softplus(z.abs())
@@ -278,10 +314,16 @@ class PhotonicMLP(nn.Module):
     def fields(self, x: torch.Tensor) -> torch.Tensor:
         """Complex output fields of the last layer."""
         h = x.to(torch.complex128)
-        for i, layer in enumerate(self.layers):
+        if not _plain_svd_layers(self.layers):
+            for i, layer in enumerate(self.layers):
+                if i:
+                    h = modulus_softplus(h).to(torch.complex128)
+                h = layer(h)
+            return h
+        for i, w in enumerate(self.matrices()):  # same as layer(h), meshes built in one batch
             if i:
                 h = modulus_softplus(h).to(torch.complex128)
-            h = layer(h)
+            h = h @ w.T
         return h
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
@@ -318,7 +360,13 @@ class PhotonicMLP(nn.Module):
                 yield li, mesh, kind, p, m
 
     def matrices(self) -> list[torch.Tensor]:
-        return [layer.matrix() for layer in self.layers]
+        """Every layer's W; all same-size meshes of the network go through one batched mesh build."""
+        if not _plain_svd_layers(self.layers):
+            return [layer.matrix() for layer in self.layers]
+        return [
+            layer._matrix_from(u, vh)
+            for layer, (u, vh) in zip(self.layers, _batched_unitaries(self.layers), strict=True)
+        ]
 
     def to_phases(self) -> NetworkPhases:
         return NetworkPhases(

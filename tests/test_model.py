@@ -11,7 +11,7 @@ from torch import nn
 
 from gf_prune.data import Dataset
 from gf_prune.mesh import mesh_unitary, topology
-from gf_prune.model import PhotonicMLP, SVDLayer
+from gf_prune.model import PhotonicMLP, SVDLayer, modulus_softplus
 from gf_prune.phases import NetworkPhases
 from gf_prune.physics import attenuator_transfer
 from gf_prune.train import TrainConfig, accuracy, fit
@@ -343,3 +343,34 @@ def test_fit_rejects_bad_config():
 def test_gain_is_positive_scalar():
     layer = SVDLayer(4, 4)
     assert layer.gain.item() == pytest.approx(math.exp(0.0))
+
+
+@pytest.mark.parametrize("mesh_kind", ["clements", "reck"])
+def test_batched_network_matrices_equal_per_layer(mesh_kind):
+    """PhotonicMLP builds all same-size meshes in one batch: same W and fields as layer by layer."""
+    model = PhotonicMLP((16, 16, 12, 16, 10), mesh_kind=mesh_kind, seed=9)
+    _prune_some(model, 3)
+    model.layers[1] = SVDLayer.from_matrix(random_complex((12, 16), 4), mesh_kind)  # one layer with a screen
+    for w, layer in zip(model.matrices(), model.layers, strict=True):
+        torch.testing.assert_close(w, layer.matrix(), rtol=0, atol=1e-13)
+    x = torch.tensor(random_complex((6, 16), 2))
+    h = x
+    for i, layer in enumerate(model.layers):
+        h = layer(modulus_softplus(h).to(torch.complex128) if i else h)
+    torch.testing.assert_close(model.fields(x), h, rtol=0, atol=1e-12)
+    loss = model(x).sum()
+    loss.backward()
+    assert all(p.grad is not None for *_, p, _ in model.phase_items())
+
+
+def test_custom_layer_subclass_uses_its_own_forward():
+    class Doubled(SVDLayer):
+        def forward(self, x):
+            return 2 * super().forward(x)
+
+    model = PhotonicMLP((4, 3), seed=0)
+    plain = model.fields(torch.ones(1, 4, dtype=torch.complex128))
+    doubled = Doubled(4, 3)
+    doubled.load_state_dict(model.layers[0].state_dict())
+    model.layers[0] = doubled
+    torch.testing.assert_close(model.fields(torch.ones(1, 4, dtype=torch.complex128)), 2 * plain)
