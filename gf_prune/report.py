@@ -21,6 +21,7 @@ Files looked for in the folder (all optional except ``report.json``)::
     rounds.png                           the prune stage's; drawn here from the records if absent
     layout.png, wavelength_sweep.png, robustness.png, robustness_layers.png   from the other stages
     verify.json                          per-mesh / per-layer errors (merged under report["verify"])
+    layout.json                          chip size, MZIs built / removed / bar, heaters (under report["layout"])
     robustness.json                      robustness summary (else report["robustness"])
 """
 
@@ -54,6 +55,7 @@ SWEEP_PNG = "wavelength_sweep.png"
 ROBUSTNESS_PNG = "robustness.png"
 ROBUSTNESS_JSON = "robustness.json"
 VERIFY_JSON = "verify.json"
+LAYOUT_JSON = "layout.json"
 VERIFY_TOL_DEFAULT = 1e-6
 ROBUSTNESS_LAYERS_PNG = "robustness_layers.png"
 METHOD_KEYS = ("pruning.method", "pruning.summary.method", "pruning.config.method", "method", "prune.method")
@@ -345,7 +347,9 @@ def _summary(flat: Mapping[str, Any], heaters: Mapping[str, float] | None) -> st
     saved = (1 - p_p / p_d) if (p_d and p_p is not None) else None
     ph_uv, ph_uv_p = _num(flat, "phases.total_uv"), _num(flat, "phases.pruned_uv")
     ph_all, ph_all_p = _num(flat, "phases.total_all"), _num(flat, "phases.pruned_all")
-    mz_t, mz_r, mz_b = _num(flat, "mzis.total"), _num(flat, "mzis.removed"), _num(flat, "mzis.bar")
+    mz_t = _num(flat, "mzis.total", "layout.mzis.total", "layout.mzis_total")
+    mz_r = _num(flat, "mzis.removed", "layout.mzis.removed", "layout.mzis_removed")
+    mz_b = _num(flat, "mzis.bar", "layout.mzis.bar", "layout.mzis_bar")
     err = _num(flat, "verify.max_rel_error")
     tol = _num(flat, "verify.tolerance", "verify.tol") or VERIFY_TOL_DEFAULT
     p_pi = _num(flat, "p_pi_mw", "power_mw.p_pi_mw", "physics.p_pi_mw", "convention.p_pi_mw")
@@ -497,6 +501,34 @@ def power_table(net: Any, p_pi_mw: float) -> str:
     rows.append(("<b>all</b>", "", "", "", _mw(tot[0]), _mw(tot[1]), f"<b>{_mw(sum(tot))}</b>"))
     head = ("layer", "mesh", "MZIs kept", "heaters live", "θ power", "φ power", "total")
     return "<h3>Laid-out network (pruned)</h3>" + _table(head, rows, num_cols=(2, 3, 4, 5, 6))
+
+
+def layout_body(layout: Mapping[str, Any]) -> str:
+    """Chip size, MZIs and heaters of the layout, from layout.json / report["layout"]."""
+    flat = _flatten(layout)
+    rows = []
+    w, h = _num(flat, "width_um"), _num(flat, "height_um")
+    if w is not None and h is not None:
+        rows.append(("chip size", f"{w / 1000:.3f} mm × {h / 1000:.3f} mm"))
+    if (a := _num(flat, "area_um2")) is not None:
+        rows.append(("area", f"{a / 1e6:.3f} mm²"))
+    for key, label in (
+        ("mzis.total", "MZI slots (mesh + Σ)"),
+        ("mzis.built", "MZIs built"),
+        ("mzis.removed", "MZIs removed (waveguides)"),
+        ("mzis.bar", "MZIs kept unpowered in bar"),
+        ("mzis.attenuators", "Σ attenuators"),
+        ("heaters.dense", "heaters, dense network"),
+        ("heaters.pruned", "heaters, pruned network"),
+    ):
+        if (v := _num(flat, key)) is not None:
+            rows.append((label, _int(v)))
+    for key, label in (("pruned_mzi", "pruned MZIs are"), ("zero_state", "zero-power state"), ("mesh_kind", "mesh")):
+        if isinstance(flat.get(key), str):
+            rows.append((label, _e(flat[key])))
+    if not rows:
+        return '<p class="note">No layout figures (layout.json or report["layout"]).</p>'
+    return "<h3>Layout figures</h3>" + _table(("quantity", "value"), rows, num_cols=(1,))
 
 
 def _list_of_dicts(x: Any) -> list[Mapping[str, Any]]:
@@ -663,8 +695,13 @@ def write_report(out_dir: str | Path, report: Mapping[str, Any] | None = None, m
     verify_file = _read_json(folder / VERIFY_JSON) if (folder / VERIFY_JSON).is_file() else None
     if isinstance(verify_file, Mapping):
         verify = {**verify_file, **verify}
-    for k, v in _flatten(verify, "verify.").items():  # the summary may find the verdict there
-        flat.setdefault(k, v)
+    layout: dict[str, Any] = dict(report.get("layout") or {}) if isinstance(report.get("layout"), Mapping) else {}
+    layout_file = _read_json(folder / LAYOUT_JSON) if (folder / LAYOUT_JSON).is_file() else None
+    if isinstance(layout_file, Mapping):
+        layout = {**layout_file, **layout}
+    for prefix, extra in (("verify.", verify), ("layout.", layout)):  # the summary may find its figures there
+        for k, v in _flatten(extra, prefix).items():
+            flat.setdefault(k, v)
     title = _str(flat, "name", "title", "run.name") or folder.resolve().name
     stamp = _dt.datetime.now(_dt.UTC).strftime("%Y-%m-%d %H:%M UTC")
     dataset = _str(flat, "dataset.name", "data.name", "dataset", "data.dataset", "config.data.name")
@@ -704,7 +741,7 @@ def write_report(out_dir: str | Path, report: Mapping[str, Any] | None = None, m
     sections.append(
         '<section id="layout"><h2>Layout</h2>'
         + _figure(folder, LAYOUT_PNG, "Layout of network.gds", "the layout stage has not written its picture.")
-        + _json_section("layout in report.json", "layout", report.get("layout"))
+        + layout_body(layout)
         + "</section>"
     )
     sections.append(

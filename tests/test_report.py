@@ -238,6 +238,22 @@ def test_verify_json_details_are_shown(tmp_path: Path) -> None:
     assert "✗" in text[: text.index('id="timings"')]  # the summary flags it too
 
 
+def test_layout_json_fills_the_mzi_figures(tmp_path: Path) -> None:
+    layout = {
+        "area_um2": 2.5e7,
+        "width_um": 17820.0,
+        "height_um": 1599.25,
+        "pruned_mzi": "remove",
+        "mzis": {"total": 237, "built": 100, "removed": 137, "bar": 0},
+    }
+    (tmp_path / "layout.json").write_text(json.dumps(layout))
+    report = {k: v for k, v in contract_report().items() if k != "mzis"}
+    text = write_report(tmp_path, report).read_text()
+    assert "137 / 237" in text  # the summary's MZIs-removed figure
+    section = text[text.index('id="layout"') : text.index('id="verification"')]
+    assert "17.820 mm × 1.599 mm" in section and "25.000 mm²" in section and "remove" in section
+
+
 def test_robustness_summary_is_tabulated(tmp_path: Path) -> None:
     band = {"mean": 0.9, "p5": 0.85, "p95": 0.95, "std": 0.03}
     rob = {
