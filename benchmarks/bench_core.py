@@ -56,6 +56,21 @@ def timeit(fn: Callable[[], object], repeat: int, warmup: int = 2, budget_s: flo
     return statistics.median(times)
 
 
+def interleaved(fns: dict[str, Callable[[], object]], repeat: int, warmup: int = 2) -> dict[str, tuple[float, float]]:
+    """(median, min) wall time of each fn, timed in alternating rounds so that load on a shared
+    machine hits every candidate alike."""
+    for fn in fns.values():
+        for _ in range(warmup):
+            fn()
+    times: dict[str, list[float]] = {k: [] for k in fns}
+    for _ in range(repeat):
+        for k, fn in fns.items():
+            t0 = time.perf_counter()
+            fn()
+            times[k].append(time.perf_counter() - t0)
+    return {k: (statistics.median(v), min(v)) for k, v in times.items()}
+
+
 def header(title: str) -> None:
     print(f"\n=== {title} ===", flush=True)
 
@@ -178,15 +193,22 @@ def bench_step_case(label: str, sizes: tuple[int, ...], x: torch.Tensor, y: torc
     naive = NaivePhotonicMLP(photonic)
     with torch.no_grad():  # the naive path computes the same thing
         err = (naive(x[:8]) - photonic(x[:8])).abs().max().item()
-    t_floor = timeit(step_fn(ComplexMLP(sizes), x, y), repeat)
-    t_phase = timeit(step_fn(photonic, x, y), repeat)
-    t_naive = timeit(step_fn(naive, x, y), max(3, repeat // 10), warmup=1)
+    fast = interleaved({"floor": step_fn(ComplexMLP(sizes), x, y), "phase": step_fn(photonic, x, y)}, repeat)
+    slow = interleaved({"naive": step_fn(naive, x, y), "phase": step_fn(photonic, x, y)}, 3, warmup=1)
+    (t_floor, m_floor), (t_phase, m_phase) = fast["floor"], fast["phase"]
+    t_naive, m_naive = slow["naive"]
+    t_phase2, m_phase2 = slow["phase"]
     print(f"{label}: batch {len(x)}, {sum(p.numel() for *_, p, _ in photonic.phase_items())} phases")
-    print(f"  complex weights (floor)      {1e3 * t_floor:9.2f} ms")
-    print(f"  phases, product tree         {1e3 * t_phase:9.2f} ms   = {t_phase / t_floor:6.2f}× floor  (target ≤ 5×)")
+    print("  (median / min over interleaved runs; ratios of medians, min-ratios in brackets)")
+    print(f"  complex weights (floor)      {1e3 * t_floor:9.2f} / {1e3 * m_floor:8.2f} ms")
     print(
-        f"  phases, one 2×2 at a time    {1e3 * t_naive:9.2f} ms   = {t_naive / t_phase:6.1f}× slower than the tree"
-        f" (target ≥ 20×)   [max |Δ log p| = {err:.1e}]"
+        f"  phases, product tree         {1e3 * t_phase:9.2f} / {1e3 * m_phase:8.2f} ms"
+        f"   = {t_phase / t_floor:5.2f}× floor [{m_phase / m_floor:5.2f}×]  (target ≤ 5×)"
+    )
+    print(
+        f"  phases, one 2×2 at a time    {1e3 * t_naive:9.2f} / {1e3 * m_naive:8.2f} ms"
+        f"   = {t_naive / t_phase2:5.1f}× slower than the tree [{m_naive / m_phase2:5.1f}×]  (target ≥ 20×)"
+        f"   [max |Δ log p| = {err:.1e}]"
     )
 
 
