@@ -6,8 +6,8 @@ checks pass on the default network and fail on an overlapping layout."""
 from __future__ import annotations
 
 import csv
-from itertools import pairwise
 import warnings
+from itertools import pairwise
 from pathlib import Path
 
 import gdsfactory as gf
