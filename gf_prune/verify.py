@@ -40,8 +40,13 @@ from gf_prune import sax_models
 from gf_prune.physics import mzi_transfer
 from gf_prune.sax_models import WL0_UM, UnmodelledCellError
 
-DENSE_MAX_UNKNOWNS = 24
-"""Cells with at most this many instance ports are solved densely (batched numpy)."""
+DENSE_MAX_FLOPS = 4e8
+"""A cell is solved densely (batched ``numpy.linalg.solve``, nothing to compile) when
+count·n³ stays below this; above it, with one sparse KLU solve (``klujax``, whose first
+call per shape costs ~0.4 s of XLA compilation)."""
+
+DENSE_MAX_BYTES = 256 * 2**20
+"""…and when the dense batch of systems fits in this much memory."""
 
 TOL_DEFAULT = 1e-6
 """Pass threshold on the relative Frobenius error at the design wavelength."""
@@ -262,10 +267,6 @@ class CompiledCircuit:
             warnings=warnings,
         )
         cell.pat_r, cell.pat_c = _structural_pattern(n, s_rows_a, s_cols_a, partner, ext_in)
-        if n > DENSE_MAX_UNKNOWNS:
-            cell.a_i = jnp.asarray(np.concatenate([cell.a_rows, np.arange(n)]).astype(np.int32))
-            cell.a_j = jnp.asarray(np.concatenate([cell.a_cols, np.arange(n)]).astype(np.int32))
-            cell.symbolic = klujax.analyze(cell.a_i, cell.a_j, n)
         self._cells[name] = cell
         return cell
 
@@ -302,6 +303,14 @@ class CompiledCircuit:
                     b.static.setdefault(k, []).append(np.broadcast_to(v[None, :], (cell.count, m)).ravel())
                 if b.heater:
                     b.slot_index.append(sub_idx[:, 0] if g.n_slots else np.full(cell.count * m, -1))
+        for name in order:  # dense or sparse, now that the batch sizes are known
+            cell = self._cells[name]
+            n = cell.n_unknowns
+            dense = cell.count * n**3 <= DENSE_MAX_FLOPS and cell.count * n * n * 16 <= DENSE_MAX_BYTES
+            if not dense:
+                cell.a_i = jnp.asarray(np.concatenate([cell.a_rows, np.arange(n)]).astype(np.int32))
+                cell.a_j = jnp.asarray(np.concatenate([cell.a_cols, np.arange(n)]).astype(np.int32))
+                cell.symbolic = klujax.analyze(cell.a_i, cell.a_j, n)
         for b in self._batches.values():
             sizes = {k: sum(a.size for a in v) for k, v in b.static.items()}
             bad = [k for k, s in sizes.items() if s != b.size]
@@ -366,7 +375,7 @@ class CompiledCircuit:
         contrib = sx[:, cell.ext_sel, None] * x[:, cell.s_cols[cell.ext_sel], :]
         gather = np.zeros((n_ext, cell.ext_sel.size))
         gather[cell.ext_out, np.arange(cell.ext_sel.size)] = 1.0
-        return np.einsum("ok,bkj->boj", gather, contrib)
+        return np.matmul(gather.astype(np.complex128), contrib)
 
     def evaluate(self, phases: Sequence[float] | np.ndarray | None = None, wl: float = WL0_UM) -> np.ndarray:
         """S-matrix of the top cell (ports in :attr:`ports` order) for one phase per slot."""
