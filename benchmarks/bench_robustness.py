@@ -34,16 +34,20 @@ def main() -> None:
     ap.add_argument("--sigma-ps", type=float, default=0.01, help="phase error std in units of π")
     ap.add_argument("--threads", type=int, default=2)
     ap.add_argument("--epochs", type=int, default=300, help="training epochs of the dense model")
+    ap.add_argument("--load", default=None, help="state_dict of a trained default PhotonicMLP (skips training)")
     args = ap.parse_args()
     torch.set_num_threads(args.threads)
 
     data = load_digits_fft16()
     model = PhotonicMLP(seed=0)
     t = time.perf_counter()
-    fit(model, data, TrainConfig(epochs=args.epochs))
+    if args.load:
+        model.load_state_dict(torch.load(args.load))
+    else:
+        fit(model, data, TrainConfig(epochs=args.epochs))
     print(
-        f"trained dense 16-16-16-10 in {time.perf_counter() - t:.1f} s, clean test accuracy "
-        f"{accuracy(model, data.X_test, data.y_test):.4f} on {len(data.y_test)} samples"
+        f"{'loaded' if args.load else 'trained'} dense 16-16-16-10 in {time.perf_counter() - t:.1f} s, clean test "
+        f"accuracy {accuracy(model, data.X_test, data.y_test):.4f} on {len(data.y_test)} samples"
     )
     imp = R.Imperfections(sigma_ps=args.sigma_ps)
 

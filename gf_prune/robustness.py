@@ -466,13 +466,32 @@ class _Draws:
     z_il: torch.Tensor  # (T, M)
 
 
-def _draw(n_heaters: int, trials: int, seed: int | torch.Generator) -> _Draws:
-    g = seed if isinstance(seed, torch.Generator) else torch.Generator().manual_seed(int(seed))
+DRAW_BLOCK = 64
+"""Trials per independently seeded block of random numbers (trial t's draws depend on seed and t only)."""
+
+
+def _draw_block(g: torch.Generator, n_heaters: int, trials: int) -> _Draws:
     m = n_heaters // 2
     z_ps = torch.randn(trials, n_heaters, generator=g, dtype=torch.float64)
     z_bs = torch.randn(trials, 2, m, generator=g, dtype=torch.float64)
     z_il = torch.randn(trials, m, generator=g, dtype=torch.float64)
     return _Draws(z_ps, z_bs, z_il)
+
+
+def _draw(n_heaters: int, trials: int, seed: int | torch.Generator) -> _Draws:
+    """Standard normal draws for ``trials`` trials: phase (T, H), couplers (T, 2, M), loss (T, M).
+
+    With an integer seed, blocks of :data:`DRAW_BLOCK` trials come from generators seeded with
+    (seed, block), so the first k trials are the same whatever the total (a 100-trial run is the
+    prefix of a 1000-trial run). With a generator, all draws come from it in one go.
+    """
+    if isinstance(seed, torch.Generator):
+        return _draw_block(seed, n_heaters, trials)
+    blocks = [
+        _draw_block(torch.Generator().manual_seed(int(seed) * 1_000_003 + b), n_heaters, DRAW_BLOCK)
+        for b in range(-(-trials // DRAW_BLOCK))
+    ]
+    return _Draws(*(torch.cat([getattr(d, f) for d in blocks])[:trials] for f in ("z_ps", "z_bs", "z_il")))
 
 
 @cache

@@ -314,3 +314,10 @@ def test_unlabelled_sites_placed_by_affine_fit():
     filled, n = R.fill_missing_positions(partial, grid)
     assert n == 1
     np.testing.assert_allclose(filled, gds, atol=1e-9)
+
+
+def test_fewer_trials_are_a_prefix_of_more(trained, data):
+    imp = R.Imperfections(sigma_ps=0.03)
+    few = R.monte_carlo_accuracy(trained, data.X_test, data.y_test, imp, trials=5, seed=2)
+    many = R.monte_carlo_accuracy(trained, data.X_test, data.y_test, imp, trials=70, seed=2)
+    np.testing.assert_array_equal(few, many[:5])
