@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import base64
+import contextlib
 import csv
 import itertools
 import json
 import os
 import re
 import shutil
+import signal
 import subprocess
 import tempfile
 from pathlib import Path
@@ -384,11 +386,18 @@ def test_report_renders_in_headless_chromium(out_folder: Path, tmp_path: Path) -
         "--window-size=1280,2000",
         (out_folder / "report.html").resolve().as_uri(),
     ]
+    proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, start_new_session=True)
     try:
-        subprocess.run(cmd, capture_output=True, timeout=120, check=False)
+        _, err = proc.communicate(timeout=120)
+    except subprocess.TimeoutExpired:
+        os.killpg(proc.pid, signal.SIGKILL)  # chromium and its helper processes, nothing else
+        proc.communicate()
+        pytest.fail("headless chromium did not finish within 120 s")
     finally:
+        with contextlib.suppress(ProcessLookupError):  # helpers left behind by chromium's own session
+            os.killpg(proc.pid, signal.SIGKILL)
         shutil.rmtree(profile, ignore_errors=True)
-    assert shot.is_file(), "chromium wrote no screenshot"
+    assert shot.is_file(), f"chromium wrote no screenshot: {err.decode(errors='replace')[-2000:]}"
     with Image.open(shot) as im:
         assert im.size == (1280, 2000)
         rgb = np.asarray(im.convert("RGB"), dtype=np.int16)
