@@ -75,13 +75,22 @@ def _copy_ports(c: Component, ref: Any, names: list[tuple[str, str]]) -> list[An
 
 def _expose_heaters(c: Component, ref: Any, inst: str, kinds: list[str], ports: bool) -> None:
     """Label each live heater ``{inst}_{kind}`` at its ``e1``; export ``{inst}_{kind}_e1/_e2`` if ``ports``."""
-    dbu = c.kcl.dbu
-    cell_ports = {p.name: p for p in ref.cell.ports}
+    import klayout.db as kdb
+
+    key = ref.cell.cell_index()
+    cache = _HEATER_PORT_CACHE.setdefault(id(c.kcl), {})
+    if key not in cache:
+        cache[key] = {p.name: p.base.trans for p in ref.cell.ports if p.port_type == "electrical"}
+    trans = cache[key]
+    shapes = c.kdb_cell.shapes(c.kcl.layer(*TEXT_LAYER))
     for kind in kinds:
         if ports:
             _copy_ports(c, ref, [(f"{kind}_e1", f"{inst}_{kind}_e1"), (f"{kind}_e2", f"{inst}_{kind}_e2")])
-        d = (ref.trans * cell_ports[f"{kind}_e1"].base.trans).disp
-        c.add_label(f"{inst}_{kind}", position=(d.x * dbu, d.y * dbu), layer=TEXT_LAYER)
+        d = (ref.trans * trans[f"{kind}_e1"]).disp
+        shapes.insert(kdb.Text(f"{inst}_{kind}", kdb.Trans(d)))
+
+
+_HEATER_PORT_CACHE: dict[int, dict[int, dict[str, Any]]] = {}
 
 
 def heater_ports(cell: Component, trans: Any = None) -> list[tuple[str, Any, Any]]:

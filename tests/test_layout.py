@@ -151,7 +151,7 @@ def test_fast_netlist_equals_gdsfactory():
     assert netlist_equal(get_netlist_recursive(layer), extract_netlist(layer)) == []
 
 
-@pytest.mark.parametrize("zero_state", ["bar", "cross"])
+@pytest.mark.parametrize("zero_state", ["bar", pytest.param("cross", marks=pytest.mark.slow)])
 def test_geometry_checks_pass_on_the_default_network(tmp_path, zero_state):
     net = random_network((16, 16, 16, 10), p_live=0.4, seed=0, zero_state=zero_state)
     fig = compile_network(net, tmp_path, png=False, check=True)
