@@ -4,7 +4,8 @@
 
 For each N, an N→N SVD layer (2 Clements meshes of N(N−1)/2 MZIs + N attenuators,
 half of the phases pruned at random, removed MZIs where both are pruned) is built
-(after a 4-mode warm-up that creates the slot cells every size shares), written to GDS, and its recursive netlist extracted with
+(after a 4-mode warm-up that creates the slot cells every size shares), written to
+GDS, and its recursive netlist extracted with
 :func:`gf_prune.layout.extract_netlist` (``--gf-netlist`` also times gdsfactory's own
 ``get_netlist(recursive=True)``, about 5× slower at N = 64). Target: N = 64 in ≤ 10 s.
 """
@@ -24,6 +25,7 @@ warnings.filterwarnings("ignore", message="Unconnected ports")
 
 def bench(n: int, gf_netlist: bool = False, seed: int = 0) -> dict[str, float]:
     from gf_prune.components import slot_states, svd_layer
+
     from gf_prune.layout import activate_pdk, extract_netlist
     from gf_prune.mesh import topology
 
@@ -69,7 +71,8 @@ def main() -> None:
     print(f" {'gf netlist s':>13}" if args.gf_netlist else "")
     for n in args.sizes:
         r = bench(n, args.gf_netlist)
-        line = f"{n:>4} {r['mzis']:>6} {r['build_s']:>8.2f} {r['write_s']:>8.2f} {r['netlist_s']:>10.2f} {r['total_s']:>8.2f}"
+        line = f"{n:>4} {r['mzis']:>6} {r['build_s']:>8.2f} {r['write_s']:>8.2f}"
+        line += f" {r['netlist_s']:>10.2f} {r['total_s']:>8.2f}"
         print(line + (f" {r['gf_netlist_s']:>13.2f}" if args.gf_netlist else ""), flush=True)
 
 
