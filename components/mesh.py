@@ -304,6 +304,7 @@ def network_chip(
     pitch: float = 100.0,
     zero_state: str = "bar",
     layer_gap: float = 200.0,
+    stack: str = "y",
     slot: ComponentSpec = mzi_unit,
     removed: ComponentSpec = mzi_removed,
     through: ComponentSpec = passthrough,
@@ -312,10 +313,12 @@ def network_chip(
     slot_settings: dict[str, Any] | None = None,
     att_settings: dict[str, Any] | None = None,
 ) -> Component:
-    """Network chip: SVD layers ``layer{ℓ}`` side by side, ``layer_gap`` µm apart.
+    """Network chip: SVD layers ``layer{ℓ}`` in sequence, ``layer_gap`` µm apart.
 
     Layers are separate optical blocks (the nonlinearity between layers is off-chip,
-    O-E-O). Ports: ``l{ℓ}_in{r}``, ``l{ℓ}_out{r}`` (optical) and every live heater's
+    O-E-O). ``stack="y"`` (default) puts layer ℓ+1 below layer ℓ, left-aligned, so
+    every input is on the west edge and every output on the east edge; ``"x"`` puts
+    them side by side. Ports: ``l{ℓ}_in{r}``, ``l{ℓ}_out{r}`` (optical) and every live heater's
     ``{instance}_{theta|phi}_e1/_e2`` (electrical; instance names carry the layer).
 
     Args:
@@ -325,6 +328,8 @@ def network_chip(
     """
     if len(sizes) < 2:
         raise ValueError(f"sizes needs at least two entries, got {sizes!r}")
+    if stack not in ("x", "y"):
+        raise ValueError(f"stack must be 'x' or 'y', got {stack!r}")
     n_layers = len(sizes) - 1
     states = states if states is not None else tuple((None, None, None) for _ in range(n_layers))
     c = Component()
@@ -350,8 +355,12 @@ def network_chip(
             att_settings,
         )
         ref = c.add_ref(cell, name=f"layer{li}")
-        ref.dmovex(x)
-        x += float(cell.info["width"]) + layer_gap
+        if stack == "x":
+            ref.dmovex(x)
+            x += float(cell.info["width"]) + layer_gap
+        else:
+            ref.dmovey(x)
+            x -= (max(sizes[li], sizes[li + 1]) - 1) * pitch + 2 * pitch + layer_gap
         _copy_ports(c, ref, [(p.name, f"l{li}_{p.name}") for p in cell.ports if p.port_type != "electrical"])
     bases = c.ports._bases
     for name, t, base in heater_ports(c):

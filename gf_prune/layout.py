@@ -140,6 +140,9 @@ def _atomic(path: Path, write: Any) -> None:
     os.close(fd)
     try:
         write(Path(tmp))
+        umask = os.umask(0)
+        os.umask(umask)
+        os.chmod(tmp, 0o666 & ~umask)
         os.replace(tmp, path)
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
@@ -159,9 +162,16 @@ def write_heater_table(net: NetworkPhases, path: str | Path, p_pi_mw: float = P_
     _atomic(Path(path), write)
 
 
-def write_png(gds: str | Path, path: str | Path, width: int = 1600, height: int = 1000) -> None:
-    """Render a GDS to PNG with klayout's LayoutView (headless)."""
+def write_png(gds: str | Path, path: str | Path, width: int = 2000, height: int | None = None) -> None:
+    """Render a GDS to PNG with klayout's LayoutView (headless); ``height`` follows the aspect ratio."""
+    import klayout.db as kdb
     import klayout.lay as lay
+
+    if height is None:
+        ly = kdb.Layout()
+        ly.read(str(gds))
+        box = ly.top_cell().dbbox()
+        height = int(min(2 * width, max(300, width * box.height() / max(box.width(), 1e-9) * 1.05)))
 
     def write(tmp: Path) -> None:
         view = lay.LayoutView()
