@@ -253,14 +253,16 @@ def _flat_phases(model: torch.nn.Module) -> tuple[torch.Tensor, torch.Tensor]:
 
 
 def grid_heater_positions(
-    model: torch.nn.Module, column_pitch_um: float = 250.0, row_pitch_um: float = 50.0
+    model: torch.nn.Module, column_pitch_um: float = 395.0, row_pitch_um: float = 100.0
 ) -> np.ndarray:
     """Fallback heater centres (H, 2) in µm from the mesh grid (an ASSUMPTION, not the layout).
 
     Columns run left to right through each layer (V columns, the Σ column, U columns, one empty
     column between layers), ``column_pitch_um`` apart; mode m sits at y = −m·``row_pitch_um``.
-    An MZI on modes (r, r+1) has its φ heater on mode r at x0 + 0.2·pitch and its θ heater on the
-    top internal arm at x0 + 0.6·pitch, y = −(r + 0.25)·row_pitch.
+    An MZI on modes (r, r+1) in a column starting at x0 has its φ heater on mode r at x0 and its
+    θ heater on the top internal arm at x0 + pitch/2, both at y = −r·row_pitch. The defaults are the
+    pitches measured on a GDS of :func:`gf_prune.layout.compile_network` (``pitch=100``) when this
+    was written; pass the real ones, or read the GDS (:func:`heater_positions_from_gds`).
     """
     pos = []
     x_layer = 0.0
@@ -278,9 +280,9 @@ def grid_heater_positions(
                     col, row = (0, k) if b.topo is None else (int(b.topo.cols[k]), int(b.topo.rows[k]))
                     x0 = x_layer + (col0[b.mesh] + col) * column_pitch_um
                     if kind == "phi":
-                        pos.append((x0 + 0.2 * column_pitch_um, -row * row_pitch_um))
+                        pos.append((x0, -row * row_pitch_um))
                     else:
-                        pos.append((x0 + 0.6 * column_pitch_um, -(row + 0.25) * row_pitch_um))
+                        pos.append((x0 + 0.5 * column_pitch_um, -row * row_pitch_um))
         x_layer += (c + 1) * column_pitch_um
     return np.asarray(pos, dtype=np.float64)
 
@@ -406,8 +408,8 @@ class RobustnessConfig(_Strict):
     )
     layer_sensitivity: Imperfections = Field(default_factory=lambda: Imperfections(sigma_ps=0.01))
     heater_gds: str | None = Field(None, description="GDS whose text labels give heater positions (µm)")
-    column_pitch_um: float = Field(250.0, gt=0, description="grid fallback: MZI column pitch (µm), assumed")
-    row_pitch_um: float = Field(50.0, gt=0, description="grid fallback: waveguide pitch (µm), assumed")
+    column_pitch_um: float = Field(395.0, gt=0, description="grid fallback: MZI column pitch (µm), assumed")
+    row_pitch_um: float = Field(100.0, gt=0, description="grid fallback: waveguide pitch (µm), assumed")
     finetune: FinetuneConfig = Field(default_factory=FinetuneConfig)
     plots: bool = True
 
@@ -783,13 +785,19 @@ def noise_aware_finetune(
 # ----------------------------------------------------------------------------- the product entry
 
 
-def fill_missing_positions(positions_um: np.ndarray, grid_um: np.ndarray) -> tuple[np.ndarray, int]:
-    """Fill NaN sites (heaters not in the GDS, e.g. pruned ones) by an affine fit grid → GDS.
+def fill_missing_positions(
+    positions_um: np.ndarray, grid_um: np.ndarray, groups: Sequence[tuple[Any, ...]] | None = None
+) -> tuple[np.ndarray, int]:
+    """Fill NaN sites (heaters not in the GDS, e.g. pruned ones) by affine fits grid → GDS.
 
-    The fit x_gds ≈ A·(x_grid, y_grid, 1) uses the labelled sites; a site without a label gets
-    the position where the layout would have put it. Returns (positions, number filled).
+    A layout need not be one affine image of the grid (layers may be stacked, meshes spaced), but
+    each block of it is. ``groups`` gives each site a key tuple such as (layer, mesh, kind); an
+    unlabelled site is placed by the fit (x, y)_gds ≈ A·(x_grid, y_grid, 1) over the labelled sites
+    of the longest key prefix that has ≥ 3 of them (then shorter prefixes, then all sites).
+    Returns (positions, number filled).
     """
     pos = np.array(positions_um, dtype=np.float64)
+    grid_um = np.asarray(grid_um, dtype=np.float64)
     have = np.isfinite(pos).all(1)
     n_fill = int((~have).sum())
     if n_fill == 0:
@@ -797,8 +805,18 @@ def fill_missing_positions(positions_um: np.ndarray, grid_um: np.ndarray) -> tup
     if have.sum() < 3:
         raise ValueError("need ≥ 3 labelled heaters to place the unlabelled ones")
     a = np.c_[grid_um, np.ones(len(grid_um))]
-    coef, *_ = np.linalg.lstsq(a[have], pos[have], rcond=None)
-    pos[~have] = a[~have] @ coef
+    keys = [tuple(g) for g in groups] if groups is not None else [()] * len(pos)
+    fits: dict[tuple[Any, ...], np.ndarray] = {}
+    for i in np.flatnonzero(~have):
+        for depth in range(len(keys[i]), -1, -1):
+            prefix = keys[i][:depth]
+            if prefix not in fits:
+                sel = np.array([k[:depth] == prefix for k in keys]) & have
+                if sel.sum() < 3:
+                    continue
+                fits[prefix] = np.linalg.lstsq(a[sel], pos[sel], rcond=None)[0]
+            pos[i] = a[i] @ fits[prefix]
+            break
     return pos, n_fill
 
 
@@ -806,7 +824,8 @@ def _positions(model: torch.nn.Module, cfg: RobustnessConfig) -> tuple[np.ndarra
     grid = grid_heater_positions(model, cfg.column_pitch_um, cfg.row_pitch_um)
     if cfg.heater_gds is None:
         return grid, f"grid (column {cfg.column_pitch_um} µm × row {cfg.row_pitch_um} µm, assumed)"
-    pos, n_fill = fill_missing_positions(heater_positions_from_gds(cfg.heater_gds, model), grid)
+    groups = [(layer, mesh, kind) for layer, mesh, _, _, kind in heater_keys(model)]
+    pos, n_fill = fill_missing_positions(heater_positions_from_gds(cfg.heater_gds, model), grid, groups)
     note = f"; {n_fill} unlabelled sites placed by an affine fit of the grid" if n_fill else ""
     return pos, f"gds:{cfg.heater_gds}{note}"
 

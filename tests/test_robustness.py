@@ -321,3 +321,35 @@ def test_fewer_trials_are_a_prefix_of_more(trained, data):
     few = R.monte_carlo_accuracy(trained, data.X_test, data.y_test, imp, trials=5, seed=2)
     many = R.monte_carlo_accuracy(trained, data.X_test, data.y_test, imp, trials=70, seed=2)
     np.testing.assert_array_equal(few, many[:5])
+
+
+def test_unlabelled_sites_placed_per_block_of_a_stacked_layout():
+    grid = np.array([[x, y] for x in range(3) for y in range(2)] * 2, dtype=float)
+    groups = [(0,)] * 6 + [(1,)] * 6
+    gds = np.r_[10 * grid[:6], 10 * grid[6:] + np.array([0.0, -500.0])]  # layer 1 stacked below layer 0
+    partial = gds.copy()
+    partial[[2, 9]] = np.nan
+    filled, n = R.fill_missing_positions(partial, grid, groups)
+    assert n == 2
+    np.testing.assert_allclose(filled, gds, atol=1e-9)
+
+
+@pytest.mark.slow
+def test_positions_from_a_compiled_layout(tmp_path):
+    layout = pytest.importorskip("gf_prune.layout")
+    model = PhotonicMLP((4, 4, 3), seed=0)
+    with torch.no_grad():
+        model.layers[0].V_theta_mask[0] = False
+        model.layers[0].V_phi_mask[0] = False
+    model.apply_masks()
+    layout.compile_network(model.to_phases(), tmp_path, png=False)
+    pos = R.heater_positions_from_gds(tmp_path / "network.gds", model)
+    live = R._flat_phases(model)[1].numpy()
+    np.testing.assert_array_equal(np.isnan(pos[:, 0]), ~live)  # one label per built heater, none for pruned
+    cfg = R.RobustnessConfig(heater_gds=str(tmp_path / "network.gds"))
+    filled, source = R._positions(model, cfg)
+    assert np.isfinite(filled).all() and "2 unlabelled" in source
+    # the pruned MZI's sites land where its neighbours in the same column/row pattern predict
+    d = np.sqrt(((filled[:, None] - filled[None]) ** 2).sum(-1))
+    np.fill_diagonal(d, np.inf)
+    assert d[~live].min() > 1.0  # not on top of another heater
