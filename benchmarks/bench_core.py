@@ -25,6 +25,7 @@ from __future__ import annotations
 import argparse
 import itertools
 import math
+import os
 import statistics
 import sys
 import time
@@ -230,7 +231,8 @@ def bench_step(repeat: int) -> None:
 
 
 def bench_decompose(sizes: list[int], ref_max_n: int) -> None:
-    header("(c) Clements decomposition time (one Haar-random unitary per N)")
+    header("(c) Clements decomposition time (one Haar-random unitary per N; gf_prune: min of 5 runs)")
+    print(f"load average {os.getloadavg()[0]:.1f} on {os.cpu_count()} CPUs (the figures scale with it)")
     from scipy.stats import unitary_group
 
     try:
@@ -241,10 +243,14 @@ def bench_decompose(sizes: list[int], ref_max_n: int) -> None:
     ref_times: dict[int, float] = {}
     for n in sizes:
         u = unitary_group.rvs(n, random_state=n)
-        t_ours = timeit(lambda u=u: decompose(u, "clements"), repeat=5 if n <= 128 else 3, warmup=1)
-        topo, th, ph, sc = decompose(u, "clements")
+        times = []
+        for _ in range(5):
+            t0 = time.perf_counter()
+            topo, th, ph, sc = decompose(u, "clements")
+            times.append(time.perf_counter() - t0)
+        t_ours, t_med = min(times), statistics.median(times)
         err = np.linalg.norm(mesh_unitary(topo, th, ph, sc) - u) / math.sqrt(n)
-        line = f"N = {n:4d}: gf_prune {t_ours:8.3f} s  (‖U − U(phases)‖_F/√N = {err:.1e})"
+        line = f"N = {n:4d}: gf_prune {t_ours:7.3f} s (median {t_med:6.3f})  (‖U − U(phases)‖_F/√N = {err:.1e})"
         if itf is not None and n <= ref_max_n:
             t_ref = timeit(lambda u=u: itf.square_decomposition(u), repeat=1, warmup=0)
             ref_times[n] = t_ref
