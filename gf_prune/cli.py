@@ -72,7 +72,7 @@ class _Bars:
         if not self.progress.disable:
             return
         if msg == "running" or msg.startswith("done") or msg.startswith("unchanged"):
-            err.print(f"[{stage}] {msg}")
+            err.print(f"[{stage}] {msg}", markup=False, highlight=False)
 
 
 def _need_dir(out: Path) -> None:

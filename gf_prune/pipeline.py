@@ -43,8 +43,8 @@ STAGE_INPUTS: dict[str, tuple[str, ...]] = {
     "prune": ("model_dense.pt",),
     "layout": ("phases.npz",),
     "verify": ("phases.npz", "network.gds"),
-    "robustness": ("model_dense.pt", "model_pruned.pt"),
-    "report": ("train.json", "rounds.json", "phases.npz"),
+    "robustness": ("model_dense.pt", "model_pruned.pt", "network.gds"),
+    "report": ("phases.npz",),
 }
 STAGE_OUTPUTS: dict[str, tuple[str, ...]] = {
     "train": ("model_dense.pt", "train.json"),
@@ -199,18 +199,31 @@ def load_model(path: Path) -> PhotonicMLP:
 
 
 def stage_prune(out: Path, cfg: RunConfig, data: Dataset, progress: Progress | None = None) -> dict[str, Any]:
+    """Prune the trained dense model (``dense_epochs = 0``: it is already trained)."""
     dense = load_model(out / "model_dense.pt")
     from gf_prune import prune as pr
-
-    result = pr.run_pruning(dense, data, cfg.prune, p_pi_mw=cfg.p_pi_mw, progress=progress)
-    pruned = result.model
-    save_model(pruned, out / "model_pruned.pt")
     from gf_prune.io import atomic_output
 
+    pcfg = pr.PruneConfig.parse({"dense_epochs": 0, "p_pi_mw": cfg.p_pi_mw, **cfg.prune})
+    cb = None
+    if progress is not None:
+        total = pcfg.max_rounds
+
+        def cb(rec: dict[str, Any]) -> None:
+            progress(
+                f"round {min(rec.get('round', 0), total)}/{total} acc {rec.get('acc_test', float('nan')):.3f} "
+                f"pruned {rec.get('sparsity_uv', 0):.1%}"
+            )
+
+    result = pr.run_pruning(dense, data, pcfg, progress=cb)
+    pruned = result.model
+    save_model(pruned, out / "model_pruned.pt")
     with atomic_output(out / "phases.npz") as tmp:
         pruned.to_phases().save(tmp)
-    pr.write_rounds(result, out)
-    return {"dense_acc": result.dense_acc, "pruned_acc": accuracy(pruned, data.X_test, data.y_test)}
+    with atomic_output(out / "phases_dense.npz") as tmp:
+        (result.dense_model or dense).to_phases().save(tmp)
+    pr.write_prune_record(result, out, name="rounds")
+    return {"dense_acc": result.dense_accuracy, "pruned_acc": accuracy(pruned, data.X_test, data.y_test)}
 
 
 def load_phases(path: Path):
@@ -259,48 +272,71 @@ def stage_robustness(out: Path, cfg: RunConfig, data: Dataset, progress: Progres
 
     dense = load_model(out / "model_dense.pt")
     pruned = load_model(out / "model_pruned.pt")
-    summary = run_robustness(dense, pruned, data, cfg.robustness, out_dir=out)
+    rcfg = {k: v for k, v in cfg.robustness.items() if k != "enabled"}
+    if "heater_gds" not in rcfg and (out / "network.gds").is_file():
+        rcfg["heater_gds"] = str(out / "network.gds")
+    summary = run_robustness(dense, pruned, data, rcfg, out_dir=out)
     write_json(out / "robustness.json", summary)
     return summary
 
 
 def stage_report(out: Path, cfg: RunConfig, data: Dataset, timings: dict[str, float]) -> dict[str, Any]:
+    """report.json (DESIGN.md contract keys), weights.npz and report.html from the stages' files."""
     from gf_prune.io import atomic_output
-    from gf_prune.power import network_counts
+    from gf_prune.power import power_report
 
     net = load_phases(out / "phases.npz")
-    train = read_json(out / "train.json")
-    rounds = read_json(out / "rounds.json")
-    dense = load_model(out / "model_dense.pt")
+    dense_net = load_phases(out / "phases_dense.npz") if (out / "phases_dense.npz").is_file() else None
+    rounds = read_json(out / "rounds.json") if (out / "rounds.json").is_file() else {}
     pruned = PhotonicMLP.from_phases(net)
+    if dense_net is None and (out / "model_dense.pt").is_file():
+        dense_net = load_model(out / "model_dense.pt").to_phases()
+    dense = PhotonicMLP.from_phases(dense_net) if dense_net is not None else None
     layout = read_json(out / "layout.json") if (out / "layout.json").is_file() else {}
     verify = read_json(out / "verify.json") if (out / "verify.json").is_file() else {}
     robust = read_json(out / "robustness.json") if (out / "robustness.json").is_file() else {}
-    counts = network_counts(net, dense.to_phases(), p_pi_mw=cfg.p_pi_mw)
+    pw = power_report(net, cfg.p_pi_mw)
+    pw_dense = power_report(dense_net, cfg.p_pi_mw) if dense_net is not None else None
+    lay_mzis = layout.get("mzis", {})
+    summary = rounds.get("summary", {}) if isinstance(rounds, dict) else {}
     report: dict[str, Any] = {
         "accuracy": {
-            "dense": accuracy(dense, data.X_test, data.y_test),
+            "dense": accuracy(dense, data.X_test, data.y_test) if dense is not None else None,
             "pruned": accuracy(pruned, data.X_test, data.y_test),
             "sax": verify.get("accuracy_sax"),
-            "train_dense": train.get("train_acc"),
+            "sax_same_class_fraction": verify.get("same_class_fraction"),
         },
-        **counts,
+        "phases": {k: v for k, v in pw["phases"].items() if k != "per_layer"},
+        "power_mw": {
+            "dense": pw_dense["power_mw"]["total"] if pw_dense else None,
+            "pruned": pw["power_mw"]["total"],
+            "saved_fraction": (1 - pw["power_mw"]["total"] / pw_dense["power_mw"]["total"])
+            if pw_dense and pw_dense["power_mw"]["total"] > 0
+            else None,
+            "pruned_breakdown": {k: v for k, v in pw["power_mw"].items() if k != "total"},
+            "dense_breakdown": {k: v for k, v in pw_dense["power_mw"].items() if k != "total"} if pw_dense else None,
+        },
+        "phases_per_layer": pw["phases"]["per_layer"],
         "mzis": {
-            "total": layout.get("mzis_total", counts.get("mzis", {}).get("total")),
-            "removed": layout.get("mzis_removed"),
-            "bar": layout.get("mzis_bar"),
-            **{k: v for k, v in counts.get("mzis", {}).items() if k not in ("total",)},
+            "total": lay_mzis.get("total", pw["mzis"]["total"] + pw["mzis"]["sigma_total"]),
+            "removed": lay_mzis.get("removed", 0),
+            "bar": lay_mzis.get("bar", 0),
+            "mesh": lay_mzis.get("mesh", pw["mzis"]["total"]),
+            "attenuators": lay_mzis.get("attenuators", pw["mzis"]["sigma_total"]),
+            "removable": pw["mzis"]["removable"],
         },
-        "verify": {k: v for k, v in verify.items() if not isinstance(v, list | dict) or k == "per_mesh"},
-        "layout": layout,
+        "heaters": layout.get("heaters", {}),
+        "verify": {k: v for k, v in verify.items() if k not in ("sweep",)},
+        "layout": {k: v for k, v in layout.items() if k not in ("files",)},
         "robustness": robust,
-        "pruning": {k: v for k, v in rounds.items() if k != "rounds"} if isinstance(rounds, dict) else {},
-        "rounds": rounds.get("rounds", rounds) if isinstance(rounds, dict) else rounds,
+        "pruning": {**summary, "config": rounds.get("config", {})} if isinstance(rounds, dict) else {},
+        "rounds": rounds.get("records", []) if isinstance(rounds, dict) else rounds,
         "convention": {
             "zero_state": net.zero_state,
             "mesh_kind": net.mesh_kind,
-            "coupler": "symmetric 50:50, real bar, +i cross",
-            "nonlinearity": "log(1+exp(|z|)) between layers, |.|^2 detection",
+            "coupler": "symmetric 50:50 (real bar, +i cross)",
+            "nonlinearity": "log(1 + exp(|z|)) between layers; |.|^2 detection",
+            "pruned_mzi": cfg.layout.pruned_mzi,
         },
         "dataset": {"name": data.name, "n_train": len(data.y_train), "n_test": len(data.y_test)},
         "p_pi_mw": cfg.p_pi_mw,
@@ -311,12 +347,6 @@ def stage_report(out: Path, cfg: RunConfig, data: Dataset, timings: dict[str, fl
         np.savez(
             tmp, **{f"W{i}": w for i, w in enumerate(mats)}, X_test=data.X_test.numpy(), y_test=data.y_test.numpy()
         )
-    try:
-        from gf_prune.plots import plot_mesh_maps
-
-        plot_mesh_maps(net, out / "mesh_maps.png")
-    except ImportError:  # pragma: no cover - plots module optional during development
-        pass
     write_json(out / "report.json", report)
     from gf_prune.report import write_report
 
@@ -410,14 +440,13 @@ def _run_stages(
             progress(stage, f"done in {timings[stage]:.1f} s")
     verify = read_json(out / "verify.json") if (out / "verify.json").is_file() else None
     t0 = time.perf_counter()
-    timings["total"] = time.perf_counter() - t_all
     report = stage_report(out, cfg, data, timings)
     timings["report"] = time.perf_counter() - t0
     report["timings_s"] = dict(timings, total=time.perf_counter() - t_all)
     write_json(out / "report.json", report)
     from gf_prune.report import write_report
 
-    write_report(out, report)
+    write_report(out, report, make_plots=False)
     _record_stage(out, "report", cfg, timings["report"])
     failure = None
     if verify is not None and not verify.get("passed", False):
