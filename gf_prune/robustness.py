@@ -947,6 +947,17 @@ def run_robustness(
             layers[name].append(s)
     summary["layer_sensitivity"] = {"setting": cfg.layer_sensitivity.model_dump(), **layers}
     summary["gap"] = _gaps(summary, list(models))
+    if cfg.finetune.enabled:
+        noise = cfg.finetune.noise
+        crit: dict[str, Any] = {"noise": noise.model_dump()}
+        for name, m in models.items():
+            acc = monte_carlo_accuracy(
+                m, data.X_test, data.y_test, noise, cfg.trials if noise.is_random else 1, cfg.seed, positions[name]
+            )
+            crit[name] = {**summarize(acc), "drop": summary["clean"][name] - float(acc.mean())}
+        # the goal: the fine-tuned pruned network loses no more accuracy under this noise than the dense one
+        crit["met"] = bool(crit["pruned_ft"]["drop"] <= crit["dense"]["drop"])
+        summary["finetune"]["criterion"] = crit
     summary["timings_s"] = {"total": time.perf_counter() - t0}
     if out_dir is not None:
         out = Path(out_dir)

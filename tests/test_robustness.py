@@ -289,6 +289,8 @@ def test_run_robustness_writes_record_and_plots(trained, pruned, data, tmp_path)
     assert (tmp_path / "robustness.png").stat().st_size > 0
     assert (tmp_path / "robustness_layers.png").stat().st_size > 0
     assert summary["gap"]["sigma_ps"]["pruned_minus_dense"][0] == pytest.approx(0.0)
+    crit = rec["finetune"]["criterion"]
+    assert isinstance(crit["met"], bool) and {"dense", "pruned", "pruned_ft"} <= set(crit)
 
 
 @pytest.mark.slow
