@@ -5,8 +5,9 @@
 
 (a) accuracy   dense test accuracy of the default PhotonicMLP (16-16-16-10, Clements, bar) on digits-FFT16
                beside a same-size real-valued MLP (16-16-16-10, ReLU) fed |x| (the 16 moduli of the complex
-               features) and, for reference, a 32-16-16-10 MLP fed [Re x, Im x]. Same data, split, optimiser
-               (Adam, cosine schedule, 300 full-batch epochs), seed. Target: photonic within 2 points of |x|-MLP.
+               features; it discards their phase) and a 32-16-16-10 MLP fed [Re x, Im x] (all the information;
+               the stronger baseline). Same data, split, optimiser (Adam, cosine schedule, 300 full-batch
+               epochs), seed. Target: photonic within 2 points of the stronger one.
 (b) step       one forward+backward step (loss on the full digits training batch, gradients of every
                parameter) of the default network: phase-parametrised (column matrices + product tree) vs the
                same network with unconstrained complex weight matrices (the floor) vs the same phases applied
@@ -16,8 +17,10 @@
                `interferometer` (`square_decomposition`) when it is importable (a reference, not a dependency).
                Target: N = 256 in ≤ 1 s and faster than the reference.
 
-Speed figures are medians of repeated runs on this machine's CPU (torch float64/complex128); they are not
-asserted anywhere. Run one process at a time: the numbers are wall-clock.
+Speed figures are wall-clock on this machine's CPU (torch float64/complex128, one thread): (b) median and min
+of interleaved runs, so that load from other processes hits every candidate alike; (c) min of 5 runs for
+gf_prune, one run of the reference. They are not asserted anywhere. On a shared machine absolute times scale
+with the load average printed in (c); the ratios much less.
 """
 
 from __future__ import annotations
@@ -120,11 +123,11 @@ def bench_accuracy(epochs: int) -> None:
         r = fit(mlp, real_data(f), cfg)
         accs[name] = r.test_acc
         print(f"real MLP {name} ({n_par} params)   test {r.test_acc:.4f}  train {r.train_acc:.4f}")
-    base = accs["|x|     16-16-16-10"]
-    gap = 100 * (base - res.test_acc)
-    verdict = "MET" if gap <= 2.0 else "MISSED"
-    print(f"photonic − |x|-MLP = {-gap:+.2f} points (target: within 2 points below) → {verdict}")
-    print(f"photonic − [Re,Im]-MLP = {100 * (res.test_acc - accs['[Re,Im] 32-16-16-10']):+.2f} points (reference)")
+    best_name = max(accs, key=accs.get)
+    for name, acc in accs.items():
+        gap = 100 * (res.test_acc - acc)
+        verdict = ("MET" if gap >= -2.0 else "MISSED") + (" (stronger baseline)" if name == best_name else "")
+        print(f"photonic − real MLP {name} = {gap:+.2f} points (target ≥ −2) → {verdict}")
 
 
 # ----------------------------------------------------------------------------- (b) training step
