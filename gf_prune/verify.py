@@ -706,7 +706,12 @@ def load_netlist(layout: Any) -> dict[str, Any]:
 
         _activate_pdk()
         layout = gf.import_gds(path)
-    return layout.get_netlist(recursive=True)
+    from gf_prune.layout import extract_netlist
+
+    try:  # the layout compiler's extractor: same dict as get_netlist(recursive=True), faster
+        return extract_netlist(layout)
+    except ValueError:
+        return layout.get_netlist(recursive=True)
 
 
 def _activate_pdk() -> None:
@@ -788,13 +793,24 @@ def _local_block(name: str, ports: list[str], s: np.ndarray) -> np.ndarray:
     return s[np.ix_([idx["o2"]], [idx["o1"]])]
 
 
-def _common_phase(alphas: np.ndarray) -> float:
-    """The phase most slots share (the column phase), robust to a few wrong slots."""
+def _common_phase(alphas: np.ndarray, cells: Sequence[str], ok: np.ndarray) -> float:
+    """The phase the slots of a block share (its columns' common phase).
+
+    Only slots whose local transfer has the right shape vote; among the phases they
+    agree on, the one shared by the most different cells wins (a wrong cell is wrong
+    in all its instances, however many), then the one shared by the most slots.
+    """
     z = np.exp(1j * alphas)
-    keys = np.round(np.stack([z.real, z.imag], 1), 7)
-    _, inv, counts = np.unique(keys, axis=0, return_inverse=True, return_counts=True)
-    best = int(np.argmax(counts))
-    return float(np.angle(np.mean(z[inv.ravel() == best])))
+    voters = np.flatnonzero(ok) if np.any(ok) else np.arange(z.size)
+    keys = np.round(np.stack([z[voters].real, z[voters].imag], 1), 6)
+    _, inv = np.unique(keys, axis=0, return_inverse=True)
+    inv = inv.ravel()
+    score = [
+        (len({cells[voters[i]] for i in np.flatnonzero(inv == g)}), int(np.sum(inv == g)), g)
+        for g in range(inv.max() + 1)
+    ]
+    best = max(score)[2]
+    return float(np.angle(np.mean(z[voters[inv == best]])))
 
 
 def _slot_order(name: str) -> tuple:
@@ -861,12 +877,14 @@ def diagnose_block(ev: _Evaluation, path: tuple[str, ...], net: Any, tol: float)
             continue
         items.append((inst, local, t))
     if items:
-        alphas = np.array([rel_error(loc, t)[1] for _, loc, t in items])
-        ref = _common_phase(alphas)
-        for inst, loc, t in items:
+        fits = [rel_error(loc, t) for _, loc, t in items]
+        comp = {inst: g.component for g in cell.groups for inst in g.names}
+        ref = _common_phase(
+            np.array([a for _, a in fits]), [comp[i] for i, _, _ in items], np.array([e <= tol for e, _ in fits])
+        )
+        for (inst, loc, t), (shape_err, a) in zip(items, fits, strict=True):
             err = float(np.linalg.norm(loc - np.exp(1j * ref) * t) / max(np.linalg.norm(t), 1e-300))
             if err > tol:
-                shape_err, a = rel_error(loc, t)
                 what = "transfer" if shape_err > tol else f"phase (off by {np.angle(np.exp(1j * (a - ref))):+.3g} rad)"
                 found.append((_slot_order(inst), f"{where}/{inst}: local {what} wrong, error {err:.3g}"))
     return [msg for _, msg in sorted(found, key=lambda x: x[0])]
