@@ -8,6 +8,7 @@ form (``mesh_unitary``) and SAX's own flat ``sax.circuit`` with the KLU backend.
 from __future__ import annotations
 
 import copy
+import itertools
 
 import numpy as np
 import pytest
@@ -29,7 +30,7 @@ def random_network(sizes=SIZES, zero_state="bar", p_live=0.5, seed=3) -> Network
         return MeshPhases(n, "clements", th, ph, rng.random(k) < p_live, rng.random(k) < p_live)
 
     layers = []
-    for a, b in zip(sizes[:-1], sizes[1:], strict=True):
+    for a, b in itertools.pairwise(sizes):
         k = min(a, b)
         s = SigmaPhases(
             rng.uniform(0, np.pi, k), rng.uniform(0, 2 * np.pi, k), rng.random(k) < 0.9, rng.random(k) < 0.5
@@ -193,6 +194,7 @@ def test_unmodelled_cell_in_the_netlist_is_an_error_naming_it(chip):
 
 def test_mesh_matches_the_convention_and_reevaluates_without_recompiling():
     from gf_prune.components.mesh import mesh
+
     from gf_prune.layout import activate_pdk
 
     activate_pdk()
@@ -213,8 +215,8 @@ def test_mesh_matches_the_convention_and_reevaluates_without_recompiling():
 
 def test_fast_path_equals_flat_sax_circuit_klu():
     import sax
-
     from gf_prune.components.mesh import mesh
+
     from gf_prune.layout import activate_pdk
     from gf_prune.sax_models import models
 
@@ -245,5 +247,5 @@ def test_verify_dir_reads_the_gds_and_plots_the_wavelength_sweep(tmp_path, net):
 
 
 def test_verify_dir_without_phases_is_a_clear_error(tmp_path):
-    with pytest.raises(FileNotFoundError, match="phases.npz"):
+    with pytest.raises(FileNotFoundError, match=r"phases\.npz"):
         verify_dir(tmp_path)
