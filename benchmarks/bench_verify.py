@@ -1,0 +1,181 @@
+"""SAX verification speed: gf_prune's compiled netlist solver vs flat ``sax.circuit`` (klu).
+
+For each mesh size N a Clements mesh is laid out with ``gf_prune.components.mesh``
+(every MZI with both heaters, random phases) and its recursive netlist extracted
+(not timed: that is the layout's job). Timed, compile included, in a fresh process
+per case (no JIT cache carried over):
+
+- ours: ``CompiledCircuit(netlist)`` + first ``evaluate`` (and a re-evaluation with
+  new phases, no recompiling);
+- flat: ``sax.circuit(flat_netlist, backend="klu")`` + its first call (N ≤ 16 by
+  default; ``--flat 32`` adds N = 32, which may take minutes).
+
+Also the default 16-16-16-10 chip (random, 30 % of the phases live): ``verify`` from
+the netlist, compile included. Printed as a table; nothing is asserted.
+
+    OMP_NUM_THREADS=1 .venv/bin/python benchmarks/bench_verify.py            # 8, 16 (+flat), 64, 128, chip
+    OMP_NUM_THREADS=1 .venv/bin/python benchmarks/bench_verify.py --sizes 8 --flat 8
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import subprocess
+import sys
+import time
+
+
+def _mesh_netlist(n: int):
+    from gf_prune.components.mesh import mesh
+
+    from gf_prune.layout import activate_pdk, extract_netlist
+
+    activate_pdk()
+    return extract_netlist(mesh(n, layer=0, mesh_name="U"))
+
+
+def case_mesh(n: int, flat: bool) -> dict:
+    import numpy as np
+
+    from gf_prune.mesh import mesh_unitary, topology
+    from gf_prune.verify import CompiledCircuit, slot_tag
+
+    t = time.perf_counter()
+    recnet = _mesh_netlist(n)
+    out = {"n": n, "layout_and_netlist_s": time.perf_counter() - t}
+    topo = topology(n)
+    rng = np.random.default_rng(0)
+    t0 = time.perf_counter()
+    cc = CompiledCircuit(recnet)
+    t1 = time.perf_counter()
+    th, ph = rng.uniform(0, 2 * np.pi, (2, topo.n_mzis))
+    k = [topo.index(*slot_tag(s[0])[2:]) for s in cc.slots]
+    vals = np.where([s[-1] == "theta" for s in cc.slots], th[k], ph[k])
+    s = cc.evaluate(vals)
+    t2 = time.perf_counter()
+    s2 = cc.evaluate(rng.uniform(0, 2 * np.pi, len(cc.slots)))
+    t3 = time.perf_counter()
+    pos = {p: i for i, p in enumerate(cc.ports)}
+    u = s[np.ix_([pos[f"out{r}"] for r in range(n)], [pos[f"in{r}"] for r in range(n)])]
+    m = mesh_unitary(topo, th, ph)
+    alpha = np.angle(np.vdot(m, u))
+    out.update(
+        instances=sum(len(g.names) * cc.cell(name).count for name in cc._order for g in cc.cell(name).groups if g.leaf),
+        ours_compile_s=t1 - t0,
+        ours_total_s=t2 - t0,
+        ours_reeval_s=t3 - t2,
+        rel_error=float(np.linalg.norm(u - np.exp(1j * alpha) * m) / np.linalg.norm(m)),
+    )
+    del s2
+    if flat:
+        import sax
+
+        from gf_prune.sax_models import models
+
+        t0 = time.perf_counter()
+        circ, _ = sax.circuit(cc.flat_netlist(vals), models=models(), backend="klu", return_type="SDense")
+        sf, pm = circ(wl=1.55)
+        sf = np.asarray(sf)
+        t1 = time.perf_counter()
+        idx = [pm[p] for p in cc.ports]
+        out.update(flat_total_s=t1 - t0, flat_max_abs_diff=float(np.max(np.abs(sf[np.ix_(idx, idx)] - s))))
+    return out
+
+
+def case_chip() -> dict:
+    import numpy as np
+
+    from gf_prune.layout import activate_pdk, build_network, extract_netlist
+    from gf_prune.mesh import topology
+    from gf_prune.phases import LayerPhases, MeshPhases, NetworkPhases, SigmaPhases
+    from gf_prune.verify import verify
+
+    rng = np.random.default_rng(0)
+
+    def mp(n: int) -> MeshPhases:
+        k = topology(n).n_mzis
+        return MeshPhases(n, "clements", *rng.uniform(0, 2 * np.pi, (2, k)), rng.random(k) < 0.3, rng.random(k) < 0.3)
+
+    sizes = (16, 16, 16, 10)
+    layers = []
+    for a, b in zip(sizes[:-1], sizes[1:], strict=True):
+        k = min(a, b)
+        s = SigmaPhases(rng.uniform(0, np.pi, k), rng.uniform(0, 2 * np.pi, k), np.ones(k, bool), rng.random(k) < 0.3)
+        layers.append(LayerPhases(a, b, mp(a), s, mp(b)))
+    net = NetworkPhases(layers)
+    activate_pdk()
+    t = time.perf_counter()
+    recnet = extract_netlist(build_network(net))
+    t0 = time.perf_counter()
+    res = verify(recnet, net)
+    t1 = time.perf_counter()
+    res_sweep = verify(recnet, net, sweep=True)
+    return {
+        "chip": "16-16-16-10",
+        "layout_and_netlist_s": t0 - t,
+        "verify_total_s": t1 - t0,
+        "timings_s": res.timings_s,
+        "max_rel_error": res.max_rel_error,
+        "passed": res.passed,
+        "sweep_s": res_sweep.timings_s.get("sweep"),
+    }
+
+
+def _run(args: list[str], timeout: float) -> dict:
+    env = {**os.environ, "OMP_NUM_THREADS": os.environ.get("OMP_NUM_THREADS", "1")}
+    try:
+        p = subprocess.run(
+            [sys.executable, __file__, *args], capture_output=True, text=True, timeout=timeout, env=env, check=False
+        )
+    except subprocess.TimeoutExpired:
+        return {"error": f"timed out after {timeout:.0f} s"}
+    lines = [ln for ln in p.stdout.splitlines() if ln.startswith("{")]
+    return json.loads(lines[-1]) if lines else {"error": p.stderr.strip().splitlines()[-1:]}
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--sizes", type=int, nargs="*", default=[8, 16, 64, 128])
+    ap.add_argument("--flat", type=int, nargs="*", default=[8, 16], help="sizes also timed with flat sax.circuit")
+    ap.add_argument("--no-chip", action="store_true")
+    ap.add_argument("--timeout", type=float, default=600.0)
+    ap.add_argument("--case", help=argparse.SUPPRESS)
+    a = ap.parse_args()
+    if a.case:  # worker
+        r = case_chip() if a.case == "chip" else case_mesh(int(a.case), int(a.case) in a.flat)
+        print(json.dumps(r))
+        return
+    print(
+        f"{'N':>5} {'leaf inst':>9} {'ours s':>8} {'re-eval s':>9} {'flat klu s':>10} {'ratio':>7} {'max|Δ|':>9} {'rel err':>9}"
+    )
+    for n in a.sizes:
+        r = _run(["--case", str(n), "--flat", *map(str, a.flat)], a.timeout)
+        if "error" in r:
+            print(f"{n:>5} {r['error']}")
+            continue
+        flat = r.get("flat_total_s")
+        ratio = f"{flat / r['ours_total_s']:7.1f}" if flat else f"{'-':>7}"
+        flat_s = f"{flat:10.2f}" if flat else f"{'-':>10}"
+        diff = f"{r['flat_max_abs_diff']:9.1e}" if flat else f"{'-':>9}"
+        print(
+            f"{n:>5} {r['instances']:>9} {r['ours_total_s']:8.2f} {r['ours_reeval_s']:9.3f} {flat_s} {ratio} "
+            f"{diff} {r['rel_error']:9.1e}",
+            flush=True,
+        )
+    if not a.no_chip:
+        r = _run(["--case", "chip"], a.timeout)
+        if "error" in r:
+            print("chip", r["error"])
+        else:
+            print(
+                f"chip 16-16-16-10: verify {r['verify_total_s']:.2f} s (compile {r['timings_s']['compile']:.2f} s, "
+                f"evaluate {r['timings_s']['evaluate']:.2f} s), max_rel_error {r['max_rel_error']:.1e}, "
+                f"passed {r['passed']}; 21-point λ sweep {r['sweep_s']:.2f} s"
+            )
+    print("ours = CompiledCircuit + first evaluate (compile included); flat = sax.circuit(klu) + first call.")
+
+
+if __name__ == "__main__":
+    main()
