@@ -20,6 +20,7 @@ the netlist, compile included. Printed as a table; nothing is asserted.
 from __future__ import annotations
 
 import argparse
+import itertools
 import json
 import os
 import subprocess
@@ -100,7 +101,7 @@ def case_chip() -> dict:
 
     sizes = (16, 16, 16, 10)
     layers = []
-    for a, b in zip(sizes[:-1], sizes[1:], strict=True):
+    for a, b in itertools.pairwise(sizes):
         k = min(a, b)
         s = SigmaPhases(rng.uniform(0, np.pi, k), rng.uniform(0, 2 * np.pi, k), np.ones(k, bool), rng.random(k) < 0.3)
         layers.append(LayerPhases(a, b, mp(a), s, mp(b)))
@@ -147,9 +148,8 @@ def main() -> None:
         r = case_chip() if a.case == "chip" else case_mesh(int(a.case), int(a.case) in a.flat)
         print(json.dumps(r))
         return
-    print(
-        f"{'N':>5} {'leaf inst':>9} {'ours s':>8} {'re-eval s':>9} {'flat klu s':>10} {'ratio':>7} {'max|Δ|':>9} {'rel err':>9}"
-    )
+    head = ("N", "leaf inst", "ours s", "re-eval s", "flat klu s", "ratio", "max|Δ|", "rel err")
+    print("{:>5} {:>9} {:>8} {:>9} {:>10} {:>7} {:>9} {:>9}".format(*head))
     for n in a.sizes:
         r = _run(["--case", str(n), "--flat", *map(str, a.flat)], a.timeout)
         if "error" in r:
