@@ -151,7 +151,7 @@ def mesh(
         raise ValueError(f"states must be {topo.n_mzis} characters of '3210x', got {len(states)}")
     kw = dict(slot_settings or {})
     common = {"pitch": pitch, "zero_state": zero_state, **kw}
-    slot_kw = _without(common, "crossing", "wavelength", "neff")
+    slot_kw = _without(common, "crossing")
     through_kw = _without(slot_kw, "heater", "heater_ports", "coupler_ports")
     removed_kw = _without(common, "heater", "heater_ports", "coupler_ports")
     cells = {

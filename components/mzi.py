@@ -422,8 +422,6 @@ def mzi_removed(
     straight: ComponentSpec = "straight",
     bend: ComponentSpec = "bend_euler",
     cross_section: CrossSectionSpec = "strip",
-    wavelength: float = 1.55,
-    neff: float | None = None,
 ) -> Component:
     """Removed MZI: plain waveguides with the phase of the heater-off MZI (slot width W).
 
@@ -435,9 +433,11 @@ def mzi_removed(
     - ``zero_state="cross"`` (T = i·[[0, 1], [1, 0]]): a ``crossing`` (instance ``x``,
       counted by its port-to-port length) at the slot centre; path ``a_*`` o1→o4 crosses
       west→east, path ``b_*`` o2→o3 south→north; each has 8 bends and total length
-      ``g.ref_length + λ/(4·n_eff)`` (``+i``), with ``n_eff = λ/(2·bias_length)`` unless
-      given. The first bend of each path may be a few nm larger in radius (``a_b1``,
-      ``b_b1``) so that the quarter wave lands on the 1 nm grid.
+      ``g.ref_length + bias_length/2``: a quarter wave λ/(4·n_eff) at the design index
+      n_eff = λ/(2·bias_length), i.e. the ``+i``. A quarter wave is an odd number of nm
+      and Manhattan paths between grid points differ by even numbers, so the first bend
+      of a path may be a few nm larger in radius (``a_b1``, ``b_b1``): its netlist length
+      restores the parity. The crossing's own phase is that of its length (8 µm).
     """
     g = slot_geometry(pitch, heater_length, heater_margin, zero_state, bias_length, coupler, bend, cross_section)
     c = Component()
@@ -457,15 +457,15 @@ def mzi_removed(
             _check_end(p.port, g.width, y, f"removed MZI {name} path")
             ports["o3" if up else "o4"] = p.port
     else:
-        quarter_nm = _nm(BIAS_LENGTH_UM / 2) if neff is None else round(wavelength / (4 * neff) / GRID_UM)
-        if neff is None and bias_length:
-            quarter_nm = _nm(bias_length / 2)
+        quarter_nm = _nm(bias_length / 2)
         xc = gf.get_component(crossing)
         target_nm = _nm(round(g.ref_length, 3)) + quarter_nm
         for path in ("a", "b"):
             shim = None
-            if _cross_path(Component(), g, xc, path, straight, b, cross_section, w, target_nm, None) % 2:
+            scratch = Component()  # dry run: how long would the path be without a shim?
+            if _cross_path(scratch, g, xc, path, straight, b, cross_section, w, target_nm, None) % 2:
                 shim, _ = _shim_bend(bend, cross_section, 1)
+            scratch.delete()
             _cross_path(c, g, xc, path, straight, b, cross_section, w, target_nm, shim, ports)
     for k in ("o1", "o2"):
         ports[k].orientation = 180

@@ -193,14 +193,16 @@ def compile_network(
     pitch: float = 100.0,
     p_pi_mw: float = P_PI_MW_DEFAULT,
     png: bool = True,
-    check: bool = False,
+    check: bool = True,
     slot_settings: dict[str, Any] | None = None,
     att_settings: dict[str, Any] | None = None,
 ) -> dict[str, Any]:
     """Compile ``net`` into ``out_dir``: ``network.gds``, ``heaters.csv``, ``layout.png``, ``layout.json``.
 
     Returns the layout figures (:func:`layout_figures`) plus ``timings_s`` and the
-    written ``files``; with ``check=True`` also ``geometry`` (:func:`geometry_checks.check_layout`).
+    written ``files``; with ``check`` (default) also ``geometry``: the result of
+    :func:`gf_prune.geometry_checks.check_layout` on the written GDS (``geometry.ok``;
+    violations are reported, not raised).
     """
     t0 = time.perf_counter()
     chip = build_network(net, pruned_mzi, pitch, slot_settings, att_settings)
@@ -233,15 +235,21 @@ def compile_network(
 # ----------------------------------------------------------------------------- fast netlist
 
 
-def extract_netlist(component: gf.Component, on_multi_connect: str = "error") -> dict[str, Any]:
+def extract_netlist(
+    component: gf.Component,
+    on_multi_connect: str = "error",
+    leaf_cells: tuple[str, ...] = ("straight_heater", "terminator"),
+) -> dict[str, Any]:
     """gdsfactory's recursive netlist of ``component``, extracted fast.
 
     Same dict as ``component.get_netlist(recursive=True)`` (cells named by
     gdsfactory's ``CountedNetlistNamer``, instances by its ``SmartNamer``, ports
     matched by position, width, type and — for non-electrical ports — opposite
     orientation), but every cell's settings are serialised once, not per instance,
-    and port positions are integer transformations. Only plain (non-array,
-    non-virtual) instances on the integer grid are supported; others raise.
+    and port positions are integer transformations. A cell holding array or off-grid
+    instances is handed to gdsfactory's extractor. Cells whose function name starts
+    with one of ``leaf_cells`` (phase shifters, terminators) are leaves: their inside
+    (heater metal, vias, tapers) is not part of the optical netlist.
     """
     from gdsfactory import get_netlist as gn
     from gdsfactory.serialization import clean_value_json
@@ -265,12 +273,20 @@ def extract_netlist(component: gf.Component, on_multi_connect: str = "error") ->
         name = namer(cell)
         if name in recnet:
             return name
+        if any(i.na > 1 or i.nb > 1 or i.is_complex() for i in cell.insts):
+            # arrays (e.g. a heater's via stack) or off-grid instances: gdsfactory's own extraction
+            before = set(recnet)
+            gn._insert_netlist(
+                recnet, cell, on_multi_connect, "ignore", inst_namer, gn.function_namer, namer,
+                gn._default_port_matcher, recursive=True,
+            )  # fmt: skip
+            for key in set(recnet) - before:
+                recnet[key] = clean_value_json(recnet[key])
+            return name
         net: dict[str, Any] = {"instances": {}, "placements": {}, "ports": {}, "nets": []}
         recnet[name] = net
         buckets: dict[tuple[int, int], list[tuple[str, int, int, str]]] = defaultdict(list)
         for inst in sorted(cell.insts, key=lambda i: i.name or ""):
-            if inst.na > 1 or inst.nb > 1 or inst.is_complex():
-                raise ValueError(f"extract_netlist: instance {inst.name!r} is an array or off-grid")
             sub = inst.cell
             iname = inst_namer(inst)
             key = sub.cell_index()
@@ -284,7 +300,7 @@ def extract_netlist(component: gf.Component, on_multi_connect: str = "error") ->
                         "virtual": False,
                     }
                 )
-                if len(sub.insts):
+                if len(sub.insts) and not gn.function_namer(sub).startswith(leaf_cells):
                     d["component"] = insert(sub)
                 dumps[key] = clean_value_json(d)
             net["instances"][iname] = dict(dumps[key])

@@ -29,7 +29,7 @@ activate_pdk()
 warnings.filterwarnings("ignore", message="Unconnected ports")
 
 WL, NEFF = 1.55, 2.5  # the π bias 0.31 µm is exactly λ/(2·n_eff)
-HEATERS = ("straight_heater_metal", "straight_heater_metal_undercut")
+HEATERS = ("straight_heater_metal", "straight_heater_metal_undercut", "straight_heater_metal_simple")
 
 
 # ----------------------------------------------------------------------------- a tiny, independent circuit solver
@@ -67,7 +67,7 @@ def solve(recnet: dict, cell: str, phases: dict[tuple[str, ...], float], path: t
     names, blocks = [], []
     for inst, spec in net["instances"].items():
         comp = spec["component"]
-        if comp in recnet and comp != "terminator":
+        if comp in recnet and comp != "terminator" and comp not in HEATERS:
             ports, s = solve(recnet, comp, phases, (*path, inst))
         else:
             ports, s = _leaf(comp, spec.get("settings", {}), spec.get("info", {}), phases.get((*path, inst), 0.0))
@@ -194,3 +194,14 @@ def test_mesh_names_and_heater_labels():
 def test_small_pitch_is_refused():
     with pytest.raises(ValueError, match="pitch"):
         mzi_unit(pitch=30.0)
+
+
+def test_a_swapped_coupler_keeps_the_convention():
+    from functools import partial
+
+    coupler = partial(gf.components.mmi2x2, length_mmi=8.0, gap_mmi=0.3)
+    c = mzi_unit(coupler=coupler, heater="straight_heater_metal_simple")
+    t = transfer(c, MZI_IN, MZI_OUT, {("theta",): 0.7, ("phi",): 1.9})
+    np.testing.assert_allclose(t, mzi_transfer(0.7, 1.9) * _wg(c.info["ref_length"]), atol=1e-9)
+    p = transfer(passthrough(coupler=coupler), ["o1"], ["o2"])[0, 0]
+    assert abs(p - _wg(c.info["ref_length"])) < 1e-9
