@@ -886,8 +886,32 @@ def diagnose_block(ev: _Evaluation, path: tuple[str, ...], net: Any, tol: float)
             err = float(np.linalg.norm(loc - np.exp(1j * ref) * t) / max(np.linalg.norm(t), 1e-300))
             if err > tol:
                 what = "transfer" if shape_err > tol else f"phase (off by {np.angle(np.exp(1j * (a - ref))):+.3g} rad)"
-                found.append((_slot_order(inst), f"{where}/{inst}: local {what} wrong, error {err:.3g}"))
+                hint = _heater_hint(net, inst, loc * np.exp(-1j * ref), tol) if MZI_NAME.match(inst) else ""
+                found.append((_slot_order(inst), f"{where}/{inst}: local {what} wrong, error {err:.3g}{hint}"))
     return [msg for _, msg in sorted(found, key=lambda x: x[0])]
+
+
+def _heater_hint(net: Any, inst: str, local: np.ndarray, tol: float) -> str:
+    """If ``local`` is a convention MZI with other phases, name the heater(s) that are off."""
+    from gf_prune.physics import bias_rad
+
+    layer, mesh, col, row = slot_tag(inst)  # type: ignore[misc]
+    m = getattr(net.layers[layer], mesh)
+    k = m.topo.index(col, row)
+    a = 1.0 - 2.0 * local[1, 1]  # t11 = (1 − a)/2, a = e^{i(θ + b)}
+    if abs(abs(a) - 1.0) > 1e-6 or abs(a + 1.0) < 1e-6:
+        return ""
+    p = local[1, 0] / (0.5j * (a + 1.0))  # t10 = i(a + 1)p/2
+    theta = float(np.angle(a)) - bias_rad(net.zero_state)
+    phi = float(np.angle(p))
+    if np.linalg.norm(mzi_transfer(theta, phi, net.zero_state) - local) > tol * 10:
+        return ""
+    parts = []
+    for kind, got, want in (("theta", theta, m.theta_eff[k]), ("phi", phi, m.phi_eff[k])):
+        d = float(np.angle(np.exp(1j * (got - want))))
+        if abs(d) > tol:
+            parts.append(f"{kind} heater off by {d:+.4g} rad")
+    return f" ({', '.join(parts)})" if parts else ""
 
 
 def _blocks(hier: _Hierarchy, net: Any) -> dict[tuple[int, str], tuple[str, ...]]:

@@ -135,7 +135,7 @@ def test_heater_phase_off_by_a_tenth_radian_fails_and_names_the_mzi(verifier, ne
         verifier.phases = good
     assert not res.passed
     assert res.max_rel_error > 1e-3
-    assert inst in res.culprit
+    assert inst in res.culprit and "theta heater off by +0.1 rad" in res.culprit
     assert len(res.culprits) == 1
 
 
