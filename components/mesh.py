@@ -8,11 +8,25 @@ mode no MZI touches a :func:`~gf_prune.components.mzi.passthrough` named
 ``pass_V0_c3_r4``. Slots of one column have identical width and optical length
 (heaters off), so a column adds one common phase.
 
-Ports (all cells): optical ``in{r}`` (west) and ``out{r}`` (east) per mode;
-electrical ``{instance}_{theta|phi}_e1`` / ``_e2`` for every live heater, each also
-labelled on the ``TEXT`` layer with ``{instance}_{theta|phi}`` at the heater.
-Electrical ports have ``port_type="electrical"`` and are the only ports whose names
-contain ``_theta_e``/``_phi_e``: drop them to get the optical netlist.
+Hierarchy and names (what the netlist shows)::
+
+    network_chip ── layer{ℓ} (svd_layer) ── V{ℓ} (mesh) ── mzi_V{ℓ}_c{c}_r{r} (mzi_unit | mzi_removed)
+                                        │               └─ pass_V{ℓ}_c{c}_r{r} (passthrough)
+                                        ├─ S{ℓ} (sigma_column) ── att_S{ℓ}_r{r} (attenuator)
+                                        │                      └─ term_V{ℓ}_r{r} / term_U{ℓ}_r{r} (terminator)
+                                        └─ U{ℓ} (mesh) ── mzi_U{ℓ}_c{c}_r{r} ...
+
+Heaters are the sub-instances ``theta`` / ``phi`` of a slot (see
+:func:`~gf_prune.components.mzi.mzi_unit`); a heater's path is e.g.
+``layer0/V0/mzi_V0_c3_r5/theta``.
+
+Ports: meshes, Σ columns and SVD layers have optical ``in{r}`` (west) and ``out{r}``
+(east) only; the chip has ``l{ℓ}_in{r}``, ``l{ℓ}_out{r}`` and, for every live
+heater, electrical ``{instance}_{theta|phi}_e1`` / ``_e2`` (``port_type="electrical"``,
+not connected to any child port, so absent from the optical netlist). Every live
+heater is labelled ``{instance}_{theta|phi}`` on the ``TEXT`` layer (66/0) at its
+``e1``. ``mesh(..., with_heater_ports=True)`` exports the electrical ports at mesh
+level too (~1 ms of netlist extraction per port).
 
 Slot states (one character per MZI, in topology order): ``"3"`` θ and φ heaters,
 ``"2"`` θ only, ``"1"`` φ only, ``"0"`` no heater (unpowered MZI, fixed bar/cross),
@@ -77,7 +91,7 @@ def _expose_heaters(c: Component, ref: Any, inst: str, kinds: list[str], ports: 
     """Label each live heater ``{inst}_{kind}`` at its ``e1``; export ``{inst}_{kind}_e1/_e2`` if ``ports``."""
     import klayout.db as kdb
 
-    key = ref.cell.cell_index()
+    key = ref.cell.name  # cell names encode all settings (index numbers may be reused)
     cache = _HEATER_PORT_CACHE.setdefault(id(c.kcl), {})
     if key not in cache:
         cache[key] = {p.name: p.base.trans for p in ref.cell.ports if p.port_type == "electrical"}
@@ -90,7 +104,7 @@ def _expose_heaters(c: Component, ref: Any, inst: str, kinds: list[str], ports: 
         shapes.insert(kdb.Text(f"{inst}_{kind}", kdb.Trans(d)))
 
 
-_HEATER_PORT_CACHE: dict[int, dict[int, dict[str, Any]]] = {}
+_HEATER_PORT_CACHE: dict[int, dict[str, dict[str, Any]]] = {}
 
 
 def heater_ports(cell: Component, trans: Any = None) -> list[tuple[str, Any, Any]]:
