@@ -31,7 +31,9 @@ Two modelling choices, both switchable in :class:`Imperfections`:
   (mean) path loss, so what costs accuracy is the loss non-uniformity, not a known global scale.
 - ``crosstalk_into_pruned`` (default on): a pruned heater is not built and does not heat, but the
   waveguide under its site still picks up the neighbours' heat. :func:`crosstalk_matrix` returns the
-  heater-to-heater matrix (symmetric, zero for pruned heaters) unless asked otherwise.
+  heater-to-heater matrix (symmetric, zero for pruned heaters) unless asked otherwise. A *removed*
+  MZI is plain waveguide: the heat at its θ and φ sites only delays the path from its top input
+  (no interference, no power exchange); a pruned MZI kept in bar still interferes.
 
 Order of application for one trial: programmed phase → quantisation (the DAC) → thermal crosstalk
 from the quantised drive → Gaussian phase error → MZIs with perturbed couplers → insertion loss.
@@ -579,6 +581,8 @@ class _Perturbed:
         if imp.sigma_ps > 0:
             p = p + (imp.sigma_ps * math.pi) * draws.z_ps * act
         self.phases = p
+        # a removed MZI is plain waveguide: heat at its sites only delays its top path (no interference)
+        self.passthrough = (~built) if (imp.crosstalk > 0 and imp.crosstalk_into_pruned) else None
         self.r = None
         if imp.sigma_bs > 0:
             r = INV_SQRT2 + imp.sigma_bs * draws.z_bs
@@ -623,6 +627,29 @@ def _nominal_compensation(blocks: list[_Block], nominal_db: torch.Tensor, imp: I
     return float(10.0 ** (total_db / 20.0))
 
 
+def _elements(pert: _Perturbed, b: _Block, zero_state: str) -> tuple[torch.Tensor, ...]:
+    """Per-MZI elements (t00, t01, t10, t11), each (T, K), with coupler errors and passthroughs."""
+    theta = pert.phases[:, b.h_off : b.h_off + b.size]
+    phi = pert.phases[:, b.h_off + b.size : b.h_off + 2 * b.size]
+    if pert.r is None:
+        from gf_prune.physics import mzi_transfer_torch
+
+        t = mzi_transfer_torch(theta, phi, zero_state)  # type: ignore[arg-type]
+    else:
+        r = pert.r[:, :, b.m_off : b.m_off + b.size]
+        t = mzi_elements_split(theta, phi, r[:, 0], r[:, 1], zero_state)
+    if pert.passthrough is None or not bool(pert.passthrough[b.m_off : b.m_off + b.size].any()):
+        return tuple(t)
+    rm = pert.passthrough[b.m_off : b.m_off + b.size]
+    delay = torch.polar(torch.ones_like(theta), theta + phi)  # phase picked up by the top waveguide
+    zero = torch.zeros_like(delay)
+    if zero_state == "bar":  # removed = diag(−1, 1): the top path gets the heat
+        new = (-delay, zero, zero, torch.ones_like(delay))
+    else:  # removed = crossing i·[[0, 1], [1, 0]]: the path from the top input gets it
+        new = (zero, 1j * torch.ones_like(delay), 1j * delay, zero)
+    return tuple(torch.where(rm, n, o) for n, o in zip(new, t, strict=True))
+
+
 def _mesh(
     topo: MeshTopology, pert: _Perturbed, b: _Block, zero_state: str, screen: torch.Tensor | None
 ) -> torch.Tensor:
@@ -633,11 +660,11 @@ def _mesh(
     if topo.n_mzis == 0:
         u = torch.eye(topo.n, dtype=torch.complex128).expand(trials, topo.n, topo.n)
     else:
-        if pert.r is None:
+        plain = pert.passthrough is None or not bool(pert.passthrough[b.m_off : b.m_off + b.size].any())
+        if pert.r is None and plain:
             m = column_matrices_torch(topo, theta, phi, zero_state)  # type: ignore[arg-type]
         else:
-            r = pert.r[:, :, b.m_off : b.m_off + b.size]
-            m = _columns_from_elements(topo, mzi_elements_split(theta, phi, r[:, 0], r[:, 1], zero_state))
+            m = _columns_from_elements(topo, _elements(pert, b, zero_state))
         if pert.amp is not None:
             amp = _slot_amplitudes(topo, pert.amp[:, b.m_off : b.m_off + b.size], pert.amp_wg_layer[b.layer])
             m = m * amp[..., :, None]
@@ -648,15 +675,7 @@ def _mesh(
 
 
 def _sigma(layer: torch.nn.Module, pert: _Perturbed, b: _Block, zero_state: str) -> torch.Tensor:
-    theta = pert.phases[:, b.h_off : b.h_off + b.size]
-    phi = pert.phases[:, b.h_off + b.size : b.h_off + 2 * b.size]
-    if pert.r is None:
-        from gf_prune.physics import mzi_transfer_torch
-
-        t = mzi_transfer_torch(theta, phi, zero_state)  # type: ignore[arg-type]
-    else:
-        r = pert.r[:, :, b.m_off : b.m_off + b.size]
-        t = mzi_elements_split(theta, phi, r[:, 0], r[:, 1], zero_state)
+    t = _elements(pert, b, zero_state)
     o, i = attenuator_port(zero_state)  # type: ignore[arg-type]
     s = t[2 * o + i]
     if pert.amp is not None:

@@ -355,3 +355,21 @@ def test_positions_from_a_compiled_layout(tmp_path):
     d = np.sqrt(((filled[:, None] - filled[None]) ** 2).sum(-1))
     np.fill_diagonal(d, np.inf)
     assert d[~live].min() > 1.0  # not on top of another heater
+
+
+@pytest.mark.parametrize("zero_state", ["bar", "cross"])
+def test_heat_on_a_removed_mzi_only_delays_its_waveguide(zero_state):
+    model = PhotonicMLP((6, 6), zero_state=zero_state, seed=3)
+    layer = model.layers[0]
+    with torch.no_grad():  # V mesh fully removed; U and Σ live and hot next to it
+        layer.V_theta_mask.zero_()
+        layer.V_phi_mask.zero_()
+    model.apply_masks()
+    imp = R.Imperfections(crosstalk=0.3, crosstalk_cutoff_um=1e4)
+    pert = R._Perturbed(model, imp, R._draw(len(R.heater_keys(model)), 1, 0))
+    block = next(b for b in pert.blocks if b.mesh == "V")
+    assert pert.phases[0, block.h_off : block.h_off + 2 * block.size].abs().max() > 1e-3  # heat arrives
+    v = R._mesh(layer.topo_V, pert, block, zero_state, None)[0].detach()
+    clean = layer.unitaries()[1].detach()
+    np.testing.assert_allclose(v.abs().numpy(), clean.abs().numpy(), atol=1e-12)  # no power exchange
+    assert not torch.allclose(v, clean)  # but the phases moved
