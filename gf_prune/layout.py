@@ -102,17 +102,26 @@ def build_network(
 
 
 def layout_figures(net: NetworkPhases, chip: gf.Component, pruned_mzi: str) -> dict[str, Any]:
-    """Area, MZI and heater counts of the pruned layout and of the dense one."""
+    """Area, MZI and heater counts of the pruned layout and of the dense one.
+
+    ``mzis.bar`` counts every MZI kept unpowered (both phases pruned): mesh MZIs when
+    ``pruned_mzi="bar"`` (``bar_mesh``) plus Σ attenuators (``unpowered_attenuators``,
+    never removed). Removing an MZI keeps its slot, so the dense and pruned chips
+    have the same footprint.
+    """
     mzis_uv = sum(layer.V.topo.n_mzis + layer.U.topo.n_mzis for layer in net.layers)
     atts = sum(layer.S.k for layer in net.layers)
     removable = sum(int(layer.V.removable.sum() + layer.U.removable.sum()) for layer in net.layers)
-    live = sum(
-        int(np.sum(m.theta_live) + np.sum(m.phi_live)) for layer in net.layers for m in (layer.V, layer.S, layer.U)
-    )
+    meshes = [m for layer in net.layers for m in (layer.V, layer.S, layer.U)]
+    theta = sum(int(np.sum(m.theta_live)) for m in meshes)
+    phi = sum(int(np.sum(m.phi_live)) for m in meshes)
     unpowered_att = sum(int(np.sum(~layer.S.theta_live & ~layer.S.phi_live)) for layer in net.layers)
+    removed = removable if pruned_mzi == "remove" else 0
+    bar_mesh = removable if pruned_mzi == "bar" else 0
     bb = chip.dbbox()
+    area = float(bb.width() * bb.height())
     return {
-        "area_um2": float(bb.width() * bb.height()),
+        "area_um2": area,
         "width_um": float(bb.width()),
         "height_um": float(bb.height()),
         "pruned_mzi": pruned_mzi,
@@ -120,11 +129,15 @@ def layout_figures(net: NetworkPhases, chip: gf.Component, pruned_mzi: str) -> d
             "total": mzis_uv + atts,
             "mesh": mzis_uv,
             "attenuators": atts,
-            "removed": removable if pruned_mzi == "remove" else 0,
-            "bar": (removable if pruned_mzi == "bar" else 0) + unpowered_att,
-            "built": mzis_uv + atts - (removable if pruned_mzi == "remove" else 0),
+            "removed": removed,
+            "bar": bar_mesh + unpowered_att,
+            "bar_mesh": bar_mesh,
+            "unpowered_attenuators": unpowered_att,
+            "built": mzis_uv + atts - removed,
         },
-        "heaters": {"dense": 2 * (mzis_uv + atts), "pruned": live},
+        "heaters": {"dense": 2 * (mzis_uv + atts), "pruned": theta + phi, "theta": theta, "phi": phi},
+        "dense": {"mzis_built": mzis_uv + atts, "heaters": 2 * (mzis_uv + atts), "area_um2": area},
+        "pruned": {"mzis_built": mzis_uv + atts - removed, "heaters": theta + phi, "area_um2": area},
         "zero_state": net.zero_state,
         "mesh_kind": net.mesh_kind,
     }

@@ -109,6 +109,18 @@ def test_pruned_phase_has_no_heater_and_csv_names_gds_instances(compiled):
         assert is_heater(cell) != pruned, (row["instance"], row["kind"], cell)
 
 
+def test_figures_count_dense_and_pruned(compiled):
+    net, _, fig = compiled
+    assert fig["mzis"]["total"] == sum(
+        topology(layer.n_in).n_mzis + topology(layer.n_out).n_mzis + min(layer.n_in, layer.n_out)
+        for layer in net.layers
+    )
+    assert fig["mzis"]["built"] == fig["mzis"]["total"] - fig["mzis"]["removed"] == fig["pruned"]["mzis_built"]
+    assert fig["heaters"]["theta"] + fig["heaters"]["phi"] == fig["heaters"]["pruned"] < fig["heaters"]["dense"]
+    assert fig["area_um2"] == pytest.approx(fig["width_um"] * fig["height_um"]) and fig["area_um2"] > 0
+    assert fig["geometry"]["ok"]
+
+
 def test_removed_mzis_match_masks(compiled):
     net, out, figures = compiled
     removable = sum(int(layer.V.removable.sum() + layer.U.removable.sum()) for layer in net.layers)
