@@ -401,9 +401,11 @@ class PhotonicMLP(nn.Module):
             raise ValueError(f"{path}: not a readable gf_prune model ({type(exc).__name__})") from exc
         if not isinstance(blob, dict) or blob.get("format") != MODEL_FORMAT:
             raise ValueError(f"{path}: not a gf_prune model file (expected format {MODEL_FORMAT})")
-        cfg = dict(blob["config"])
-        model = cls(**cfg)
-        model.load_state_dict(blob["state_dict"])
+        try:
+            model = cls(**dict(blob["config"]))
+            model.load_state_dict(blob["state_dict"])
+        except (KeyError, TypeError, ValueError, RuntimeError) as exc:  # config and weights disagree
+            raise ValueError(f"{path}: model file is inconsistent: {str(exc).splitlines()[0]}") from exc
         for _, _, _, p, _ in model.phase_items():
             if not torch.all(torch.isfinite(p)):
                 raise ValueError(f"{path}: model contains NaN or infinite phases")

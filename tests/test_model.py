@@ -374,3 +374,18 @@ def test_custom_layer_subclass_uses_its_own_forward():
     doubled.load_state_dict(model.layers[0].state_dict())
     model.layers[0] = doubled
     torch.testing.assert_close(model.fields(torch.ones(1, 4, dtype=torch.complex128)), 2 * plain)
+
+
+def test_load_rejects_inconsistent_file(tmp_path):
+    model = PhotonicMLP(seed=0)
+    path = tmp_path / "model.pt"
+    model.save(path)
+    blob = torch.load(path, weights_only=True)
+    blob["config"]["sizes"] = [16, 12, 10]  # weights no longer fit the declared sizes
+    torch.save(blob, path)
+    with pytest.raises(ValueError, match="inconsistent"):
+        PhotonicMLP.load(path)
+    del blob["state_dict"]
+    torch.save(blob, path)
+    with pytest.raises(ValueError, match="inconsistent"):
+        PhotonicMLP.load(path)
