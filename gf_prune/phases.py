@@ -191,6 +191,33 @@ class NetworkPhases:
 
     @classmethod
     def load(cls, path: str | Path) -> NetworkPhases:
+        if not Path(path).is_file():
+            raise FileNotFoundError(f"phases file not found: {path}")
+        try:
+            net = cls._load(path)
+        except (KeyError, TypeError, ValueError, OSError, json.JSONDecodeError) as exc:
+            if isinstance(exc, ValueError) and str(exc).startswith(str(path)):
+                raise
+            raise ValueError(f"{path}: not a readable gf_prune phases file ({type(exc).__name__}: {exc})") from exc
+        for li, layer in enumerate(net.layers):
+            for mesh_name, size in (
+                ("V", layer.V.topo.n_mzis),
+                ("S", min(layer.n_in, layer.n_out)),
+                ("U", layer.U.topo.n_mzis),
+            ):
+                m = getattr(layer, mesh_name)
+                for attr in ("theta", "phi", "theta_live", "phi_live"):
+                    arr = np.asarray(getattr(m, attr))
+                    if arr.shape != (size,):
+                        raise ValueError(
+                            f"{path}: layer {li} {mesh_name}.{attr} has shape {arr.shape}, expected ({size},)"
+                        )
+                    if attr in ("theta", "phi") and not np.all(np.isfinite(arr)):
+                        raise ValueError(f"{path}: layer {li} mesh {mesh_name} has NaN or infinite {attr} phases")
+        return net
+
+    @classmethod
+    def _load(cls, path: str | Path) -> NetworkPhases:
         with np.load(path, allow_pickle=False) as z:
             header = json.loads(bytes(z["header"]).decode())
             if header.get("format") != "gf_prune.phases/1":

@@ -389,3 +389,20 @@ def test_load_rejects_inconsistent_file(tmp_path):
     torch.save(blob, path)
     with pytest.raises(ValueError, match="inconsistent"):
         PhotonicMLP.load(path)
+
+
+def test_phases_file_bad_input(tmp_path):
+    net = PhotonicMLP(seed=0).to_phases()
+    with pytest.raises(FileNotFoundError):
+        NetworkPhases.load(tmp_path / "missing.npz")
+    (tmp_path / "junk.npz").write_bytes(b"garbage")
+    with pytest.raises(ValueError, match="not a readable"):
+        NetworkPhases.load(tmp_path / "junk.npz")
+    net.layers[1].U.phi[2] = np.nan
+    net.save(tmp_path / "nan.npz")
+    with pytest.raises(ValueError, match=r"layer 1 mesh U has NaN or infinite phi"):
+        NetworkPhases.load(tmp_path / "nan.npz")
+    net.layers[1].U.phi = np.zeros(3)
+    net.save(tmp_path / "short.npz")
+    with pytest.raises(ValueError, match="shape"):
+        NetworkPhases.load(tmp_path / "short.npz")
