@@ -55,7 +55,7 @@ import math
 import os
 import re
 import tempfile
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from functools import cache
 from pathlib import Path
@@ -888,6 +888,8 @@ def run_robustness(
     data: Any,
     config: RobustnessConfig | dict | str | Path | None = None,
     out_dir: str | Path | None = None,
+    *,
+    progress: Callable[[str], None] | None = None,
 ) -> dict[str, Any]:
     """Monte-Carlo robustness of a dense and a pruned network; returns a JSON-able summary.
 
@@ -897,19 +899,26 @@ def run_robustness(
     of the pruned network is fine-tuned under ``config.finetune.noise`` and evaluated too (key
     ``pruned_ft``). Accuracies are fractions in [0, 1]. With ``out_dir``, writes
     ``robustness.json`` and (``config.plots``) ``robustness.png``, ``robustness_layers.png``.
-    The models are not modified.
+    The models are not modified. ``progress`` (optional) is called with a short text per stage.
     """
     import copy
     import time
 
     cfg = load_config(config)
     t0 = time.perf_counter()
-    for name, m in (("model_dense", model_dense), ("model_pruned", model_pruned)):
-        if len(heater_keys(m)) != len(heater_keys(model_dense)):
-            raise ValueError(f"{name}: dense and pruned networks must have the same architecture")
+
+    def arch(m: torch.nn.Module) -> Any:
+        return [(lay.n_in, lay.n_out, lay.mesh_kind, lay.zero_state) for lay in m.layers]
+
+    if arch(model_pruned) != arch(model_dense):
+        raise ValueError(
+            f"model_pruned: architecture {arch(model_pruned)} differs from model_dense {arch(model_dense)}"
+        )
+    say = progress or (lambda _msg: None)
     models: dict[str, torch.nn.Module] = {"dense": model_dense, "pruned": model_pruned}
     summary: dict[str, Any] = {"config": cfg.model_dump(), "units": _UNITS}
     if cfg.finetune.enabled:
+        say("noise-aware fine-tuning")
         ft = copy.deepcopy(model_pruned)
         t1 = time.perf_counter()
         pos_ft, _ = _positions(ft, cfg)
@@ -933,10 +942,11 @@ def run_robustness(
         name: float(monte_carlo_accuracy(m, data.X_test, data.y_test, Imperfections(), 1, cfg.seed)[0])
         for name, m in models.items()
     }
-    summary["sweeps"] = {
-        field: _sweep(models, data, cfg, positions, field, getattr(cfg, field))
-        for field in ("sigma_ps", "bits", "sigma_bs", "loss_db", "crosstalk")
-    }
+    summary["sweeps"] = {}
+    for field in ("sigma_ps", "bits", "sigma_bs", "loss_db", "crosstalk"):
+        say(f"sweep {field}")
+        summary["sweeps"][field] = _sweep(models, data, cfg, positions, field, getattr(cfg, field))
+    say("combined and per-layer")
     combined = {}
     for name, m in models.items():
         trials = cfg.trials if cfg.combined.is_random else 1

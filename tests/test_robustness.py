@@ -36,7 +36,7 @@ def data():
 def trained(data):
     torch.manual_seed(0)
     model = PhotonicMLP((16, 12, 10), seed=1)
-    fit(model, data, TrainConfig(epochs=40, lr=0.05))
+    fit(model, data, TrainConfig(epochs=25, lr=0.05))
     return model
 
 
@@ -45,7 +45,7 @@ def pruned(trained, data):
     import copy
 
     model = magnitude_prune(copy.deepcopy(trained), 0.4)
-    fit(model, data, TrainConfig(epochs=15, lr=0.01))
+    fit(model, data, TrainConfig(epochs=10, lr=0.01))
     return model
 
 
@@ -260,6 +260,11 @@ def test_config_errors_name_the_bad_key():
     assert R.load_config({"trials": 5}).trials == 5
 
 
+def test_mismatched_architectures_are_refused(trained, data):
+    with pytest.raises(ValueError, match="model_pruned"):
+        R.run_robustness(trained, PhotonicMLP((16, 8, 10)), data, {"trials": 1})
+
+
 def test_noise_aware_finetune_keeps_pruned_phases_zero(pruned, data):
     import copy
 
@@ -280,7 +285,9 @@ def test_run_robustness_writes_record_and_plots(trained, pruned, data, tmp_path)
         "crosstalk": [0.01],
         "finetune": {"enabled": True, "epochs": 2, "trials_per_step": 2},
     }
-    summary = R.run_robustness(trained, pruned, data, cfg, out_dir=tmp_path)
+    said: list[str] = []
+    summary = R.run_robustness(trained, pruned, data, cfg, out_dir=tmp_path, progress=said.append)
+    assert "sweep sigma_ps" in said
     rec = json.loads((tmp_path / "robustness.json").read_text())
     assert rec["clean"]["dense"] == accuracy(trained, data.X_test, data.y_test)
     assert rec["sweeps"]["sigma_ps"]["pruned"][0]["mean"] == rec["clean"]["pruned"]
