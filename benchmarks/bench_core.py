@@ -246,14 +246,18 @@ def bench_decompose(sizes: list[int], ref_max_n: int) -> None:
     ref_times: dict[int, float] = {}
     for n in sizes:
         u = unitary_group.rvs(n, random_state=n)
-        times = []
+        times, cpu = [], []
         for _ in range(5):
-            t0 = time.perf_counter()
+            t0, c0 = time.perf_counter(), time.process_time()
             topo, th, ph, sc = decompose(u, "clements")
             times.append(time.perf_counter() - t0)
-        t_ours, t_med = min(times), statistics.median(times)
+            cpu.append(time.process_time() - c0)
+        t_ours, t_med, t_cpu = min(times), statistics.median(times), min(cpu)
         err = np.linalg.norm(mesh_unitary(topo, th, ph, sc) - u) / math.sqrt(n)
-        line = f"N = {n:4d}: gf_prune {t_ours:7.3f} s (median {t_med:6.3f})  (‖U − U(phases)‖_F/√N = {err:.1e})"
+        line = (
+            f"N = {n:4d}: gf_prune {t_ours:7.3f} s (median {t_med:6.3f}, CPU {t_cpu:6.3f})"
+            f"  (‖U − U(phases)‖_F/√N = {err:.1e})"
+        )
         if itf is not None and n <= ref_max_n:
             t_ref = timeit(lambda u=u: itf.square_decomposition(u), repeat=1, warmup=0)
             ref_times[n] = t_ref
@@ -263,7 +267,10 @@ def bench_decompose(sizes: list[int], ref_max_n: int) -> None:
             k = math.log(t2 / t1) / math.log(n2 / n1)
             est = t2 * (n / n2) ** k
             line += f"   interferometer not run (≈ {est:.0f} s extrapolated as N^{k:.1f}; --ref-max-n {n} to run it)"
-        verdict = "" if n != 256 else ("  [target ≤ 1 s: MET]" if t_ours <= 1.0 else "  [target ≤ 1 s: MISSED]")
+        verdict = ""
+        if n == 256:
+            ok = {True: "MET", False: "MISSED"}
+            verdict = f"  [target ≤ 1 s: wall {ok[t_ours <= 1.0]}, CPU {ok[t_cpu <= 1.0]}]"
         print(line + verdict, flush=True)
 
 
