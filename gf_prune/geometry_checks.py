@@ -143,7 +143,6 @@ def _check(
     s_wg = round(min_wg_spacing / dbu)
     result = GeometryResult()
     counts: dict[str, int] = defaultdict(int)
-    regions: dict[int, kdb.Region] = {}
     port_cache: dict[int, list[tuple[str, kdb.Trans, int, str]]] = {}
     pair_cache: dict[tuple[int, int, str], list[tuple[str, kdb.Box]]] = {}
 
@@ -151,12 +150,6 @@ def _check(
         counts[v.kind] += 1
         if len(result.violations) < max_violations:
             result.violations.append(v)
-
-    def region(ci: int) -> kdb.Region:
-        if ci not in regions:
-            r = kdb.Region(ly.cell(ci).begin_shapes_rec(li_wg)) if li_wg is not None else kdb.Region()
-            regions[ci] = r.merged()
-        return regions[ci]
 
     def ports(ci: int) -> list[tuple[str, kdb.Trans, int, str]]:
         if ci not in port_cache:
@@ -175,8 +168,18 @@ def _check(
         key = (ca, cb, str(rel))
         if key in pair_cache:
             return pair_cache[key]
-        ra = region(ca)
-        rb = region(cb).transformed(rel)
+        if li_wg is None:
+            return []
+        # only the shapes near the other instance matter (big children: whole meshes)
+        box_a = ly.cell(ca).bbox(li_wg).enlarged(s_wg, s_wg)
+        box_b = ly.cell(cb).bbox(li_wg).transformed(rel).enlarged(s_wg, s_wg)
+        window = box_a & box_b
+        if window.empty():
+            pair_cache[key] = []
+            return []
+        ra = kdb.Region(ly.cell(ca).begin_shapes_rec_overlapping(li_wg, window)).merged()
+        rb = kdb.Region(ly.cell(cb).begin_shapes_rec_overlapping(li_wg, window.transformed(rel.inverted())))
+        rb = rb.merged().transformed(rel)
         zone_boxes = []
         pb = {(rel * t).disp for _, t, _, ty in ports(cb) if ty != "electrical"}
         for _, t, w, ty in ports(ca):
