@@ -136,7 +136,7 @@ def test_nan_phases_are_refused():
         run_pruning(model, tiny_data(), {"dense_epochs": 1})
 
 
-FAST = {"dense_epochs": 40, "finetune_epochs": 10, "lr": 0.05, "max_loss": 0.2}
+FAST = {"dense_epochs": 40, "finetune_epochs": 10, "soft_epochs": 2, "lr": 0.05, "max_loss": 0.2}
 
 
 @pytest.mark.parametrize(
@@ -147,6 +147,17 @@ FAST = {"dense_epochs": 40, "finetune_epochs": 10, "lr": 0.05, "max_loss": 0.2}
         {"method": "lth", "scope": "layer", "max_rounds": 3},
         {"method": "lth", "scope": "global", "max_rounds": 2, "ranking": "magnitude", "gauge": False},
         {"method": "gradual", "gradual_epochs": 40, "final_sparsity": 0.3, "max_rounds": 2, "complete_mzis": 0.5},
+        {
+            "method": "gradual",
+            "gradual_epochs": 30,
+            "final_sparsity": 0.5,
+            "max_rounds": 2,
+            "shrink": 0.1,
+            "power_aware": 0.5,
+            "soft_epochs": 5,
+            "step_ranking": "saliency",
+            "schedule": "one_cycle",
+        },
         {"method": "weight_domain", "weight_sparsities": [0.5]},
     ],
 )
