@@ -210,3 +210,12 @@ def test_bad_inputs_are_refused(tmp_path):
     with pytest.raises(ValueError, match="NaN"):
         compile_network(net, tmp_path)
     assert not any(tmp_path.iterdir())
+
+
+def test_reck_network_compiles_clean(tmp_path):
+    net = random_network((6, 6, 3), p_live=0.5, seed=4, kind="reck")
+    fig = compile_network(net, tmp_path, png=False)
+    assert fig["geometry"]["ok"], fig["geometry"]["violations"][:5]
+    assert fig["mesh_kind"] == "reck"
+    heaters = [i for i in gds_instances(tmp_path / "network.gds") if is_heater(i[2])]
+    assert len(heaters) == live_count(net)
