@@ -243,11 +243,19 @@ USER_ERRORS = (ValueError, FileNotFoundError, NotADirectoryError, PermissionErro
 
 def main(argv: list[str] | None = None) -> None:
     """Console entry point: one clear line and a non-zero exit for user errors."""
+    import signal
+
     from gf_prune.pipeline import StageFailed
 
+    def _terminate(signum: int, frame: object) -> None:
+        raise KeyboardInterrupt
+
+    signal.signal(signal.SIGTERM, _terminate)  # a killed run cleans up like Ctrl-C
     try:
         rc = app(args=argv, standalone_mode=False)
         if isinstance(rc, int) and rc:
+            if rc == 130:  # typer turns Ctrl-C into an exit code
+                err.print("error: interrupted; no partial output was kept", markup=False, highlight=False)
             sys.exit(rc)
     except StageFailed as exc:
         err.print(f"error: {exc}", markup=False, highlight=False)
@@ -255,7 +263,9 @@ def main(argv: list[str] | None = None) -> None:
     except KeyboardInterrupt:
         err.print("error: interrupted; no partial output was kept", markup=False, highlight=False)
         sys.exit(130)
-    except typer.Exit as exc:
+    except typer.Exit as exc:  # typer turns Ctrl-C into Exit(130)
+        if exc.exit_code == 130:
+            err.print("error: interrupted; no partial output was kept", markup=False, highlight=False)
         sys.exit(exc.exit_code)
     except USER_ERRORS as exc:
         msg = str(exc) if str(exc) else type(exc).__name__
