@@ -26,16 +26,25 @@ import torch
 
 from gf_prune.data import load_digits_fft16
 from gf_prune.model import PhotonicMLP
-from gf_prune.prune import PruneConfig, run_pruning, write_prune_record
+from gf_prune.prune import PruneConfig, run_pruning, train_phases, write_prune_record
 
 #: name → (config overrides, model init). Budgets fit a shared single core; see the module docstring.
+PAPER = {  # the seed paper's recipe: hard pruning, plain fine-tuning, no penalties, no gauge moves
+    "gauge": False,
+    "shrink": 0.0,
+    "power_aware": 0.0,
+    "soft_epochs": 0,
+    "finetune_epochs": 100,
+    "finetune_lr": 0.01,
+    "restarts": 1,
+}
 METHODS: dict[str, dict[str, Any]] = {
     "weight_domain": {"method": "weight_domain", "weight_sparsities": [0.1, 0.3, 0.5, 0.7, 0.9]},
-    "magnitude_oneshot": {"method": "magnitude_oneshot", "gauge": False},
-    "magnitude_iterative": {"method": "magnitude_iterative", "alpha": 2.0, "steps": 10, "gauge": False},
-    "lth_layer": {"method": "lth", "scope": "layer", "dense_epochs": 300, "gauge": False},
-    "lth_global": {"method": "lth", "scope": "global", "dense_epochs": 300, "gauge": False},
+    "magnitude_oneshot": {**PAPER, "method": "magnitude_oneshot"},
+    "magnitude_iterative": {**PAPER, "method": "magnitude_iterative", "alpha": 2.0, "steps": 10},
     "gradual": {},  # the recommended default (PruneConfig defaults)
+    "lth_layer": {**PAPER, "method": "lth", "scope": "layer", "dense_epochs": 300, "max_rounds": 16},
+    "lth_global": {**PAPER, "method": "lth", "scope": "global", "dense_epochs": 300, "max_rounds": 16},
 }
 INIT = {"init": "zero", "init_std": 0.5}
 DENSE_EPOCHS = 600
@@ -55,21 +64,16 @@ def run_one(name: str, seed: int, out: Path | None, dense_cache: dict[int, Photo
         model = PhotonicMLP(seed=seed, **INIT)  # lottery tickets rewind to the initial phases
         cfg.setdefault("dense_epochs", DENSE_EPOCHS)
     else:
+        cache_file = out / f"dense_seed{seed}.pt" if out is not None else None
+        if seed not in dense_cache and cache_file is not None and cache_file.is_file():
+            dense_cache[seed] = PhotonicMLP.load(cache_file)[0]
         if seed not in dense_cache:  # one dense network per seed, shared by the other methods
             m = PhotonicMLP(seed=seed, **INIT)
-            r = run_pruning(
-                m,
-                data,
-                {
-                    "method": "magnitude_oneshot",
-                    "dense_epochs": DENSE_EPOCHS,
-                    "alphas": [1e-9],
-                    "finetune_epochs": 0,
-                    "gauge": False,
-                    "seed": seed,
-                },
-            )
-            dense_cache[seed] = r.dense_model
+            train_phases(m, data, DENSE_EPOCHS, 0.02, seed=seed)
+            dense_cache[seed] = m
+            if cache_file is not None:
+                cache_file.parent.mkdir(parents=True, exist_ok=True)
+                m.save(cache_file)
         model = dense_cache[seed]
         cfg["dense_epochs"] = 0
     PruneConfig.parse(cfg)
@@ -127,9 +131,16 @@ def main() -> None:
             row = run_one(name, seed, args.out, cache)
             rows.append(row)
             print(json.dumps(row), flush=True)
-            if args.out is not None:
+            if args.out is not None:  # rows accumulate across invocations (one method per process is fine)
                 args.out.mkdir(parents=True, exist_ok=True)
-                (args.out / "rows.json").write_text(json.dumps(rows, indent=1))
+                f = args.out / "rows.json"
+                old = json.loads(f.read_text()) if f.is_file() else []
+                old = [r for r in old if (r["method"], r["seed"]) != (name, seed)]
+                f.write_text(json.dumps([*old, row], indent=1))
+    if args.out is not None and (args.out / "rows.json").is_file():
+        rows = json.loads((args.out / "rows.json").read_text())
+        order = list(METHODS)
+        rows.sort(key=lambda r: (order.index(r["method"]), r["seed"]))
     md = table(rows)
     print(md)
     if args.out is not None:
