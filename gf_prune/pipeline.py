@@ -449,6 +449,9 @@ def _run_stages(
     write_report(out, report, make_plots=False)
     _record_stage(out, "report", cfg, timings["report"])
     failure = None
+    geometry = (read_json(out / "layout.json") if (out / "layout.json").is_file() else {}).get("geometry")
+    if isinstance(geometry, dict) and not geometry.get("ok", True):
+        failure = f"layout geometry checks failed: {(geometry.get('violations') or [None])[0]}"
     if verify is not None and not verify.get("passed", False):
         failure = (
             f"verification failed: max relative error {verify.get('max_rel_error')} > {verify.get('tolerance')}"
