@@ -35,18 +35,28 @@ import jax
 import jax.numpy as jnp
 import klujax
 import numpy as np
+from scipy.sparse import coo_matrix
 
 from gf_prune import sax_models
 from gf_prune.physics import mzi_transfer
 from gf_prune.sax_models import WL0_UM, UnmodelledCellError
 
-DENSE_MAX_FLOPS = 4e8
-"""A cell is solved densely (batched ``numpy.linalg.solve``, nothing to compile) when
-count·n³ stays below this; above it, with one sparse KLU solve (``klujax``, whose first
-call per shape costs ~0.4 s of XLA compilation)."""
+DENSE_MAX_FLOPS = 1e8
+"""A cell (n instance ports, occurring count times) is solved densely (batched
+``numpy.linalg.solve``, nothing to compile) when count·n³ stays below this; above it
+sparsely: SuperLU per system for rare cells, one batched KLU solve (``klujax``, whose
+first call per shape costs ~0.4 s of XLA compilation) for frequent ones."""
 
 DENSE_MAX_BYTES = 256 * 2**20
 """…and when the dense batch of systems fits in this much memory."""
+
+SPLU_MAX_BATCH = 16
+"""Larger cells occurring at most this often are factorised one by one (scipy SuperLU,
+no compilation); more frequent ones in one batched KLU solve."""
+
+SPLU_MAX_UNKNOWNS = 16384
+"""…if they have at most this many instance ports (KLU's block-triangular ordering wins
+on a 128-mode mesh's 33 k unknowns)."""
 
 TOL_DEFAULT = 1e-6
 """Pass threshold on the relative Frobenius error at the design wavelength."""
@@ -94,6 +104,8 @@ class _Cell:
     ext_out: np.ndarray  # which external port each of those is
     pat_r: np.ndarray = field(default_factory=lambda: np.zeros(0, int))
     pat_c: np.ndarray = field(default_factory=lambda: np.zeros(0, int))
+    solver: str = "dense"  # "dense" (batched numpy), "splu" (scipy, per system) or "klu" (klujax, batched)
+    csc: Any = None
     a_i: Any = None
     a_j: Any = None
     symbolic: Any = None
@@ -303,13 +315,20 @@ class CompiledCircuit:
                     b.static.setdefault(k, []).append(np.broadcast_to(v[None, :], (cell.count, m)).ravel())
                 if b.heater:
                     b.slot_index.append(sub_idx[:, 0] if g.n_slots else np.full(cell.count * m, -1))
-        for name in order:  # dense or sparse, now that the batch sizes are known
+        for name in order:  # choose each cell's solver, now that the batch sizes are known
             cell = self._cells[name]
             n = cell.n_unknowns
-            dense = cell.count * n**3 <= DENSE_MAX_FLOPS and cell.count * n * n * 16 <= DENSE_MAX_BYTES
-            if not dense:
-                cell.a_i = jnp.asarray(np.concatenate([cell.a_rows, np.arange(n)]).astype(np.int32))
-                cell.a_j = jnp.asarray(np.concatenate([cell.a_cols, np.arange(n)]).astype(np.int32))
+            ai = np.concatenate([cell.a_rows, np.arange(n)])
+            aj = np.concatenate([cell.a_cols, np.arange(n)])
+            if cell.count * n**3 <= DENSE_MAX_FLOPS and cell.count * n * n * 16 <= DENSE_MAX_BYTES:
+                cell.solver = "dense"
+            elif cell.count <= SPLU_MAX_BATCH and n <= SPLU_MAX_UNKNOWNS:
+                cell.solver = "splu"  # SuperLU, one system at a time: nothing to compile
+                csc = coo_matrix((np.arange(ai.size) + 1.0, (ai, aj)), shape=(n, n)).tocsc()
+                cell.csc = (csc.indices, csc.indptr, csc.data.astype(np.int64) - 1)
+            else:
+                cell.solver = "klu"  # one batched KLU solve (XLA compiles once per shape)
+                cell.a_i, cell.a_j = jnp.asarray(ai.astype(np.int32)), jnp.asarray(aj.astype(np.int32))
                 cell.symbolic = klujax.analyze(cell.a_i, cell.a_j, n)
         for b in self._batches.values():
             sizes = {k: sum(a.size for a in v) for k, v in b.static.items()}
@@ -324,42 +343,74 @@ class CompiledCircuit:
     # ------------------------------------------------------------------ evaluate
     def evaluate_all(self, phases: Sequence[float] | np.ndarray | None = None, wl: float = WL0_UM) -> _Evaluation:
         """Every cell's S for every instance, and every leaf model's values, at ``wl``."""
+        cell_s, leaf_vals = self._evaluate(self._phases(phases), np.array([float(wl)]))
+        return _Evaluation(self, {k: v[0] for k, v in cell_s.items()}, {k: v[0] for k, v in leaf_vals.items()})
+
+    def evaluate_sweep(
+        self, phases: Sequence[float] | np.ndarray | None, wls: Sequence[float] | np.ndarray, chunk: int = 1
+    ) -> np.ndarray:
+        """Top-cell S at every wavelength of ``wls``: shape (len(wls), P, P), ``chunk`` wavelengths per solve
+
+        (1 by default: a larger chunk multiplies the dense solves' batch, which rarely pays on 2 cores)."""
+        ph = self._phases(phases)
+        wls = np.asarray(wls, dtype=float).ravel()
+        out = [self._evaluate(ph, wls[i : i + chunk])[0][self.top_name][:, 0] for i in range(0, wls.size, chunk)]
+        return np.concatenate(out, axis=0)
+
+    def _phases(self, phases: Sequence[float] | np.ndarray | None) -> np.ndarray:
         ph = np.zeros(len(self.slots)) if phases is None else np.asarray(phases, dtype=float)
         if ph.shape != (len(self.slots),):
             raise ValueError(f"expected {len(self.slots)} heater phases, got shape {ph.shape}")
+        if not np.all(np.isfinite(ph)):
+            raise ValueError("heater phases contain NaN or infinite values")
+        return ph
+
+    def _evaluate(self, ph: np.ndarray, wls: np.ndarray) -> tuple[dict[str, np.ndarray], dict[Callable, np.ndarray]]:
+        """cell name → S (W, count, P, P) and model → values (W, size, n_keys) at the W wavelengths."""
+        n_wl = wls.size
+        wl_arg = jnp.asarray(wls[:, None])
         leaf_vals: dict[Callable, np.ndarray] = {}
         for key, b in self._batches.items():
             kw = dict(b.arrays)
             if b.heater:
                 assert b.phase_index is not None
                 kw["phase"] = jnp.asarray(np.where(b.phase_index >= 0, ph[np.maximum(b.phase_index, 0)], 0.0))
-            sd = _jit_model(b.model)(wl=float(wl), **kw)
-            leaf_vals[key] = np.stack([np.broadcast_to(np.asarray(sd[k]), (b.size,)) for k in b.keys], axis=1)
+            sd = _jit_model(b.model)(wl=wl_arg, **kw)
+            leaf_vals[key] = np.stack([np.broadcast_to(np.asarray(sd[k]), (n_wl, b.size)) for k in b.keys], axis=-1)
         cell_s: dict[str, np.ndarray] = {}
         for name in reversed(self._order):
             cell = self._cells[name]
             parts = []
             for g in cell.groups:
-                m = len(g.names)
+                rows = slice(g.start, g.start + cell.count * len(g.names))
                 if g.leaf is not None:
-                    v = leaf_vals[g.leaf.model][g.start : g.start + cell.count * m]
+                    v = leaf_vals[g.leaf.model][:, rows]
                 else:
-                    v = cell_s[g.sub][g.start : g.start + cell.count * m][:, g.pat_r, g.pat_c]
-                parts.append(v.reshape(cell.count, -1))
-            sx = np.concatenate(parts, axis=1) if parts else np.zeros((cell.count, 0), complex)
-            cell_s[name] = self._solve(cell, sx)
-        return _Evaluation(self, cell_s, leaf_vals)
+                    v = cell_s[g.sub][:, rows][..., g.pat_r, g.pat_c]
+                parts.append(v.reshape(n_wl * cell.count, -1))
+            sx = np.concatenate(parts, axis=1) if parts else np.zeros((n_wl * cell.count, 0), complex)
+            s_cell = self._solve(cell, sx)
+            cell_s[name] = s_cell.reshape(n_wl, cell.count, *s_cell.shape[1:])
+        return cell_s, leaf_vals
 
     def _solve(self, cell: _Cell, sx: np.ndarray) -> np.ndarray:
         """Batched S of ``cell`` from its instances' S entries ``sx`` (B, n_entries)."""
         batch, n, n_ext = sx.shape[0], cell.n_unknowns, cell.ext_in.size
         rhs = np.zeros((n, n_ext), dtype=np.complex128)
         rhs[cell.ext_in, np.arange(n_ext)] = 1.0
-        if cell.symbolic is None:
+        if cell.solver == "dense":
             a = np.zeros((batch, n, n), dtype=np.complex128)
             a[:, np.arange(n), np.arange(n)] = 1.0
             a[:, cell.a_rows, cell.a_cols] = -sx[:, cell.a_sel]  # (row, col) pairs are unique
             x = np.linalg.solve(a, np.broadcast_to(rhs, (batch, n, n_ext)))
+        elif cell.solver == "splu":
+            from scipy.sparse import csc_matrix
+            from scipy.sparse.linalg import splu
+
+            indices, indptr, order = cell.csc
+            ax = np.concatenate([-sx[:, cell.a_sel], np.ones((batch, n))], axis=1)
+            mats = [csc_matrix((ax[b, order], indices, indptr), shape=(n, n)) for b in range(batch)]
+            x = np.stack([splu(m, permc_spec="MMD_AT_PLUS_A").solve(rhs) for m in mats])
         else:
             ax = np.concatenate([-sx[:, cell.a_sel], np.ones((batch, n))], axis=1)
             x = np.asarray(
@@ -1028,8 +1079,7 @@ class Verifier:
         """Relative error of every layer and the chip versus wavelength (µm)."""
         wls = np.linspace(1.50, 1.60, 21) if wls is None else np.asarray(wls, dtype=float)
         layers: list[list[float]] = [[] for _ in self.net.layers]
-        for wl in wls:
-            s = self.cc.evaluate(self.phases, float(wl))
+        for s in self.cc.evaluate_sweep(self.phases, wls):
             for li in range(len(self.net.layers)):
                 blk = self._layer_block(s, li)
                 layers[li].append(rel_error(blk, _expected(self.net, li, "W"))[0])
