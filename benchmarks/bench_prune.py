@@ -43,8 +43,10 @@ METHODS: dict[str, dict[str, Any]] = {
     "magnitude_oneshot": {**PAPER, "method": "magnitude_oneshot"},
     "magnitude_iterative": {**PAPER, "method": "magnitude_iterative", "alpha": 2.0, "steps": 10},
     "gradual": {},  # the recommended default (PruneConfig defaults)
+    "gradual_low": {"final_sparsity": 0.5, "extra_step": 0.05, "max_loss": 0.02},  # the ≤ 1 point end of the curve
     "lth_layer": {**PAPER, "method": "lth", "scope": "layer", "dense_epochs": 300, "max_rounds": 16},
     "lth_global": {**PAPER, "method": "lth", "scope": "global", "dense_epochs": 300, "max_rounds": 16},
+    "lth_layer_600": {**PAPER, "method": "lth", "scope": "layer", "dense_epochs": 600, "max_rounds": 16},
 }
 INIT = {"init": "zero", "init_std": 0.5}
 DENSE_EPOCHS = 600

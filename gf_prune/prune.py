@@ -800,11 +800,23 @@ def run_pruning(
         dense_power_mw=run.dense_power,
         records=run.records,
         best_round=best,
-        ranking=RANKING_TEXT[cfg.ranking],
+        ranking=ranking_text(cfg),
         config=cfg.model_dump(),
         wall_s=time.perf_counter() - t_start,
         dense_model=dense_model,
     )
+
+
+def ranking_text(cfg: PruneConfig) -> str:
+    """Which ranking a run used, in words (for the report)."""
+    if cfg.method == "weight_domain":
+        return "weight domain: smallest |W_ij| pruned, then decomposed (phases are not ranked)"
+    text = RANKING_TEXT[cfg.ranking]
+    if cfg.method == "gradual" and cfg.step_ranking not in (None, cfg.ranking):
+        text = f"schedule: {text}; continuation steps: {RANKING_TEXT[cfg.step_ranking]}"
+    if cfg.complete_mzis > 0:
+        text += f"; scores of phases whose MZI partner is pruned × {1 - cfg.complete_mzis:g} (whole-MZI completion)"
+    return text
 
 
 def tqdm_progress(total: int | None = None, desc: str = "pruning") -> Callable[[dict[str, Any]], None]:
