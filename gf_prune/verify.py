@@ -756,7 +756,7 @@ def load_netlist(layout: Any) -> dict[str, Any]:
         import gdsfactory as gf
 
         _activate_pdk()
-        layout = gf.import_gds(path)
+        layout = gf.import_gds(path, rename_duplicated_cells=True)
     from gf_prune.layout import extract_netlist
 
     try:  # the layout compiler's extractor: same dict as get_netlist(recursive=True), faster
@@ -1077,7 +1077,10 @@ class Verifier:
 
     def sweep(self, wls: Sequence[float] | None = None) -> dict[str, Any]:
         """Relative error of every layer and the chip versus wavelength (µm)."""
-        wls = np.linspace(1.50, 1.60, 21) if wls is None else np.asarray(wls, dtype=float)
+        if wls is None:  # every 5 nm, plus a few points close to the design wavelength
+            near = WL0_UM + np.array([-2e-3, -5e-4, -1e-4, 1e-4, 5e-4, 2e-3])
+            wls = np.unique(np.round(np.concatenate([np.linspace(1.50, 1.60, 21), near]), 9))
+        wls = np.asarray(wls, dtype=float)
         layers: list[list[float]] = [[] for _ in self.net.layers]
         for s in self.cc.evaluate_sweep(self.phases, wls):
             for li in range(len(self.net.layers)):
@@ -1102,12 +1105,12 @@ def plot_sweep(sweep: Mapping[str, Any], path: str | Path, tol: float = TOL_DEFA
 
     wl = np.asarray(sweep["wavelength_um"]) * 1e3
     fig, ax = plt.subplots(figsize=(6, 3.6), dpi=120)
+    ax.semilogy(wl, np.maximum(sweep["chip_rel_error"], 1e-17), "-", color="0.6", lw=4, label="chip (worst layer)")
     for li, errs in enumerate(sweep["layer_rel_error"]):
-        ax.semilogy(wl, np.maximum(errs, 1e-17), "-", lw=1, label=f"layer {li}")
-    ax.semilogy(wl, np.maximum(sweep["chip_rel_error"], 1e-17), "k-", lw=2, label="chip (worst layer)")
+        ax.semilogy(wl, np.maximum(errs, 1e-17), "o-", ms=2.5, lw=1, label=f"layer {li}")
     ax.axhline(tol, color="r", ls="--", lw=1, label=f"tolerance {tol:g}")
     ax.set_xlabel("wavelength (nm)")
-    ax.set_ylabel("‖S − e^{iα}W‖_F / ‖W‖_F")
+    ax.set_ylabel(r"$\|S - e^{i\alpha}W\|_F\,/\,\|W\|_F$")
     ax.set_title("SAX layout vs trained network")
     ax.grid(True, which="both", alpha=0.3)
     ax.legend(fontsize=7)
