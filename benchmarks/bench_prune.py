@@ -47,6 +47,8 @@ METHODS: dict[str, dict[str, Any]] = {
     "lth_layer": {**PAPER, "method": "lth", "scope": "layer", "dense_epochs": 300, "max_rounds": 16},
     "lth_global": {**PAPER, "method": "lth", "scope": "global", "dense_epochs": 300, "max_rounds": 16},
     "lth_layer_600": {**PAPER, "method": "lth", "scope": "layer", "dense_epochs": 600, "max_rounds": 16},
+    # lottery tickets with the recommended training (penalties, gauge), then saliency steps without rewinding
+    "lth_hybrid": {"method": "lth", "scope": "layer", "dense_epochs": 600, "max_rounds": 16, "lth_continue": True},
 }
 INIT = {"init": "zero", "init_std": 0.5}
 DENSE_EPOCHS = 600

@@ -117,6 +117,9 @@ class PruneConfig(BaseModel):
     rate: float = Field(0.1, gt=0.0, lt=1.0)
     rate_late: float = Field(0.25, gt=0.0, lt=1.0)
     rounds_early: int = Field(10, ge=0)
+    lth_continue: bool = Field(
+        False, description="after the last good ticket, continue in extra_step steps without rewinding"
+    )
     # gradual
     schedule: Literal["cubic", "one_cycle"] = "cubic"
     final_sparsity: float = Field(0.85, gt=0.0, lt=1.0)
@@ -630,6 +633,10 @@ def _lth(run: _Runner, model: PhotonicMLP, init: dict[str, torch.Tensor]) -> Non
         rec = run.record(model, step=f"round {r}", rate=rate, newly_pruned=n, gauge_pruned=n_g)
         if not run.ok(rec) or run.reached_target(rec) or n == 0:
             break
+    if cfg.lth_continue:  # from the last good ticket on: small steps without rewinding
+        best = run.best_index()
+        model.load_state_dict(run.states[best])
+        _continue(run, model, run.records[best])
 
 
 def sparsity_schedule(t: float, final: float, kind: str) -> float:
@@ -706,11 +713,20 @@ def _gradual(run: _Runner, model: PhotonicMLP) -> None:
     _prune_to(run, model, cfg.final_sparsity)
     run.finetune(model)
     rec = run.record(model, step="gradual", target=cfg.final_sparsity, gauge_pruned=n_g)
-    sparsity = cfg.final_sparsity
+    _continue(run, model, rec)
+
+
+def _continue(run: _Runner, model: PhotonicMLP, rec: dict[str, Any]) -> None:
+    """Continuation: prune ``extra_step`` more (``step_ranking``, soft shrink first), fine-tune, record;
+    stop when the accuracy loss exceeds ``max_loss`` or the target is reached."""
+    cfg = run.cfg
+    sparsity = rec["sparsity_uv"]
     for _ in range(cfg.max_rounds):
         if not run.ok(rec) or run.reached_target(rec):
             break
         sparsity = rec["sparsity_uv"] + cfg.extra_step if cfg.scope == "global" else sparsity + cfg.extra_step
+        if cfg.target_sparsity is not None:
+            sparsity = min(sparsity, cfg.target_sparsity)
         if sparsity >= 1.0:
             break
         n = _prune_to(run, model, min(sparsity, 0.999), cfg.step_ranking, soft=True)

@@ -146,6 +146,7 @@ FAST = {"dense_epochs": 40, "finetune_epochs": 10, "soft_epochs": 2, "lr": 0.05,
         {"method": "magnitude_iterative", "max_rounds": 3},
         {"method": "lth", "scope": "layer", "max_rounds": 3},
         {"method": "lth", "scope": "global", "max_rounds": 2, "ranking": "magnitude", "gauge": False},
+        {"method": "lth", "max_rounds": 2, "lth_continue": True, "extra_step": 0.05},
         {"method": "gradual", "gradual_epochs": 40, "final_sparsity": 0.3, "max_rounds": 2, "complete_mzis": 0.5},
         {
             "method": "gradual",
