@@ -26,10 +26,12 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
+import jax
 import jax.numpy as jnp
 import sax
 
 sax.set_port_naming_strategy("optical")
+jax.config.update("jax_enable_x64", True)  # sax does this on import; the check needs float64
 
 WL0_UM = 1.55
 """Design wavelength (µm): every layout length is chosen for it."""

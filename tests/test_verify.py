@@ -86,6 +86,18 @@ def test_cross_zero_state_with_crossings_for_removed_mzis_verifies():
     assert res.passed and res.max_rel_error < 1e-9
 
 
+def test_reck_mesh_network_verifies():
+    from gf_prune.layout import build_network
+
+    net = random_network(seed=5)
+    for layer in net.layers:
+        for m in (layer.V, layer.U):
+            m.kind = "reck"
+    net.mesh_kind = "reck"
+    res = verify(build_network(net), net)
+    assert res.passed and res.max_rel_error < 1e-9
+
+
 @pytest.mark.slow
 def test_default_size_pruned_network_verifies():
     from gf_prune.layout import build_network
