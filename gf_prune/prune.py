@@ -94,7 +94,7 @@ class PruneConfig(BaseModel):
     complete_mzis: float = Field(0.0, ge=0.0, le=1.0, description="score discount when the MZI partner is pruned")
     gauge: bool = True
     # dense training (the model passed in is the initialisation; 0 epochs: it is already trained)
-    dense_epochs: int = Field(300, ge=0)
+    dense_epochs: int = Field(600, ge=0)
     lr: float = Field(0.02, gt=0.0)
     lr_min_factor: float = Field(0.05, gt=0.0, le=1.0)
     # fine-tuning after a pruning step
