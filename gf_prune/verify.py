@@ -171,7 +171,7 @@ class CompiledCircuit:
         """Ports, structural pattern (out, in) and SDict keys of a leaf model."""
         if component not in self._leaf:
             cm = self.cell_models[component]
-            sd = cm.model(**({"phase": 0.0} if cm.heater else {}))
+            sd = jax.eval_shape(lambda: cm.model(**({"phase": 0.0} if cm.heater else {})))  # trace only
             ports = sorted({p for pair in sd for p in pair}, key=_natural)
             idx = {p: i for i, p in enumerate(ports)}
             keys = sorted(sd, key=lambda k: (idx[k[1]], idx[k[0]]))
