@@ -8,18 +8,28 @@ SAX models (:mod:`gf_prune.sax_models`) → S-matrix of every mesh, every SVD la
     err = min_α ‖S − e^{iα}·M‖_F / ‖M‖_F        (one global phase per mesh / layer)
 
 The fast path (:class:`CompiledCircuit`) never JIT-compiles the circuit. It walks
-the recursive netlist once, groups the instances of each cell, and evaluates
+the recursive netlist once and plans one batch per cell and per model:
 
-* a leaf cell group with its model called once on arrays (every instance's length
-  and heater phase stacked — the model is vectorised, not traced per instance);
-* a composite cell group by a batched solve of its own connectivity: dense
-  ``numpy.linalg.solve`` for small cells (an MZI is a batch of 8128 16×16
-  systems at N = 128), one sparse ``klujax`` solve with a symbolic analysis kept
-  from compile time for large ones (a mesh).
+* every leaf model (straight, bend, coupler, heater, crossing, terminator) is called
+  **once per evaluation** on the stacked lengths/phases of all its instances in the
+  whole chip (one small XLA compile per model, nothing per instance);
+* every composite cell (MZI slot, passthrough, mesh, Σ column, layer, chip) is then
+  solved bottom-up, all its instances in one batch: dense ``numpy.linalg.solve`` for
+  small systems (nothing to compile), SciPy SuperLU one system at a time for rare
+  mid-size ones (a 16-mode mesh), one batched sparse ``klujax`` solve with the
+  symbolic analysis kept from compile time for frequent or huge ones (8128 MZI slots,
+  a 128-mode mesh).
 
 The waves entering every instance port ``a`` satisfy ``(I − C·S)·a = C_ext·u`` and
-the outputs are ``y = C_extᵀ·S·a`` (as in ``sax.backends.klu``). New heater
-phases (or a new wavelength) only re-run the numbers: :meth:`CompiledCircuit.evaluate`.
+the outputs are ``y = C_extᵀ·S·a`` (as in ``sax.backends.klu``). New heater phases
+(or a new wavelength) only re-run the numbers: :meth:`CompiledCircuit.evaluate`.
+:meth:`CompiledCircuit.flat_netlist` gives the same circuit as one flat netlist for
+the reference ``sax.circuit(..., backend="klu")`` (equal to ~1e-15).
+
+On a mismatch :func:`diagnose_block` names the first slot (in the order light meets
+it) whose local transfer differs from the convention after the block's common
+phase, or the first optical net that joins two different modes; for an MZI whose
+transfer is a convention MZI with other phases it names the heater (θ/φ) and offset.
 """
 
 from __future__ import annotations
