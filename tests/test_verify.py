@@ -233,7 +233,8 @@ def test_fast_path_equals_flat_sax_circuit_klu():
     from gf_prune.sax_models import models
 
     activate_pdk()
-    cc = CompiledCircuit(mesh(3, layer=0, mesh_name="V").get_netlist(recursive=True))
+    # an MZI with both heaters, a removed MZI and an MZI with only φ, plus passthroughs
+    cc = CompiledCircuit(mesh(3, layer=0, mesh_name="V", states="3x1").get_netlist(recursive=True))
     ph = np.random.default_rng(5).uniform(0, 2 * np.pi, len(cc.slots))
     for wl in (1.55, 1.52):
         fast = cc.evaluate(ph, wl)
