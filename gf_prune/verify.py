@@ -717,6 +717,7 @@ class VerifyResult:
     problems: list[str]  # heater table vs layout mismatches, netlist warnings
     timings_s: dict[str, float]
     sweep: dict[str, Any] | None = None
+    matrices: dict[str, np.ndarray] = field(default_factory=dict)  # "V0", "S0", "U0", "W0", …, "chip": SAX S blocks
 
     @property
     def max_rel_error(self) -> float:
@@ -1040,16 +1041,19 @@ class Verifier:
         t0 = time.perf_counter()
         ev = self.cc.evaluate_all(self.phases, wl)
         per_mesh, per_layer = [], []
+        blocks: dict[str, np.ndarray] = {}
         for (li, mesh), path in self.blocks.items():
             if mesh == "W":
                 continue
             ports, s = ev.at(path)
-            err, _ = rel_error(_block(ports, s, *_shape(self.net, li, mesh)), _expected(self.net, li, mesh))
+            blocks[f"{mesh}{li}"] = _block(ports, s, *_shape(self.net, li, mesh))
+            err, _ = rel_error(blocks[f"{mesh}{li}"], _expected(self.net, li, mesh))
             per_mesh.append({"layer": li, "mesh": mesh, "instance": "/".join(path), "rel_error": err})
         s_chip = ev.cell_s[self.cc.top_name][0]
         mats, chip_err = [], 0.0
         for li in range(len(self.net.layers)):
             blk = self._layer_block(s_chip, li)
+            blocks[f"W{li}"] = blk
             err, alpha = rel_error(blk, _expected(self.net, li, "W"))
             per_layer.append({"layer": li, "rel_error": err})
             mats.append(blk * np.exp(-1j * alpha))
@@ -1066,7 +1070,10 @@ class Verifier:
                     ]
         culprits += [p for p in self.problems if "has no heater" in p]
         timings = {**self.timings_s, "evaluate": t_eval, "diagnose": time.perf_counter() - t0 - t_eval}
-        return VerifyResult(wl, tol, per_mesh, per_layer, chip_err, mats, culprits, list(self.problems), timings)
+        blocks["chip"] = s_chip
+        return VerifyResult(
+            wl, tol, per_mesh, per_layer, chip_err, mats, culprits, list(self.problems), timings, matrices=blocks
+        )
 
     def _layer_block(self, s_chip: np.ndarray, li: int) -> np.ndarray:
         lp = self.net.layers[li]

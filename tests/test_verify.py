@@ -75,6 +75,7 @@ def test_pruned_network_verifies(verifier):
     assert res.max_rel_error < 1e-9
     assert {(d["layer"], d["mesh"]) for d in res.per_mesh} == {(li, m) for li in range(2) for m in "VSU"}
     assert res.culprit is None
+    assert res.matrices["V0"].shape == (4, 4) and res.matrices["W1"].shape == (3, 4)
 
 
 def test_cross_zero_state_with_crossings_for_removed_mzis_verifies():
