@@ -38,17 +38,62 @@ PAPER = {  # the seed paper's recipe: hard pruning, plain fine-tuning, no penalt
     "finetune_lr": 0.01,
     "restarts": 1,
 }
+GRADUAL = {  # gradual (cubic, global, wrap) to 85 %, then 1 % saliency steps; penalties, gauge, 2 LR cycles
+    "method": "gradual",
+    "scope": "global",
+    "final_sparsity": 0.85,
+    "gradual_epochs": 1000,
+    "gauge": True,
+    "shrink": 0.1,
+    "power_aware": 0.5,
+    "soft_epochs": 40,
+    "finetune_epochs": 200,
+    "finetune_lr": 0.02,
+    "restarts": 2,
+    "step_ranking": "saliency",
+    "max_steps": 30,
+}
 METHODS: dict[str, dict[str, Any]] = {
     "weight_domain": {"method": "weight_domain", "weight_sparsities": [0.1, 0.3, 0.5, 0.7, 0.9]},
     "magnitude_oneshot": {**PAPER, "method": "magnitude_oneshot"},
     "magnitude_iterative": {**PAPER, "method": "magnitude_iterative", "alpha": 2.0, "steps": 10},
-    "gradual": {},  # the recommended default (PruneConfig defaults)
-    "gradual_low": {"final_sparsity": 0.5, "extra_step": 0.05, "max_loss": 0.02},  # the ≤ 1 point end of the curve
+    "gradual": GRADUAL,
+    "gradual_low": {**GRADUAL, "final_sparsity": 0.5, "extra_step": 0.05, "max_loss": 0.02},  # the ≤ 1 point end
     "lth_layer": {**PAPER, "method": "lth", "scope": "layer", "dense_epochs": 300, "max_rounds": 16},
     "lth_global": {**PAPER, "method": "lth", "scope": "global", "dense_epochs": 300, "max_rounds": 16},
     "lth_layer_600": {**PAPER, "method": "lth", "scope": "layer", "dense_epochs": 600, "max_rounds": 16},
-    # lottery tickets with the recommended training (penalties, gauge), then saliency steps without rewinding
-    "lth_hybrid": {"method": "lth", "scope": "layer", "dense_epochs": 600, "max_rounds": 16, "lth_continue": True},
+    # lottery tickets (paper recipe), then soft-shrunk saliency steps of 1 % without rewinding
+    "lth_hybrid": {
+        "max_steps": 16,
+        **PAPER,
+        "method": "lth",
+        "scope": "layer",
+        "dense_epochs": 600,
+        "max_rounds": 16,
+        "lth_continue": True,
+        "soft_epochs": 40,
+        "finetune_epochs": 200,
+        "finetune_lr": 0.02,
+    },
+    # the recommended default (PruneConfig()): lth_hybrid with gauge moves, a light shrink and the
+    # negative-phase (power) penalty in every training
+    "recommended": {},
+    # as measured first: continuation capped at 16 steps
+    "lth_hybrid_power": {
+        "max_steps": 16,
+        **PAPER,
+        "method": "lth",
+        "scope": "layer",
+        "dense_epochs": 600,
+        "max_rounds": 16,
+        "lth_continue": True,
+        "soft_epochs": 40,
+        "finetune_epochs": 200,
+        "finetune_lr": 0.02,
+        "gauge": True,
+        "shrink": 0.1,
+        "power_aware": 0.5,
+    },
 }
 INIT = {"init": "zero", "init_std": 0.5}
 DENSE_EPOCHS = 600
