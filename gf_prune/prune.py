@@ -14,11 +14,17 @@ Methods (``PruneConfig.method``):
 ``lth``
     Lottery tickets (iterative magnitude pruning with rewinding): train, prune the bottom ``rate`` of the live
     phases (``scope="layer"``: of each layer; ``"global"``: of the whole network), rewind the survivors to
-    the stored initial phases, retrain; ``rate`` for ``rounds_early`` rounds, then ``rate_late``.
+    the stored initial phases, retrain; ``rate`` for ``rounds_early`` rounds, then ``rate_late``. Stops at
+    ``max_loss`` or ``target_sparsity``, keeping the last good round. With ``lth_continue`` (default) it then
+    goes on from the last good ticket in ``extra_step`` steps without rewinding (the continuation below).
 ``gradual``
     Prunes during one training run along a cubic (Zhu & Gupta) or one-cycle (raised-cosine) sparsity
     schedule up to ``final_sparsity``, optionally with a soft shrink of live phases towards 0, then fine-tunes;
     then continues in ``extra_step`` steps with fine-tuning while the accuracy stays within ``max_loss``.
+    Its mid-run ``milestones`` records are snapshots straight after hard pruning steps (not fine-tuned).
+
+Continuation step (gradual, ``lth_continue``): rank by ``step_ranking`` (default: measured loss saliency),
+pull the chosen phases softly to 0 for ``soft_epochs``, fix them, fine-tune ``finetune_epochs``, record.
 ``weight_domain``
     The hardware-unaware contrast: prune the smallest |W_ij| of each trained layer, decompose the sparse W
     back into meshes and count how many phases came out 0 (almost none: a sparse W has dense U and V).
