@@ -109,7 +109,7 @@ def run_one(name: str, seed: int, out: Path | None, dense_cache: dict[int, Photo
     data = load_digits_fft16(seed)
     overrides = dict(METHODS[name])
     cfg = {"max_loss": 0.05, "seed": seed, **overrides}
-    if cfg.get("method") == "lth":
+    if PruneConfig.parse(cfg).method == "lth":
         model = PhotonicMLP(seed=seed, **INIT)  # lottery tickets rewind to the initial phases
         cfg.setdefault("dense_epochs", DENSE_EPOCHS)
     else:
