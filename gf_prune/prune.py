@@ -153,6 +153,10 @@ class PruneConfig(BaseModel):
     def _consistent(self) -> PruneConfig:
         if self.ranking == "saliency" and self.method.startswith("magnitude"):
             raise ValueError("ranking='saliency' needs method 'lth' or 'gradual' (magnitude uses α·σ thresholds)")
+        if self.method == "lth" and self.dense_epochs == 0:
+            raise ValueError(
+                "method 'lth' retrains dense_epochs per round from the initial phases: dense_epochs must be > 0"
+            )
         if self.start_frac >= self.end_frac:
             raise ValueError(f"start_frac ({self.start_frac}) must be < end_frac ({self.end_frac})")
         for name in ("alphas", "weight_sparsities"):

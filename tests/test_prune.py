@@ -119,6 +119,7 @@ def test_sparsity_schedule_ends():
         ({"ranking": "random"}, ["ranking", "random"]),
         ({"learning_rate": 0.1}, ["learning_rate", "unknown key"]),
         ({"method": "magnitude_oneshot", "ranking": "saliency"}, ["saliency"]),
+        ({"method": "lth", "dense_epochs": 0}, ["dense_epochs"]),
     ],
 )
 def test_bad_config_names_the_key_and_value(cfg, words):
