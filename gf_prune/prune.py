@@ -840,8 +840,9 @@ def ranking_text(cfg: PruneConfig) -> str:
     if cfg.method == "weight_domain":
         return "weight domain: smallest |W_ij| pruned, then decomposed (phases are not ranked)"
     text = RANKING_TEXT[cfg.ranking]
-    if cfg.method == "gradual" and cfg.step_ranking not in (None, cfg.ranking):
-        text = f"schedule: {text}; continuation steps: {RANKING_TEXT[cfg.step_ranking]}"
+    continues = cfg.method == "gradual" or (cfg.method == "lth" and cfg.lth_continue)
+    if continues and cfg.step_ranking not in (None, cfg.ranking):
+        text = f"{cfg.method} rounds: {text}; continuation steps: {RANKING_TEXT[cfg.step_ranking]}"
     if cfg.complete_mzis > 0:
         text += f"; scores of phases whose MZI partner is pruned × {1 - cfg.complete_mzis:g} (whole-MZI completion)"
     return text
