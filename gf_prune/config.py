@@ -26,13 +26,13 @@ class ModelConfig(_Section):
     sizes: list[int] = Field(default_factory=lambda: [16, 16, 16, 10], min_length=2)
     mesh_kind: Literal["clements", "reck"] = "clements"
     zero_state: Literal["bar", "cross"] = "bar"
-    init: Literal["uniform", "zero"] = "uniform"
-    init_std: float = Field(0.1, gt=0)
+    init: Literal["uniform", "zero"] = Field("zero", description="zero-power init: phases N(0, init_std)")
+    init_std: float = Field(0.5, gt=0)
     seed: int = 0
 
 
 class TrainSection(_Section):
-    epochs: int = Field(300, ge=0)
+    epochs: int = Field(600, ge=1, description="dense epochs (also each lottery-ticket round's budget)")
     lr: float = Field(0.02, gt=0)
     batch_size: int | None = Field(None, ge=1)
     seed: int = 0

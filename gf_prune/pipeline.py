@@ -56,7 +56,7 @@ STAGE_OUTPUTS: dict[str, tuple[str, ...]] = {
 }
 STAGE_SECTIONS: dict[str, tuple[str, ...]] = {
     "train": ("data", "model", "train"),
-    "prune": ("data", "prune", "p_pi_mw"),
+    "prune": ("data", "train", "prune", "p_pi_mw"),
     "layout": ("layout", "model"),
     "verify": ("verify",),
     "robustness": ("data", "robustness"),
@@ -167,6 +167,7 @@ def stage_train(out: Path, cfg: RunConfig, data: Dataset, progress: Progress | N
     if m.sizes[-1] < data.n_classes:
         raise ValueError(f"model.sizes[-1] = {m.sizes[-1]} but the data has {data.n_classes} classes")
     model = PhotonicMLP(m.sizes, m.mesh_kind, m.zero_state, m.init, m.init_std, m.seed)
+    init_state = {k: v.detach().clone() for k, v in model.state_dict().items()}  # for lottery-ticket rewinding
     t = cfg.train
     res = fit(
         model,
@@ -174,7 +175,7 @@ def stage_train(out: Path, cfg: RunConfig, data: Dataset, progress: Progress | N
         TrainConfig(epochs=t.epochs, lr=t.lr, batch_size=t.batch_size, seed=t.seed),
         on_epoch=_epoch_cb(progress, t.epochs),
     )
-    save_model(model, out / "model_dense.pt")
+    save_model(model, out / "model_dense.pt", init_state_dict=init_state)
     info = {
         "train_acc": res.train_acc,
         "test_acc": res.test_acc,
@@ -200,22 +201,25 @@ def load_model(path: Path) -> PhotonicMLP:
 
 def stage_prune(out: Path, cfg: RunConfig, data: Dataset, progress: Progress | None = None) -> dict[str, Any]:
     """Prune the trained dense model (``dense_epochs = 0``: it is already trained)."""
-    dense = load_model(out / "model_dense.pt")
+    dense, blob = PhotonicMLP.load(out / "model_dense.pt")
+    init = PhotonicMLP(**dense.config)  # the phases before training: lottery tickets rewind to them
+    if "init_state_dict" in blob:
+        init.load_state_dict(blob["init_state_dict"])
     from gf_prune import prune as pr
     from gf_prune.io import atomic_output
 
-    pcfg = pr.PruneConfig.parse({"dense_epochs": 0, "p_pi_mw": cfg.p_pi_mw, **cfg.prune})
+    defaults = {"dense_epochs": cfg.train.epochs, "lr": cfg.train.lr, "p_pi_mw": cfg.p_pi_mw, "seed": cfg.train.seed}
+    pcfg = pr.PruneConfig.parse({**defaults, **cfg.prune})
     cb = None
     if progress is not None:
-        total = pcfg.max_rounds
 
         def cb(rec: dict[str, Any]) -> None:
             progress(
-                f"round {min(rec.get('round', 0), total)}/{total} acc {rec.get('acc_test', float('nan')):.3f} "
-                f"pruned {rec.get('sparsity_uv', 0):.1%}"
+                f"{rec.get('step', 'round')}: acc {rec.get('acc_test', float('nan')):.3f} "
+                f"U/V pruned {rec.get('sparsity_uv', 0):.1%}"
             )
 
-    result = pr.run_pruning(dense, data, pcfg, progress=cb)
+    result = pr.run_pruning(init, data, pcfg, progress=cb, trained=dense)
     pruned = result.model
     save_model(pruned, out / "model_pruned.pt")
     with atomic_output(out / "phases.npz") as tmp:

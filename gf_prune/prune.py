@@ -775,6 +775,7 @@ def run_pruning(
     data: Dataset,
     config: PruneConfig | dict[str, Any] | None = None,
     progress: Callable[[dict[str, Any]], None] | None = None,
+    trained: PhotonicMLP | None = None,
 ) -> PruneResult:
     """Train ``model`` dense (``dense_epochs``), prune it with ``config.method`` and return the best round.
 
@@ -785,6 +786,8 @@ def run_pruning(
         config: a :class:`PruneConfig` or a dict (validated; unknown keys and bad values raise
             :class:`PruneConfigError`).
         progress: called with each per-round record as it is made (see :func:`tqdm_progress`).
+        trained: the same network already trained dense from ``model``'s phases (e.g. by ``gf-prune
+            train``); the dense training is then skipped and ``model`` is only the rewinding point.
 
     Returns:
         :class:`PruneResult` with the best pruned model (highest U/V phase sparsity within ``max_loss``),
@@ -799,7 +802,13 @@ def run_pruning(
     model = copy.deepcopy(model)
     init = initial_state(model)
     run = _Runner(data, cfg, progress)
-    train_phases(model, data, cfg.dense_epochs, cfg.lr, lr_min_factor=cfg.lr_min_factor, seed=cfg.seed)
+    if trained is not None:
+        if not isinstance(trained, PhotonicMLP) or trained.config["sizes"] != model.config["sizes"]:
+            raise ValueError("trained must be a PhotonicMLP of the same sizes as model")
+        check_finite_phases(trained)
+        model.load_state_dict(trained.state_dict())
+    else:
+        train_phases(model, data, cfg.dense_epochs, cfg.lr, lr_min_factor=cfg.lr_min_factor, seed=cfg.seed)
     dense_model = copy.deepcopy(model)
     run.dense_power = power_report(model.to_phases(), cfg.p_pi_mw)["power_mw"]["total"]
     rec0 = run.record(model, step="dense")

@@ -19,11 +19,10 @@ REDUCED = """
 train:
   epochs: 150
 prune:
-  method: gradual
-  gradual_epochs: 150
-  final_sparsity: 0.6
+  max_rounds: 2
+  max_steps: 2
   finetune_epochs: 20
-  max_rounds: 3
+  soft_epochs: 5
 robustness:
   trials: 16
   sigma_ps: [0.0, 0.01]
