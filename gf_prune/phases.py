@@ -41,8 +41,30 @@ def instance_name(layer: int, mesh: str, col: int, row: int) -> str:
     return f"mzi_{mesh}{layer}_c{col}_r{row}"
 
 
+class _LiveMasks:
+    """Effective phases of θ/φ arrays with live masks (a pruned phase is exactly 0)."""
+
+    theta: np.ndarray
+    phi: np.ndarray
+    theta_live: np.ndarray
+    phi_live: np.ndarray
+
+    @property
+    def theta_eff(self) -> np.ndarray:
+        return np.where(self.theta_live, self.theta, 0.0)
+
+    @property
+    def phi_eff(self) -> np.ndarray:
+        return np.where(self.phi_live, self.phi, 0.0)
+
+    @property
+    def removable(self) -> np.ndarray:
+        """MZIs whose θ and φ are both pruned (a fixed passive 2×2)."""
+        return ~self.theta_live & ~self.phi_live
+
+
 @dataclass
-class MeshPhases:
+class MeshPhases(_LiveMasks):
     """Phases of one MZI mesh (``theta``, ``phi`` per MZI, in topology order)."""
 
     n: int
@@ -60,22 +82,10 @@ class MeshPhases:
         """The N×N matrix this mesh realises (pruned phases at 0), float64."""
         return mesh_unitary(self.topo, self.theta_eff, self.phi_eff, None, zero_state)
 
-    @property
-    def theta_eff(self) -> np.ndarray:
-        return np.where(self.theta_live, self.theta, 0.0)
-
-    @property
-    def phi_eff(self) -> np.ndarray:
-        return np.where(self.phi_live, self.phi, 0.0)
-
-    @property
-    def removable(self) -> np.ndarray:
-        """MZIs whose θ and φ are both pruned (a fixed passive 2×2)."""
-        return ~self.theta_live & ~self.phi_live
 
 
 @dataclass
-class SigmaPhases:
+class SigmaPhases(_LiveMasks):
     """Σ column: k attenuator MZIs and a scalar gain (not on chip)."""
 
     theta: np.ndarray
@@ -87,14 +97,6 @@ class SigmaPhases:
     @property
     def k(self) -> int:
         return int(self.theta.size)
-
-    @property
-    def theta_eff(self) -> np.ndarray:
-        return np.where(self.theta_live, self.theta, 0.0)
-
-    @property
-    def phi_eff(self) -> np.ndarray:
-        return np.where(self.phi_live, self.phi, 0.0)
 
     def transmissions(self, zero_state: ZeroState = "bar") -> np.ndarray:
         """Complex field transmission of each attenuator (without the gain)."""
