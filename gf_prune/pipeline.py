@@ -23,6 +23,7 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import re
 import shutil
 import time
 from collections.abc import Callable
@@ -307,7 +308,9 @@ def stage_report(out: Path, cfg: RunConfig, data: Dataset, timings: dict[str, fl
     pw_dense = power_report(dense_net, cfg.p_pi_mw) if dense_net is not None else None
     lay_mzis = layout.get("mzis", {})
     summary = rounds.get("summary", {}) if isinstance(rounds, dict) else {}
+    staged = re.fullmatch(r"\.(.+)\.partial-\d+", out.name)  # run_all works in a staging copy
     report: dict[str, Any] = {
+        "name": staged.group(1) if staged else out.resolve().name,
         "accuracy": {
             "dense": accuracy(dense, data.X_test, data.y_test) if dense is not None else None,
             "pruned": accuracy(pruned, data.X_test, data.y_test),
