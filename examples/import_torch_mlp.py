@@ -48,7 +48,7 @@ def main() -> None:
     from gf_prune.verify import verify
 
     res = verify(out / "network.gds", net)
-    print("SAX max relative error:", res["max_rel_error"] if isinstance(res, dict) else res)
+    print(f"SAX max relative error {res.max_rel_error:.2e}, passed: {res.passed}")
 
 
 if __name__ == "__main__":

@@ -254,12 +254,8 @@ def stage_layout(out: Path, cfg: RunConfig, model_path: Path | None = None) -> d
 
 
 def stage_verify(out: Path, cfg: RunConfig, data: Dataset | None = None) -> dict[str, Any]:
-    import kfactory as kf
-
     from gf_prune.verify import verify_dir
 
-    if kf.config.logfilter.regex is None:  # reading back the GDS we just built renames cells: harmless
-        kf.config.logfilter.regex = r"Name conflict"
     res = verify_dir(out, wl=cfg.verify.wavelength_um, sweep=cfg.verify.sweep)
     net = load_phases(out / "phases.npz")
     if data is not None and "layer_matrices" in res and net.layers[0].n_in == data.n_features:

@@ -765,9 +765,16 @@ def load_netlist(layout: Any) -> dict[str, Any]:
         if not path.is_file():
             raise FileNotFoundError(f"missing layout file {path}")
         import gdsfactory as gf
+        import kfactory as kf
 
         _activate_pdk()
-        layout = gf.import_gds(path, rename_duplicated_cells=True)
+        previous = kf.config.logfilter.regex
+        if previous is None:  # a GDS built in this process clashes by name with its own cells: harmless
+            kf.config.logfilter.regex = r"Name conflict"
+        try:
+            layout = gf.import_gds(path, rename_duplicated_cells=True)
+        finally:
+            kf.config.logfilter.regex = previous
     from gf_prune.layout import extract_netlist
 
     try:  # the layout compiler's extractor: same dict as get_netlist(recursive=True), faster
