@@ -25,7 +25,9 @@ def main() -> None:
     cfg = RunConfig()
     cfg.data.source = str(out / "wine.npz")
     cfg.model.sizes = [16, 16, 3]
-    cfg.train.epochs = 200
+    cfg.train.epochs = 300
+    cfg.prune = {"max_rounds": 4, "max_steps": 5, "finetune_epochs": 100}  # a short pruning run for the demo
+    cfg.robustness = {"trials": 50}
     report = run_all(out, cfg, progress=lambda stage, msg: print(f"[{stage}] {msg}"))
     print("accuracy", report["accuracy"], "power (mW)", report["power_mw"])
 
