@@ -122,3 +122,11 @@ def test_output_path_is_a_file(tmp_path):
     cfg = write_cfg(tmp_path, "train:\n  epochs: 1\n")
     assert_user_error(cli("run", "--out", str(f), "--config", str(cfg)), "not a folder")
     assert f.read_text() == "keep me"
+
+
+def test_output_parent_is_a_file(tmp_path):
+    blocker = tmp_path / "blocker"
+    blocker.write_text("a file where a folder should be")
+    res = cli("run", "--out", str(blocker / "o"))
+    assert_user_error(res, "Not a directory")
+    assert blocker.read_text() == "a file where a folder should be"
