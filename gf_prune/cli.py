@@ -238,6 +238,14 @@ def import_weights(
     out_console.print(f"{len(model.layers)} layers {model.config['sizes']} → {out / 'phases.npz'}")
 
 
+def _interrupted() -> None:
+    """Ctrl-C / SIGTERM: the stages' cleanup has run; say so and exit 130 without further work."""
+    err.print("error: interrupted; no partial output was kept", markup=False, highlight=False)
+    sys.stdout.flush()
+    sys.stderr.flush()
+    os._exit(130)
+
+
 USER_ERRORS = (ValueError, FileNotFoundError, NotADirectoryError, PermissionError, KeyError, OSError)
 
 
@@ -255,17 +263,16 @@ def main(argv: list[str] | None = None) -> None:
         rc = app(args=argv, standalone_mode=False)
         if isinstance(rc, int) and rc:
             if rc == 130:  # typer turns Ctrl-C into an exit code
-                err.print("error: interrupted; no partial output was kept", markup=False, highlight=False)
+                _interrupted()
             sys.exit(rc)
     except StageFailed as exc:
         err.print(f"error: {exc}", markup=False, highlight=False)
         sys.exit(1)
     except KeyboardInterrupt:
-        err.print("error: interrupted; no partial output was kept", markup=False, highlight=False)
-        sys.exit(130)
+        _interrupted()
     except typer.Exit as exc:  # typer turns Ctrl-C into Exit(130)
         if exc.exit_code == 130:
-            err.print("error: interrupted; no partial output was kept", markup=False, highlight=False)
+            _interrupted()
         sys.exit(exc.exit_code)
     except USER_ERRORS as exc:
         msg = str(exc) if str(exc) else type(exc).__name__
