@@ -81,9 +81,19 @@ def _need_dir(out: Path) -> None:
 
 
 def _cfg(config: Path | None):
+    """Load and validate the whole config up front, nested prune/robustness sections included."""
     from gf_prune.config import load_config
 
-    return load_config(config)
+    cfg = load_config(config)
+    if cfg.prune:
+        from gf_prune.prune import PruneConfig
+
+        PruneConfig.parse(cfg.prune)
+    if cfg.robustness:
+        from gf_prune.robustness import load_config as robustness_config
+
+        robustness_config({k: v for k, v in cfg.robustness.items() if k != "enabled"})
+    return cfg
 
 
 @app.command()

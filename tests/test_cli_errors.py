@@ -130,3 +130,15 @@ def test_output_parent_is_a_file(tmp_path):
     res = cli("run", "--out", str(blocker / "o"))
     assert_user_error(res, "Not a directory")
     assert blocker.read_text() == "a file where a folder should be"
+
+
+def test_bad_prune_key_is_named_before_training(tmp_path):
+    cfg = write_cfg(tmp_path, "prune:\n  methd: lth\n")
+    res = cli("run", "--out", str(tmp_path / "o"), "--config", str(cfg))
+    assert_user_error(res, "methd")
+    assert not (tmp_path / "o").exists()
+
+
+def test_bad_robustness_value_is_named(tmp_path):
+    cfg = write_cfg(tmp_path, "robustness:\n  trials: 0\n")
+    assert_user_error(cli("run", "--out", str(tmp_path / "o"), "--config", str(cfg)), "trials")
