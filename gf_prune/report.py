@@ -40,6 +40,7 @@ from typing import Any
 
 from gf_prune.io import atomic_write_text
 from gf_prune.physics import P_PI_MW_DEFAULT
+from gf_prune.plots import flatten
 
 REPORT_JSON = "report.json"
 REPORT_HTML = "report.html"
@@ -118,15 +119,7 @@ details summary { cursor: pointer; color: #12324a; }
 
 
 # ---------------------------------------------------------------------- small helpers
-def _flatten(d: Mapping[str, Any], prefix: str = "") -> dict[str, Any]:
-    out: dict[str, Any] = {}
-    for k, v in d.items():
-        key = f"{prefix}{k}"
-        if isinstance(v, Mapping):
-            out.update(_flatten(v, key + "."))
-        else:
-            out[key] = v
-    return out
+_flatten = flatten  # one dotted-key flattener, shared with the plots
 
 
 def _num(flat: Mapping[str, Any], *keys: str) -> float | None:
