@@ -20,8 +20,6 @@ from __future__ import annotations
 
 import csv
 import json
-import os
-import tempfile
 import time
 from collections import defaultdict
 from pathlib import Path
@@ -30,6 +28,7 @@ from typing import Any
 import gdsfactory as gf
 import numpy as np
 
+from gf_prune.io import atomic_output
 from gf_prune.phases import HEATER_COLUMNS, NetworkPhases
 from gf_prune.physics import P_PI_MW_DEFAULT
 
@@ -147,19 +146,10 @@ def layout_figures(net: NetworkPhases, chip: gf.Component, pruned_mzi: str) -> d
 
 
 def _atomic(path: Path, write: Any) -> None:
-    """Call ``write(tmp_path)`` then rename onto ``path``."""
+    """Call ``write(tmp_path)`` then rename onto ``path`` (:func:`gf_prune.io.atomic_output`)."""
     path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.stem}.", suffix=path.suffix, dir=path.parent)
-    os.close(fd)
-    try:
-        write(Path(tmp))
-        umask = os.umask(0)
-        os.umask(umask)
-        os.chmod(tmp, 0o666 & ~umask)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+    with atomic_output(path) as tmp:
+        write(tmp)
 
 
 def write_heater_table(net: NetworkPhases, path: str | Path, p_pi_mw: float = P_PI_MW_DEFAULT) -> None:

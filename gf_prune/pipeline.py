@@ -287,6 +287,21 @@ def stage_robustness(out: Path, cfg: RunConfig, data: Dataset, progress: Progres
 
 def stage_report(out: Path, cfg: RunConfig, data: Dataset, timings: dict[str, float]) -> dict[str, Any]:
     """report.json (DESIGN.md contract keys), weights.npz and report.html from the stages' files."""
+    report = build_report(out, cfg, data, timings)
+    write_report_files(out, report)
+    return report
+
+
+def write_report_files(out: Path, report: dict[str, Any]) -> None:
+    """``report.json`` and ``report.html`` (with its figures) of a report dict."""
+    write_json(out / "report.json", report)
+    from gf_prune.report import write_report
+
+    write_report(out, report)
+
+
+def build_report(out: Path, cfg: RunConfig, data: Dataset, timings: dict[str, float]) -> dict[str, Any]:
+    """The report dict from the stages' files; also writes ``weights.npz``."""
     from gf_prune.io import atomic_output
     from gf_prune.power import power_report
 
@@ -354,10 +369,6 @@ def stage_report(out: Path, cfg: RunConfig, data: Dataset, timings: dict[str, fl
         np.savez(
             tmp, **{f"W{i}": w for i, w in enumerate(mats)}, X_test=data.X_test.numpy(), y_test=data.y_test.numpy()
         )
-    write_json(out / "report.json", report)
-    from gf_prune.report import write_report
-
-    write_report(out, report)
     return report
 
 
@@ -447,13 +458,10 @@ def _run_stages(
             progress(stage, f"done in {timings[stage]:.1f} s")
     verify = read_json(out / "verify.json") if (out / "verify.json").is_file() else None
     t0 = time.perf_counter()
-    report = stage_report(out, cfg, data, timings)
+    report = build_report(out, cfg, data, timings)
     timings["report"] = time.perf_counter() - t0
     report["timings_s"] = dict(timings, total=time.perf_counter() - t_all)
-    write_json(out / "report.json", report)
-    from gf_prune.report import write_report
-
-    write_report(out, report, make_plots=False)
+    write_report_files(out, report)
     _record_stage(out, "report", cfg, timings["report"])
     failure = None
     geometry = (read_json(out / "layout.json") if (out / "layout.json").is_file() else {}).get("geometry")

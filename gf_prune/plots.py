@@ -230,7 +230,11 @@ def flatten(d: Mapping[str, Any], prefix: str = "") -> dict[str, Any]:
 
 def pick(record: Mapping[str, Any], keys: Sequence[str]) -> float | None:
     """First of ``keys`` (dotted for nested) that holds a finite number, else None."""
-    flat = flatten(record)
+    return first_number(flatten(record), keys)
+
+
+def first_number(flat: Mapping[str, Any], keys: Sequence[str]) -> float | None:
+    """First of ``keys`` of an already flattened dict that holds a finite number (bools skipped), else None."""
     for k in keys:
         v = flat.get(k)
         if isinstance(v, bool) or v is None:

@@ -46,8 +46,6 @@ from __future__ import annotations
 import copy
 import json
 import math
-import os
-import tempfile
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -61,6 +59,7 @@ from torch import nn
 
 from gf_prune.data import Dataset
 from gf_prune.gauge import gauge_network
+from gf_prune.io import atomic_output, atomic_write_text
 from gf_prune.model import PhotonicMLP, SVDLayer
 from gf_prune.physics import TWO_PI, circular_distance
 from gf_prune.power import power_report
@@ -905,18 +904,6 @@ def plot_records(records: list[dict[str, Any]], path: str | Path, title: str = "
     plt.close(fig)
 
 
-def _atomic_write(path: Path, write: Callable[[str], None]) -> None:
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=path.suffix)
-    os.close(fd)
-    try:
-        write(tmp)
-        os.replace(tmp, path)
-    except BaseException:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
-        raise
-
-
 def write_prune_record(result: PruneResult, folder: str | Path, name: str = "prune_record") -> dict[str, Path]:
     """Write ``<name>.json`` (summary, config, per-round records) and ``<name>.png`` into ``folder``.
 
@@ -926,11 +913,12 @@ def write_prune_record(result: PruneResult, folder: str | Path, name: str = "pru
     folder.mkdir(parents=True, exist_ok=True)
     js, png = folder / f"{name}.json", folder / f"{name}.png"
     text = json.dumps(result.to_json(), indent=1)
-    _atomic_write(js, lambda p: Path(p).write_text(text))
+    atomic_write_text(js, text)
     s = result.summary()
     title = (
         f"{s['method']} ({result.config['ranking']}): dense {s['accuracy']['dense']:.3f}, best round "
         f"{s['best_round']}: {s['sparsity_uv']:.1%} U/V pruned, acc {s['accuracy']['pruned']:.3f}"
     )
-    _atomic_write(png, lambda p: plot_records(result.records, p, title))
+    with atomic_output(png) as tmp:
+        plot_records(result.records, tmp, title)
     return {"json": js, "png": png}

@@ -40,7 +40,7 @@ from typing import Any
 
 from gf_prune.io import atomic_write_text
 from gf_prune.physics import P_PI_MW_DEFAULT
-from gf_prune.plots import flatten
+from gf_prune.plots import first_number, flatten
 
 REPORT_JSON = "report.json"
 REPORT_HTML = "report.html"
@@ -124,17 +124,7 @@ _flatten = flatten  # one dotted-key flattener, shared with the plots
 
 def _num(flat: Mapping[str, Any], *keys: str) -> float | None:
     """First finite number among dotted ``keys`` of a flattened dict."""
-    for k in keys:
-        v = flat.get(k)
-        if v is None or isinstance(v, bool):
-            continue
-        try:
-            f = float(v)
-        except (TypeError, ValueError):
-            continue
-        if math.isfinite(f):
-            return f
-    return None
+    return first_number(flat, keys)
 
 
 def _str(flat: Mapping[str, Any], *keys: str) -> str | None:

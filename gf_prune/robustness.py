@@ -52,9 +52,7 @@ from __future__ import annotations
 
 import json
 import math
-import os
 import re
-import tempfile
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from functools import cache
@@ -65,6 +63,7 @@ import numpy as np
 import torch
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
+from gf_prune.io import atomic_write_text
 from gf_prune.mesh import MeshTopology, column_matrices_torch, product_tree
 from gf_prune.physics import TWO_PI, attenuator_port, bias_rad, check_zero_state
 
@@ -871,17 +870,6 @@ def _sweep(
     return out
 
 
-def _atomic_write(path: Path, data: bytes) -> None:
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "wb") as f:
-            f.write(data)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-
-
 def run_robustness(
     model_dense: torch.nn.Module,
     model_pruned: torch.nn.Module,
@@ -993,7 +981,7 @@ def run_robustness(
         out.mkdir(parents=True, exist_ok=True)
         if cfg.plots:
             plot_robustness(summary, out)
-        _atomic_write(out / "robustness.json", json.dumps(summary, indent=2).encode())
+        atomic_write_text(out / "robustness.json", json.dumps(summary, indent=2))
     return summary
 
 
