@@ -139,13 +139,13 @@ def prune(
     """Prune phases of a trained model → OUT/model_pruned.pt, phases.npz, rounds.json/png."""
     import shutil
 
+    from gf_prune.model import PhotonicMLP
     from gf_prune.pipeline import get_data, read_run_config, save_run_config, stage_prune
 
     cfg = _cfg(config) if config else read_run_config(out)
-    out.mkdir(parents=True, exist_ok=True)
     if model is not None and model.resolve() != (out / "model_dense.pt").resolve():
-        if not model.is_file():
-            raise FileNotFoundError(f"model file not found: {model}")
+        PhotonicMLP.load(model)  # validate before anything is written
+        out.mkdir(parents=True, exist_ok=True)
         shutil.copyfile(model, out / "model_dense.pt")
     data = get_data(cfg)
     with _Bars() as bars:

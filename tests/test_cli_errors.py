@@ -82,6 +82,7 @@ def test_corrupt_model_file(tmp_path):
     bad = tmp_path / "model.pt"
     bad.write_bytes(b"this is not a torch file")
     assert_user_error(cli("prune", str(bad), "--out", str(tmp_path / "o")), "not a readable gf_prune model")
+    assert not (tmp_path / "o" / "model_dense.pt").exists()
 
 
 def test_missing_model_file(tmp_path):
