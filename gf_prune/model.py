@@ -275,6 +275,27 @@ def modulus_softplus(z: torch.Tensor) -> torch.Tensor:
     return nn.functional.softplus(z.abs())
 
 
+def network_fields(matrices: Sequence[Any], x: torch.Tensor, bias_amps: Sequence[Any] | None = None) -> torch.Tensor:
+    """The one forward pass of the SC-IPNN: output fields of the network whose layers are ``matrices``.
+
+    Between layers the modulus-softplus; with a bias mode (``bias_amps[i]`` not None) a constant-amplitude
+    field is appended as the **last** input of layer ``i``, so ``matrices[i]`` is n_out × (n_in + 1).
+    Matrices may carry leading batch dimensions (e.g. Monte-Carlo trials, shape (T, n_out, n_in)): the
+    result then has shape (T, batch, n_out).
+    """
+    h = x.to(torch.complex128)
+    for i, w in enumerate(matrices):
+        w = w if isinstance(w, torch.Tensor) else torch.as_tensor(np.asarray(w))
+        if i:
+            h = modulus_softplus(h).to(torch.complex128)
+        amp = None if bias_amps is None else bias_amps[i]
+        if amp is not None:
+            amp = torch.as_tensor(amp).to(torch.complex128)
+            h = torch.cat([h, amp.expand((*h.shape[:-1], 1))], dim=-1)
+        h = h @ w.to(torch.complex128).transpose(-1, -2)
+    return h
+
+
 class PhotonicMLP(nn.Module):
     """SC-IPNN: SVD layers with a modulus-softplus between them, |·|² detection, LogSoftmax.
 
@@ -320,30 +341,25 @@ class PhotonicMLP(nn.Module):
                     h = modulus_softplus(h).to(torch.complex128)
                 h = layer(h)
             return h
-        for i, w in enumerate(self.matrices()):  # same as layer(h), meshes built in one batch
-            if i:
-                h = modulus_softplus(h).to(torch.complex128)
-            h = h @ w.T
-        return h
+        return network_fields(self.matrices(), h)  # same as layer(h), meshes built in one batch
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return torch.log_softmax(self.fields(x).abs() ** 2, dim=-1)
 
     @staticmethod
-    def fields_from_matrices(matrices: Sequence[Any], x: torch.Tensor) -> torch.Tensor:
+    def fields_from_matrices(
+        matrices: Sequence[Any], x: torch.Tensor, bias_amps: Sequence[Any] | None = None
+    ) -> torch.Tensor:
         """Output fields of the same network built from given layer matrices (e.g. SAX's)."""
-        h = x.to(torch.complex128)
-        for i, w in enumerate(matrices):
-            if i:
-                h = modulus_softplus(h).to(torch.complex128)
-            h = h @ torch.as_tensor(np.asarray(w), dtype=torch.complex128).T
-        return h
+        return network_fields(matrices, x, bias_amps)
 
     @staticmethod
     @torch.no_grad()
-    def predict_from_matrices(matrices: Sequence[Any], x: torch.Tensor) -> torch.Tensor:
+    def predict_from_matrices(
+        matrices: Sequence[Any], x: torch.Tensor, bias_amps: Sequence[Any] | None = None
+    ) -> torch.Tensor:
         """Predicted classes of the network whose layers are ``matrices`` (gain included)."""
-        return (PhotonicMLP.fields_from_matrices(matrices, x).abs() ** 2).argmax(-1)
+        return (network_fields(matrices, x, bias_amps).abs() ** 2).argmax(-1)
 
     @torch.no_grad()
     def predict(self, x: torch.Tensor) -> torch.Tensor:

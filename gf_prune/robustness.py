@@ -709,14 +709,9 @@ def perturbed_matrices(
 
 def _forward_fields(mats: list[torch.Tensor], x: torch.Tensor) -> torch.Tensor:
     """(T, B, n_out) output fields for inputs x (B, n_in) through a trial batch of layer matrices."""
-    from gf_prune.model import modulus_softplus
+    from gf_prune.model import network_fields
 
-    h = x.to(torch.complex128)
-    for i, w in enumerate(mats):
-        if i:
-            h = modulus_softplus(h).to(torch.complex128)
-        h = h @ w.transpose(-1, -2)
-    return h
+    return network_fields(mats, x)
 
 
 @torch.no_grad()
