@@ -99,7 +99,7 @@ def _labels(y: Any, source: str, what: str = "labels") -> np.ndarray:
         bad = ~np.isfinite(y) | (y != np.round(y))
         if np.any(bad):
             raise ValueError(
-                f"{source}: {what} must be class-like (integers or strings), found {y[bad][0]!r}; "
+                f"{source}: {what} must be class-like (integers or strings), found {y[bad][0].item()!r}; "
                 "a regression target cannot be classified"
             )
         return y.astype(np.int64)
