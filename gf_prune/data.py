@@ -188,13 +188,14 @@ class Preprocessing:
     def encode_labels(self, y_raw: Any) -> torch.Tensor:
         """Original labels → int64 class indices; a label not in :attr:`classes` → ``ValueError``."""
         y = _labels(y_raw, "labels")
-        out = np.empty(len(y), dtype=np.int64)
-        for i, v in enumerate(y.tolist()):
-            try:
-                out[i] = self._index[v]
-            except KeyError:
-                raise ValueError(f"label {v!r} is not one of the trained classes {self.classes}") from None
-        return torch.as_tensor(out)
+        cls = np.asarray(self.classes)
+        if len(y) and (cls.dtype.kind == "U") != (y.dtype.kind == "U"):
+            raise ValueError(f"label {y.tolist()[0]!r} is not one of the trained classes {self.classes}")
+        pos = np.minimum(np.searchsorted(cls, y), len(cls) - 1)
+        bad = cls[pos] != y
+        if np.any(bad):
+            raise ValueError(f"label {y[bad].tolist()[0]!r} is not one of the trained classes {self.classes}")
+        return torch.as_tensor(pos.astype(np.int64))
 
     def decode_labels(self, idx: Any) -> np.ndarray:
         """Class indices → the original labels (a numpy array of ints or strings)."""
@@ -432,19 +433,25 @@ def _read_csv(path: Path, text: str, label_column: str | None, need_labels: bool
     fcols = [i for i in range(len(header)) if i != li]
     if not fcols:
         raise ValueError(f"{path}: CSV has no feature columns besides the label column {header[li]!r}")
-    x = np.empty((len(rows) - 1, len(fcols)), dtype=np.float64)
-    for j, c in enumerate(fcols):
-        for n, r in enumerate(rows[1:]):
-            try:
-                x[n, j] = float(r[c])
-            except ValueError:
-                raise ValueError(
-                    f"{path}: column {header[c]!r} holds a non-numeric cell {r[c]!r} (row {n + 2}); "
-                    "feature columns must be numbers"
-                ) from None
+    cells = np.array(rows[1:], dtype=str)
+    try:
+        x = cells[:, fcols].astype(np.float64)
+    except ValueError:
+        for c in fcols:
+            for n, v in enumerate(cells[:, c].tolist()):
+                try:
+                    float(v)
+                except ValueError:
+                    raise ValueError(
+                        f"{path}: column {header[c]!r} holds a non-numeric cell {v!r} (row {n + 2}); "
+                        "feature columns must be numbers"
+                    ) from None
+        raise
     y = None
     if li is not None:
-        cells = [r[li].strip() for r in rows[1:]]
+        cells = [v.strip() for v in cells[:, li].tolist()]
+        if "" in cells:
+            raise ValueError(f"{path}: empty label in column {header[li]!r} (row {cells.index('') + 2})")
         try:
             y = np.array([float(v) for v in cells])
         except ValueError:

@@ -361,7 +361,8 @@ def test_csv_string_labels_and_label_column(tmp_path):
         p.encode_labels(["setosa", "virginica"])
     x, y = load_raw(path, label_column="species")
     assert x.shape == (40, 3) and y[0] == "setosa"
-    torch.testing.assert_close(p.transform(x)[: len(y)].shape, (40, 3))
+    ids = row_ids(ds.X_test, p.transform(x))  # predict's path reproduces the test rows and labels
+    assert torch.equal(p.encode_labels(y)[ids], ds.y_test)
 
 
 def test_csv_default_label_column_and_prediction_without_labels(tmp_path):
@@ -398,6 +399,14 @@ def test_csv_non_numeric_feature_names_column(tmp_path):
     rows[7][1] = "tall"
     path = write_csv(tmp_path / "t.csv", ["a", "height", "c", "label"], rows)
     with pytest.raises(ValueError, match=r"t\.csv: column 'height' holds a non-numeric cell 'tall' \(row 9\)"):
+        load_dataset(path)
+
+
+def test_csv_empty_label(tmp_path):
+    rows = iris_like()
+    rows[4][3] = ""
+    path = write_csv(tmp_path / "t.csv", ["a", "b", "c", "label"], rows)
+    with pytest.raises(ValueError, match=r"empty label in column 'label' \(row 6\)"):
         load_dataset(path)
 
 
@@ -447,6 +456,10 @@ def test_transform_refusals(digits):
         fp.transform(np.array([["a"] * 16]))
     with pytest.raises(ValueError, match="out of range"):
         fp.decode_labels([2])
+    with pytest.raises(ValueError, match="label '1' is not one of the trained classes"):
+        fp.encode_labels(["1"])
+    with pytest.raises(ValueError, match="label 5 is not one of the trained classes"):
+        fp.encode_labels([0, 5, 1])
 
 
 # ----------------------------------------------------------------------------- refusals
