@@ -85,10 +85,6 @@ def _cfg(config: Path | None):
     from gf_prune.config import load_config
 
     cfg = load_config(config)
-    if cfg.prune:
-        from gf_prune.prune import PruneConfig
-
-        PruneConfig.parse(cfg.prune)
     if cfg.robustness:
         from gf_prune.robustness import load_config as robustness_config
 
@@ -226,6 +222,26 @@ def report(out: Annotated[Path, typer.Argument(help="folder with the stages' fil
     cfg = read_run_config(out)
     stage_report(out, cfg, get_data(cfg), {})
     out_console.print(f"wrote {out / 'report.html'}")
+
+
+@app.command()
+def predict(
+    model: Annotated[Path, typer.Argument(help="a trained model (.pt) written by `gf-prune train/prune/run`")],
+    data: Annotated[Path, typer.Argument(help="new samples: .npz (X[, y]), .npy, .csv, or an idx folder")],
+    out: Annotated[Path | None, typer.Option("--out", "-o", help="CSV of predictions (default: print)")] = None,
+    label_column: Annotated[str | None, typer.Option(help="CSV label column, if the file has labels")] = None,
+) -> None:
+    """Classify new samples with the preprocessing saved in MODEL (standardisation, encoding, label map)."""
+    from gf_prune.predict import predict_file
+
+    result = predict_file(model, data, out, label_column=label_column)
+    if result.accuracy is not None:
+        out_console.print(f"accuracy {result.accuracy:.4f} on {len(result.labels)} labelled samples")
+    if out is None:
+        for lab in result.labels:
+            out_console.print(str(lab), markup=False, highlight=False)
+    else:
+        out_console.print(f"{len(result.labels)} predictions → {out}")
 
 
 @app.command("import")

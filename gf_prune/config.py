@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import math
 from pathlib import Path
 from typing import Any, Literal
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+
+from gf_prune.physics import P_PI_MW_DEFAULT
 
 
 class ConfigError(ValueError):
@@ -18,24 +21,50 @@ class _Section(BaseModel):
 
 
 class DataConfig(_Section):
-    source: str = Field("digits", description="'digits' (bundled) or a path to an MNIST idx folder / .npz / .npy")
-    seed: int = 0
+    source: str = Field(
+        "digits",
+        description="'digits' (bundled, FFT-16), 'digits-fft64', or a path: .npz (X, y[, X_test, y_test] or "
+        "Keras MNIST), .npy (+ _y.npy), .csv, or an MNIST idx folder — recognised by content",
+    )
+    seed: int = Field(0, description="fixes the train/validation/test split")
+    val_fraction: float = Field(0.15, gt=0.0, lt=0.5, description="stratified validation split of the training data")
+    label_column: str | None = Field(None, description="CSV: the label column (default: label/target/class/y)")
+    images: bool = Field(False, description="reshape square feature counts into images (then FFT)")
+    fft_block: int = Field(4, ge=1, description="central block of the centred 2-D FFT of images (4 → 16 features)")
+    standardize: bool = Field(True, description="z-score feature rows with training-split statistics")
+    encoding: Literal["unit_norm", "scale"] = Field(
+        "unit_norm", description="amplitude encoding: per-sample unit norm, or one training-set scale"
+    )
 
 
 class ModelConfig(_Section):
-    sizes: list[int] = Field(default_factory=lambda: [16, 16, 16, 10], min_length=2)
+    sizes: list[int] | None = Field(
+        None, min_length=2, description="signal widths; default [n_features, *hidden, n_classes] from the data"
+    )
+    hidden: list[int] = Field(default_factory=lambda: [16, 16], description="hidden widths when sizes is not given")
+    bias: Literal["auto"] | bool = Field(
+        "auto", description="optical bias mode (last V input); auto: on for feature rows, off for image FFTs"
+    )
     mesh_kind: Literal["clements", "reck"] = "clements"
     zero_state: Literal["bar", "cross"] = "bar"
     init: Literal["uniform", "zero"] = Field("zero", description="zero-power init: phases N(0, init_std)")
     init_std: float = Field(0.5, gt=0)
-    seed: int = 0
+
+    @field_validator("hidden")
+    @classmethod
+    def _positive(cls, v: list[int]) -> list[int]:
+        if any(h < 1 for h in v):
+            raise ValueError(f"hidden widths must be ≥ 1, got {v}")
+        return v
 
 
 class TrainSection(_Section):
-    epochs: int = Field(600, ge=1, description="dense epochs (also each lottery-ticket round's budget)")
+    epochs: int = Field(600, ge=1, description="most dense epochs (also each lottery-ticket round's budget)")
     lr: float = Field(0.02, gt=0)
-    batch_size: int | None = Field(None, ge=1)
-    seed: int = 0
+    batch_size: int | None = Field(None, ge=1, description="mini-batch size (None: full batch)")
+    patience: int | None = Field(
+        None, ge=1, description="early stopping: epochs without a better validation loss (None: off)"
+    )
 
 
 class LayoutSection(_Section):
@@ -50,17 +79,138 @@ class VerifySection(_Section):
     tolerance: float = Field(1e-6, gt=0)
 
 
+class PruneConfigError(ValueError):
+    """A pruning configuration with an unknown key or a bad value; the message names them."""
+
+
+class PruneConfig(BaseModel):
+    """Configuration of one pruning run (validated; unknown keys are errors).
+
+    The defaults are the recommended method (best measured on digits-FFT16, ``benchmarks/bench_prune.py``,
+    row ``lth_hybrid``): layer-wise lottery tickets (train 600 epochs, prune the 10 % lowest wrap-aware
+    phases of each layer, 25 % after 10 rounds, rewind to the initial phases, retrain) while the accuracy
+    stays within ``max_loss``; from the last good ticket on, steps of 1 % ranked by measured loss saliency,
+    each chosen set first shrunk softly for 40 epochs, then fixed and fine-tuned for 200 epochs. Warm
+    restarts (``restarts`` > 1) at lr 0.02 destabilise Adam on phases (measured: 600 epochs from the
+    initial phases with two cycles end at 31 % accuracy), so one cosine cycle is the default.
+    """
+
+    model_config = ConfigDict(extra="forbid", validate_assignment=True)
+
+    method: Literal["magnitude_oneshot", "magnitude_iterative", "lth", "gradual", "weight_domain"] = "lth"
+    ranking: Literal["wrap", "magnitude", "saliency"] = "wrap"
+    scope: Literal["layer", "global"] = "layer"
+    prune_sigma: bool = False
+    complete_mzis: float = Field(0.0, ge=0.0, le=1.0, description="score discount when the MZI partner is pruned")
+    gauge: bool = True
+    # dense training (the model passed in is the initialisation; 0 epochs: it is already trained)
+    dense_epochs: int = Field(600, ge=0)
+    lr: float = Field(0.02, gt=0.0)
+    lr_min_factor: float = Field(0.05, gt=0.0, le=1.0)
+    # fine-tuning after a pruning step
+    finetune_epochs: int = Field(200, ge=0)
+    finetune_lr: float = Field(0.02, gt=0.0)
+    restarts: int = Field(1, ge=1, description="cosine cycles (warm restarts) per fine-tuning")
+    shrink: float = Field(0.1, ge=0.0, description="weight of the mean circular distance of live phases in the loss")
+    power_aware: float = Field(
+        0.5, ge=0.0, description="weight of the mean negative part of live phases (they wrap to ~2π: costly)"
+    )
+    # stopping
+    max_loss: float = Field(
+        0.05, ge=0.0, le=1.0, description="largest accepted validation-accuracy drop (fraction)"
+    )
+    target_sparsity: float | None = Field(None, gt=0.0, lt=1.0, description="stop at this U/V phase sparsity")
+    max_rounds: int = Field(16, ge=0, description="most pruning rounds (LTH rounds, iterative steps)")
+    max_steps: int = Field(40, ge=0, description="most continuation steps (gradual, lth_continue)")
+    # magnitude baseline
+    alphas: list[float] = Field(default_factory=lambda: [0.25, 0.5, 0.75, 1.0, 1.25, 1.5, 2.0])
+    alpha: float = Field(1.0, gt=0.0)
+    steps: int = Field(10, ge=1)
+    # lottery tickets
+    rate: float = Field(0.1, gt=0.0, lt=1.0)
+    rate_late: float = Field(0.25, gt=0.0, lt=1.0)
+    rounds_early: int = Field(10, ge=0)
+    lth_continue: bool = Field(
+        True, description="after the last good ticket, continue in extra_step steps without rewinding"
+    )
+    # gradual
+    schedule: Literal["cubic", "one_cycle"] = "cubic"
+    final_sparsity: float = Field(0.85, gt=0.0, lt=1.0)
+    gradual_epochs: int = Field(1000, ge=1)
+    prune_every: int = Field(10, ge=1)
+    start_frac: float = Field(0.1, ge=0.0, lt=1.0)
+    end_frac: float = Field(0.7, gt=0.0, le=1.0)
+    extra_step: float = Field(0.01, gt=0.0, lt=1.0, description="U/V sparsity added per continuation step")
+    milestones: float = Field(0.1, ge=0.0, lt=1.0, description="record a round each time the schedule gains this")
+    soft_epochs: int = Field(40, ge=0, description="epochs of soft shrinking of the chosen phases before fixing them")
+    soft_weight: float = Field(1.0, gt=0.0)
+    step_ranking: Literal["wrap", "magnitude", "saliency"] | None = Field(
+        "saliency", description="ranking of the continuation steps (None: same as ranking)"
+    )
+    # weight-domain contrast
+    weight_sparsities: list[float] = Field(default_factory=lambda: [0.1, 0.3, 0.5, 0.7, 0.9])
+    # power model, reproducibility
+    p_pi_mw: float = Field(P_PI_MW_DEFAULT, gt=0.0)
+    seed: int = 0
+    saliency_samples: int = Field(512, ge=1)
+
+    @model_validator(mode="after")
+    def _consistent(self) -> PruneConfig:
+        if self.ranking == "saliency" and self.method.startswith("magnitude"):
+            raise ValueError("ranking='saliency' needs method 'lth' or 'gradual' (magnitude uses α·σ thresholds)")
+        if self.method == "lth" and self.dense_epochs == 0:
+            raise ValueError(
+                "method 'lth' retrains dense_epochs per round from the initial phases: dense_epochs must be > 0"
+            )
+        if self.start_frac >= self.end_frac:
+            raise ValueError(f"start_frac ({self.start_frac}) must be < end_frac ({self.end_frac})")
+        for name in ("alphas", "weight_sparsities"):
+            vals = getattr(self, name)
+            if not vals or any(not (math.isfinite(v) and v > 0) for v in vals):
+                raise ValueError(f"{name} must be a non-empty list of positive numbers, got {vals}")
+        if any(v >= 1 for v in self.weight_sparsities):
+            raise ValueError(f"weight_sparsities must lie in (0, 1), got {self.weight_sparsities}")
+        return self
+
+    @classmethod
+    def parse(cls, data: dict[str, Any] | PruneConfig | None = None, **overrides: Any) -> PruneConfig:
+        """Validate a dict (plus keyword overrides); raise :class:`PruneConfigError` naming each bad key/value."""
+        if isinstance(data, PruneConfig):
+            data = data.model_dump()
+        merged = {**(data or {}), **overrides}
+        try:
+            return cls(**merged)
+        except ValidationError as exc:
+            raise PruneConfigError(_prune_error_lines(exc)) from None
+
+
+def _prune_error_lines(exc: ValidationError) -> str:
+    """One line per problem: ``prune config: <key>: <message> (got <value>)``."""
+    lines = []
+    for err in exc.errors():
+        loc = ".".join(str(x) for x in err.get("loc", ())) or "(config)"
+        msg = err.get("msg", "invalid")
+        if err.get("type") == "extra_forbidden":
+            msg = f"unknown key (known keys: {', '.join(PruneConfig.model_fields)})"
+        got = err.get("input")
+        got_s = "" if isinstance(got, dict) else f" (got {got!r})"
+        lines.append(f"prune config: {loc}: {msg}{got_s}")
+    return "\n".join(lines)
+
+
+
 class RunConfig(_Section):
     """Everything ``gf-prune run`` needs; every field has a default (the built-in run)."""
 
     data: DataConfig = Field(default_factory=DataConfig)
     model: ModelConfig = Field(default_factory=ModelConfig)
     train: TrainSection = Field(default_factory=TrainSection)
-    prune: dict[str, Any] = Field(default_factory=dict, description="pruning method config (gf_prune.prune)")
+    prune: PruneConfig = Field(default_factory=PruneConfig, description="pruning method (gf_prune.prune)")
     layout: LayoutSection = Field(default_factory=LayoutSection)
     verify: VerifySection = Field(default_factory=VerifySection)
     robustness: dict[str, Any] = Field(default_factory=dict, description="robustness config (gf_prune.robustness)")
-    p_pi_mw: float = Field(25.0, gt=0, description="heater power for a π phase (mW)")
+    p_pi_mw: float = Field(P_PI_MW_DEFAULT, gt=0, description="heater power for a π phase (mW)")
+    seed: int = Field(0, description="sets the initial phases, the training order and the pruning")
 
 
 def format_validation_error(exc: ValidationError, prefix: str = "") -> str:

@@ -54,6 +54,9 @@ class SVDLayer(nn.Module):
         output_phases: add an output phase screen after U (only needed to match a
             complex W exactly; the modulus detection ignores it).
         generator: torch RNG for the initial phases.
+        bias: the last of the ``n_in`` V inputs is an optical bias mode: :meth:`forward` takes
+            ``n_in − 1`` signal fields and appends a constant field of amplitude ``bias_amp`` (a tap of
+            the same laser; trained like the phases, no heater).
     """
 
     def __init__(
@@ -66,10 +69,13 @@ class SVDLayer(nn.Module):
         init_std: float = 0.1,
         output_phases: bool = False,
         generator: torch.Generator | None = None,
+        bias: bool = False,
     ) -> None:
         super().__init__()
         if not (isinstance(n_in, int) and isinstance(n_out, int) and n_in >= 1 and n_out >= 1):
             raise ValueError(f"layer sizes must be integers ≥ 1, got {n_in!r} → {n_out!r}")
+        if bias and n_in < 2:
+            raise ValueError(f"a layer with a bias mode needs n_in ≥ 2 (signal + bias), got {n_in}")
         if mesh_kind not in MESH_KINDS:
             raise ValueError(f"mesh_kind must be one of {MESH_KINDS}, got {mesh_kind!r}")
         if init not in INITS:
@@ -94,6 +100,8 @@ class SVDLayer(nn.Module):
                 self.register_buffer(f"{mesh}_{kind}_mask", mask)
                 p.register_hook(_zero_grad_hook(mask))
         self.log_gain = nn.Parameter(torch.zeros((), dtype=torch.float64))
+        # optical bias mode: the last V input carries a constant field of (trained) amplitude bias_amp
+        self.bias_amp = nn.Parameter(torch.ones((), dtype=torch.float64)) if bias else None
         self.screen = nn.Parameter(torch.zeros(n_out, dtype=torch.float64)) if output_phases else None
 
     # ------------------------------------------------------------------ phases
@@ -149,9 +157,18 @@ class SVDLayer(nn.Module):
         k = self.k
         return (u[:, :k] * self.sigma()) @ vh[:k, :]
 
+    @property
+    def bias(self) -> bool:
+        return self.bias_amp is not None
+
+    @property
+    def n_signal(self) -> int:
+        """Signal inputs: ``n_in`` less the bias mode."""
+        return self.n_in - int(self.bias)
+
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        """x: (batch, n_in) complex → (batch, n_out) complex."""
-        return x.to(torch.complex128) @ self.matrix().T
+        """x: (batch, n_signal) complex → (batch, n_out) complex (the bias field appended when on)."""
+        return network_fields([self.matrix()], x, [self.bias_amp])
 
     # ------------------------------------------------------------------ conversion
     def to_phases(self) -> LayerPhases:
@@ -169,12 +186,17 @@ class SVDLayer(nn.Module):
         s = SigmaPhases(
             arr("S", "theta"), arr("S", "phi"), live("S", "theta"), live("S", "phi"), float(self.gain.detach())
         )
-        return LayerPhases(self.n_in, self.n_out, mesh_phases("V", self.n_in), s, mesh_phases("U", self.n_out))
+        amp = float(self.bias_amp.detach()) if self.bias_amp is not None else None
+        return LayerPhases(
+            self.n_in, self.n_out, mesh_phases("V", self.n_in), s, mesh_phases("U", self.n_out), bias_amp=amp
+        )
 
     @classmethod
     def from_phases(cls, lp: LayerPhases, mesh_kind: str = "clements", zero_state: ZeroState = "bar") -> SVDLayer:
-        layer = cls(lp.n_in, lp.n_out, mesh_kind, zero_state)
+        layer = cls(lp.n_in, lp.n_out, mesh_kind, zero_state, bias=lp.bias_amp is not None)
         with torch.no_grad():
+            if layer.bias_amp is not None:
+                layer.bias_amp.fill_(float(lp.bias_amp))
             for mesh in MESHES:
                 src = getattr(lp, mesh)
                 for kind in KINDS:
@@ -191,10 +213,12 @@ class SVDLayer(nn.Module):
         mesh_kind: str = "clements",
         zero_state: ZeroState = "bar",
         output_phases: bool = True,
+        bias_amp: float | None = None,
     ) -> SVDLayer:
         """Layer realising a complex (n_out × n_in) matrix W = U Σ V† via SVD + mesh decomposition.
 
-        With ``output_phases=False`` the result equals W up to output phases (|W x| exact).
+        With ``output_phases=False`` the result equals W up to output phases (|W x| exact). With
+        ``bias_amp`` the last column of W is the bias mode's (driven at that amplitude).
         """
         w = np.asarray(w)
         if w.ndim != 2 or min(w.shape) < 1:
@@ -210,8 +234,10 @@ class SVDLayer(nn.Module):
         k = min(n_in, n_out)
         st = attenuator_theta(np.clip(s[:k] / smax, 0.0, 1.0))
         sp = (vscreen[:k] - np.angle(attenuator_transfer(st, 0.0, zero_state))) % TWO_PI
-        layer = cls(n_in, n_out, mesh_kind, zero_state, output_phases=output_phases)
+        layer = cls(n_in, n_out, mesh_kind, zero_state, output_phases=output_phases, bias=bias_amp is not None)
         with torch.no_grad():
+            if layer.bias_amp is not None:
+                layer.bias_amp.fill_(float(bias_amp))
             for name, val in (
                 ("V_theta", vt),
                 ("V_phi", vp),
@@ -228,12 +254,15 @@ class SVDLayer(nn.Module):
 
     @classmethod
     def from_linear(cls, linear: nn.Linear, **kwargs: Any) -> SVDLayer:
-        """Layer with the same outputs as a trained bias-free ``nn.Linear`` (real or complex)."""
+        """Layer with the same outputs as a trained ``nn.Linear`` (real or complex).
+
+        A non-zero bias b maps to the optical bias mode: W' = [W | b] driven at unit bias amplitude.
+        """
+        w = linear.weight.detach().cpu().numpy()
         if linear.bias is not None and bool(torch.any(linear.bias != 0)):
-            raise ValueError(
-                "nn.Linear has a non-zero bias: a passive MZI mesh cannot add a bias; train with bias=False"
-            )
-        return cls.from_matrix(linear.weight.detach().cpu().numpy(), **kwargs)
+            b = linear.bias.detach().cpu().numpy().reshape(-1, 1)
+            return cls.from_matrix(np.concatenate([w, b], axis=1), bias_amp=1.0, **kwargs)
+        return cls.from_matrix(w, **kwargs)
 
 
 def _plain_svd_layers(layers: Sequence[nn.Module]) -> bool:
@@ -290,7 +319,9 @@ def network_fields(matrices: Sequence[Any], x: torch.Tensor, bias_amps: Sequence
             h = modulus_softplus(h).to(torch.complex128)
         amp = None if bias_amps is None else bias_amps[i]
         if amp is not None:
-            amp = torch.as_tensor(amp).to(torch.complex128)
+            amp = (amp if isinstance(amp, torch.Tensor) else torch.tensor(float(amp), dtype=torch.float64)).to(
+                torch.complex128
+            )
             h = torch.cat([h, amp.expand((*h.shape[:-1], 1))], dim=-1)
         h = h @ w.to(torch.complex128).transpose(-1, -2)
     return h
@@ -299,7 +330,9 @@ def network_fields(matrices: Sequence[Any], x: torch.Tensor, bias_amps: Sequence
 class PhotonicMLP(nn.Module):
     """SC-IPNN: SVD layers with a modulus-softplus between them, |·|² detection, LogSoftmax.
 
-    ``forward`` returns log-probabilities (use with ``nn.NLLLoss``).
+    ``sizes`` are the signal widths (features, hidden…, classes). With ``bias=True`` every layer gets
+    one more V input, the optical bias mode (its last input), so layer ℓ's meshes are
+    (sizes[ℓ] + 1) → sizes[ℓ + 1]. ``forward`` returns log-probabilities (use with ``nn.NLLLoss``).
     """
 
     def __init__(
@@ -310,6 +343,7 @@ class PhotonicMLP(nn.Module):
         init: str = "uniform",
         init_std: float = 0.1,
         seed: int = 0,
+        bias: bool = False,
     ) -> None:
         super().__init__()
         sizes = [int(s) for s in sizes]
@@ -322,11 +356,21 @@ class PhotonicMLP(nn.Module):
             "init": init,
             "init_std": float(init_std),
             "seed": int(seed),
+            "bias": bool(bias),
         }
         g = torch.Generator().manual_seed(seed)
         self.layers = nn.ModuleList(
-            SVDLayer(a, b, mesh_kind, zero_state, init, init_std, generator=g) for a, b in itertools.pairwise(sizes)
+            SVDLayer(a + int(bias), b, mesh_kind, zero_state, init, init_std, generator=g, bias=bool(bias))
+            for a, b in itertools.pairwise(sizes)
         )
+
+    @property
+    def bias(self) -> bool:
+        return bool(self.config.get("bias", False))
+
+    def bias_amps(self) -> list[torch.Tensor | None]:
+        """Each layer's bias-mode amplitude (None for a layer without one)."""
+        return [layer.bias_amp for layer in self.layers]
 
     @property
     def zero_state(self) -> ZeroState:
@@ -341,7 +385,7 @@ class PhotonicMLP(nn.Module):
                     h = modulus_softplus(h).to(torch.complex128)
                 h = layer(h)
             return h
-        return network_fields(self.matrices(), h)  # same as layer(h), meshes built in one batch
+        return network_fields(self.matrices(), h, self.bias_amps())  # = layer(h), meshes built in one batch
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return torch.log_softmax(self.fields(x).abs() ** 2, dim=-1)
@@ -394,8 +438,9 @@ class PhotonicMLP(nn.Module):
 
     @classmethod
     def from_phases(cls, net: NetworkPhases) -> PhotonicMLP:
-        sizes = [net.layers[0].n_in] + [lp.n_out for lp in net.layers]
-        model = cls(sizes, net.mesh_kind, net.zero_state)  # type: ignore[arg-type]
+        bias = net.layers[0].bias_amp is not None
+        sizes = [net.layers[0].n_in - int(bias)] + [lp.n_out for lp in net.layers]
+        model = cls(sizes, net.mesh_kind, net.zero_state, bias=bias)  # type: ignore[arg-type]
         for i, lp in enumerate(net.layers):
             model.layers[i] = SVDLayer.from_phases(lp, net.mesh_kind, net.zero_state)  # type: ignore[arg-type]
         return model

@@ -105,11 +105,15 @@ class SigmaPhases(_LiveMasks):
 
 @dataclass
 class LayerPhases:
+    """One SVD layer. ``n_in`` counts every V input; with a bias mode (``bias_amp`` not None) the last
+    of them carries a constant field of amplitude ``bias_amp``."""
+
     n_in: int
     n_out: int
     V: MeshPhases
     S: SigmaPhases
     U: MeshPhases
+    bias_amp: float | None = None
 
     def matrix(self, zero_state: ZeroState = "bar", with_gain: bool = True) -> np.ndarray:
         """Complex n_out × n_in matrix W = U · Σ · V† of this layer."""
@@ -132,7 +136,13 @@ class NetworkPhases:
         check_zero_state(self.zero_state)
 
     def matrices(self) -> list[np.ndarray]:
+        """Every layer's W (n_out × n_in, the bias mode's column last at unit bias)."""
         return [layer.matrix(self.zero_state) for layer in self.layers]  # type: ignore[arg-type]
+
+    @property
+    def bias_amps(self) -> list[float | None]:
+        """Each layer's bias-mode amplitude (None: no bias mode)."""
+        return [layer.bias_amp for layer in self.layers]
 
     def iter_phases(self):
         """Yield (layer, mesh, column, row, kind, raw_phase, live) for every phase shifter."""
@@ -183,7 +193,10 @@ class NetworkPhases:
             "layers": [],
         }
         for li, layer in enumerate(self.layers):
-            header["layers"].append({"n_in": layer.n_in, "n_out": layer.n_out, "gain": float(layer.S.gain)})
+            lh = {"n_in": layer.n_in, "n_out": layer.n_out, "gain": float(layer.S.gain)}
+            if layer.bias_amp is not None:
+                lh["bias_amp"] = float(layer.bias_amp)
+            header["layers"].append(lh)
             for mesh_name in ("V", "S", "U"):
                 m = getattr(layer, mesh_name)
                 for attr in ("theta", "phi", "theta_live", "phi_live"):
@@ -238,6 +251,7 @@ class NetworkPhases:
                         MeshPhases(lh["n_in"], header["mesh_kind"], **mesh_args("V")),
                         SigmaPhases(**mesh_args("S"), gain=lh["gain"]),
                         MeshPhases(lh["n_out"], header["mesh_kind"], **mesh_args("U")),
+                        bias_amp=lh.get("bias_amp"),
                     )
                 )
         return cls(layers, header["zero_state"], header["mesh_kind"], header.get("meta", {}))

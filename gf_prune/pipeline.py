@@ -56,11 +56,11 @@ STAGE_OUTPUTS: dict[str, tuple[str, ...]] = {
     "report": ("report.json", "weights.npz", "report.html"),
 }
 STAGE_SECTIONS: dict[str, tuple[str, ...]] = {
-    "train": ("data", "model", "train"),
-    "prune": ("data", "train", "prune", "p_pi_mw"),
+    "train": ("data", "model", "train", "seed"),
+    "prune": ("data", "train", "prune", "p_pi_mw", "seed"),
     "layout": ("layout", "model"),
     "verify": ("verify",),
-    "robustness": ("data", "robustness"),
+    "robustness": ("data", "robustness", "seed"),
     "report": ("p_pi_mw",),
 }
 
@@ -155,7 +155,35 @@ def read_run_config(out: Path) -> RunConfig:
 
 
 def get_data(cfg: RunConfig) -> Dataset:
-    return load_dataset(cfg.data.source, cfg.data.seed)
+    d = cfg.data
+    return load_dataset(
+        d.source,
+        d.seed,
+        val_fraction=d.val_fraction,
+        label_column=d.label_column,
+        images=d.images,
+        fft_block=d.fft_block,
+        standardize=d.standardize,
+        encoding=d.encoding,
+    )
+
+
+def model_shape(cfg: RunConfig, data: Dataset) -> tuple[list[int], bool]:
+    """Signal widths and bias mode of the network for ``data``: ``model.sizes`` or
+    [features, *hidden, classes]; ``bias: auto`` is on for feature rows, off for Fourier features of images."""
+    m = cfg.model
+    sizes = list(m.sizes) if m.sizes else [data.n_features, *m.hidden, data.n_classes]
+    bias = data.feature_rows if m.bias == "auto" else bool(m.bias)
+    check_fits(sizes, data, "model.sizes")
+    return sizes, bias
+
+
+def check_fits(sizes: list[int], data: Dataset, what: str) -> None:
+    """The network's input width must be the data's feature count; its outputs must cover every class."""
+    if sizes[0] != data.n_features:
+        raise ValueError(f"{what}[0] = {sizes[0]} but the data has {data.n_features} features")
+    if sizes[-1] < data.n_classes:
+        raise ValueError(f"{what}[-1] = {sizes[-1]} output modes but the data has {data.n_classes} classes")
 
 
 # ----------------------------------------------------------------------------- stages
@@ -163,27 +191,30 @@ def get_data(cfg: RunConfig) -> Dataset:
 
 def stage_train(out: Path, cfg: RunConfig, data: Dataset, progress: Progress | None = None) -> dict[str, Any]:
     m = cfg.model
-    if m.sizes[0] != data.n_features:
-        raise ValueError(f"model.sizes[0] = {m.sizes[0]} but the data has {data.n_features} features")
-    if m.sizes[-1] < data.n_classes:
-        raise ValueError(f"model.sizes[-1] = {m.sizes[-1]} but the data has {data.n_classes} classes")
-    model = PhotonicMLP(m.sizes, m.mesh_kind, m.zero_state, m.init, m.init_std, m.seed)
+    sizes, bias = model_shape(cfg, data)
+    model = PhotonicMLP(sizes, m.mesh_kind, m.zero_state, m.init, m.init_std, cfg.seed, bias=bias)
     init_state = {k: v.detach().clone() for k, v in model.state_dict().items()}  # for lottery-ticket rewinding
     t = cfg.train
     res = fit(
         model,
         data,
-        TrainConfig(epochs=t.epochs, lr=t.lr, batch_size=t.batch_size, seed=t.seed),
+        TrainConfig(epochs=t.epochs, lr=t.lr, batch_size=t.batch_size, patience=t.patience, seed=cfg.seed),
         on_epoch=_epoch_cb(progress, t.epochs),
     )
-    save_model(model, out / "model_dense.pt", init_state_dict=init_state)
+    save_model(model, out / "model_dense.pt", init_state_dict=init_state, preprocessing=data.preprocessing.to_dict())
     info = {
         "train_acc": res.train_acc,
-        "test_acc": res.test_acc,
+        "val_acc": res.val_acc,
+        "test_acc": accuracy(model, data.X_test, data.y_test),  # reported only, never used to choose
         "loss": res.loss,
+        "epochs_run": res.epochs_run,
+        "best_epoch": res.best_epoch,
         "dataset": data.name,
-        "n_train": len(data.y_train),
-        "n_test": len(data.y_test),
+        "sizes": sizes,
+        "bias": bias,
+        "n_train": data.n_train,
+        "n_val": data.n_val,
+        "n_test": data.n_test,
     }
     write_json(out / "train.json", info)
     return info
@@ -209,26 +240,33 @@ def stage_prune(out: Path, cfg: RunConfig, data: Dataset, progress: Progress | N
     from gf_prune import prune as pr
     from gf_prune.io import atomic_output
 
-    defaults = {"dense_epochs": cfg.train.epochs, "lr": cfg.train.lr, "p_pi_mw": cfg.p_pi_mw, "seed": cfg.train.seed}
-    pcfg = pr.PruneConfig.parse({**defaults, **cfg.prune})
+    check_fits(dense.config["sizes"], data, "the model's sizes")
+    set_keys = cfg.prune.model_fields_set
+    defaults = {k: v for k, v in (("dense_epochs", cfg.train.epochs), ("lr", cfg.train.lr)) if k not in set_keys}
+    pcfg = pr.PruneConfig.parse({**cfg.prune.model_dump(), **defaults, "p_pi_mw": cfg.p_pi_mw, "seed": cfg.seed})
     cb = None
     if progress is not None:
 
         def cb(rec: dict[str, Any]) -> None:
             progress(
-                f"{rec.get('step', 'round')}: acc {rec.get('acc_test', float('nan')):.3f} "
+                f"{rec.get('step', 'round')}: validation acc {rec.get('acc_val', float('nan')):.3f} "
                 f"U/V pruned {rec.get('sparsity_uv', 0):.1%}"
             )
 
     result = pr.run_pruning(init, data, pcfg, progress=cb, trained=dense)
     pruned = result.model
-    save_model(pruned, out / "model_pruned.pt")
+    save_model(pruned, out / "model_pruned.pt", preprocessing=data.preprocessing.to_dict())
     with atomic_output(out / "phases.npz") as tmp:
         pruned.to_phases().save(tmp)
     with atomic_output(out / "phases_dense.npz") as tmp:
         (result.dense_model or dense).to_phases().save(tmp)
     pr.write_prune_record(result, out, name="rounds")
-    return {"dense_acc": result.dense_accuracy, "pruned_acc": accuracy(pruned, data.X_test, data.y_test)}
+    return {
+        "dense_acc": result.dense_accuracy,
+        "pruned_acc": accuracy(pruned, data.X_test, data.y_test),
+        "val_dense": result.dense_val_accuracy,
+        "val_pruned": result.best["acc_val"],
+    }
 
 
 def load_phases(path: Path):
@@ -258,11 +296,12 @@ def stage_verify(out: Path, cfg: RunConfig, data: Dataset | None = None) -> dict
 
     res = verify_dir(out, wl=cfg.verify.wavelength_um, sweep=cfg.verify.sweep)
     net = load_phases(out / "phases.npz")
-    if data is not None and "layer_matrices" in res and net.layers[0].n_in == data.n_features:
+    n_signal = net.layers[0].n_in - int(net.layers[0].bias_amp is not None)
+    if data is not None and "layer_matrices" in res and n_signal == data.n_features:
         gains = [lp.S.gain for lp in net.layers]
         mats = [np.asarray(w) * g for w, g in zip(res.pop("layer_matrices"), gains, strict=True)]
-        pred = PhotonicMLP.predict_from_matrices(mats, data.X_test)
-        ref = PhotonicMLP.predict_from_matrices(net.matrices(), data.X_test)
+        pred = PhotonicMLP.predict_from_matrices(mats, data.X_test, net.bias_amps)
+        ref = PhotonicMLP.predict_from_matrices(net.matrices(), data.X_test, net.bias_amps)
         res["accuracy_sax"] = float((pred == data.y_test).double().mean())
         res["same_class_fraction"] = float((pred == ref).double().mean())
     res.pop("layer_matrices", None)
@@ -322,11 +361,16 @@ def build_report(out: Path, cfg: RunConfig, data: Dataset, timings: dict[str, fl
     staged = re.fullmatch(r"\.(.+)\.partial-\d+", out.name)  # run_all works in a staging copy
     report: dict[str, Any] = {
         "name": staged.group(1) if staged else out.resolve().name,
+        "selection": "validation",
+        "seed": cfg.seed,
         "accuracy": {
             "dense": accuracy(dense, data.X_test, data.y_test) if dense is not None else None,
             "pruned": accuracy(pruned, data.X_test, data.y_test),
             "sax": verify.get("accuracy_sax"),
             "sax_same_class_fraction": verify.get("same_class_fraction"),
+            "val_dense": accuracy(dense, data.X_val, data.y_val) if dense is not None else None,
+            "val_pruned": accuracy(pruned, data.X_val, data.y_val),
+            "split": "dense/pruned/sax: test split (reported only); val_*: validation split (every choice)",
         },
         "phases": {k: v for k, v in pw["phases"].items() if k != "per_layer"},
         "power_mw": {
@@ -360,14 +404,39 @@ def build_report(out: Path, cfg: RunConfig, data: Dataset, timings: dict[str, fl
             "nonlinearity": "log(1 + exp(|z|)) between layers; |.|^2 detection",
             "pruned_mzi": cfg.layout.pruned_mzi,
         },
-        "dataset": {"name": data.name, "n_train": len(data.y_train), "n_test": len(data.y_test)},
+        "data": {
+            "source": cfg.data.source,
+            "name": data.name,
+            "seed": cfg.data.seed,
+            "n_train": data.n_train,
+            "n_val": data.n_val,
+            "n_test": data.n_test,
+            "n_features": data.n_features,
+            "n_classes": data.n_classes,
+            "feature_rows": data.feature_rows,
+            "label_column": cfg.data.label_column,
+            "images": cfg.data.images,
+            "fft_block": cfg.data.fft_block,
+            "standardize": cfg.data.standardize,
+            "encoding": cfg.data.encoding,
+        },
+        "model": {
+            "sizes": pruned.config["sizes"],
+            "bias": pruned.bias,
+            "bias_amps": [a for a in net.bias_amps if a is not None],
+        },
         "p_pi_mw": cfg.p_pi_mw,
         "timings_s": dict(timings),
     }
     with atomic_output(out / "weights.npz") as tmp:
         mats = net.matrices()
+        amps = {f"bias_amp{i}": np.float64(a) for i, a in enumerate(net.bias_amps) if a is not None}
         np.savez(
-            tmp, **{f"W{i}": w for i, w in enumerate(mats)}, X_test=data.X_test.numpy(), y_test=data.y_test.numpy()
+            tmp,
+            **{f"W{i}": w for i, w in enumerate(mats)},
+            **amps,
+            X_test=data.X_test.numpy(),
+            y_test=data.y_test.numpy(),
         )
     return report
 

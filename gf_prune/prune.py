@@ -50,20 +50,20 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any
 
 import numpy as np
 import torch
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 from torch import nn
 
+from gf_prune.config import PruneConfig, PruneConfigError  # noqa: F401 (PruneConfigError re-exported)
 from gf_prune.data import Dataset
 from gf_prune.gauge import gauge_network
 from gf_prune.io import atomic_output, atomic_write_text
 from gf_prune.model import PhotonicMLP, SVDLayer
 from gf_prune.physics import TWO_PI, circular_distance
 from gf_prune.power import power_report
-from gf_prune.train import accuracy
+from gf_prune.train import TrainConfig, accuracy, fit, nll
 
 METHODS = ("magnitude_oneshot", "magnitude_iterative", "lth", "gradual", "weight_domain")
 RANKINGS = ("wrap", "magnitude", "saliency")
@@ -73,123 +73,6 @@ RANKING_TEXT = {
     "magnitude": "plain magnitude |phase| of the stored phase (not wrap-aware)",
     "saliency": "saliency: training-loss increase when the phase alone is set to 0",
 }
-
-
-class PruneConfigError(ValueError):
-    """A pruning configuration with an unknown key or a bad value; the message names them."""
-
-
-class PruneConfig(BaseModel):
-    """Configuration of one pruning run (validated; unknown keys are errors).
-
-    The defaults are the recommended method (best measured on digits-FFT16, ``benchmarks/bench_prune.py``,
-    row ``lth_hybrid``): layer-wise lottery tickets (train 600 epochs, prune the 10 % lowest wrap-aware
-    phases of each layer, 25 % after 10 rounds, rewind to the initial phases, retrain) while the accuracy
-    stays within ``max_loss``; from the last good ticket on, steps of 1 % ranked by measured loss saliency,
-    each chosen set first shrunk softly for 40 epochs, then fixed and fine-tuned for 200 epochs. Warm
-    restarts (``restarts`` > 1) at lr 0.02 destabilise Adam on phases (measured: 600 epochs from the
-    initial phases with two cycles end at 31 % accuracy), so one cosine cycle is the default.
-    """
-
-    model_config = ConfigDict(extra="forbid", validate_assignment=True)
-
-    method: Literal["magnitude_oneshot", "magnitude_iterative", "lth", "gradual", "weight_domain"] = "lth"
-    ranking: Literal["wrap", "magnitude", "saliency"] = "wrap"
-    scope: Literal["layer", "global"] = "layer"
-    prune_sigma: bool = False
-    complete_mzis: float = Field(0.0, ge=0.0, le=1.0, description="score discount when the MZI partner is pruned")
-    gauge: bool = True
-    # dense training (the model passed in is the initialisation; 0 epochs: it is already trained)
-    dense_epochs: int = Field(600, ge=0)
-    lr: float = Field(0.02, gt=0.0)
-    lr_min_factor: float = Field(0.05, gt=0.0, le=1.0)
-    # fine-tuning after a pruning step
-    finetune_epochs: int = Field(200, ge=0)
-    finetune_lr: float = Field(0.02, gt=0.0)
-    restarts: int = Field(1, ge=1, description="cosine cycles (warm restarts) per fine-tuning")
-    shrink: float = Field(0.1, ge=0.0, description="weight of the mean circular distance of live phases in the loss")
-    power_aware: float = Field(
-        0.5, ge=0.0, description="weight of the mean negative part of live phases (they wrap to ~2π: costly)"
-    )
-    # stopping
-    max_loss: float = Field(0.05, ge=0.0, le=1.0, description="largest accepted test-accuracy drop (fraction)")
-    target_sparsity: float | None = Field(None, gt=0.0, lt=1.0, description="stop at this U/V phase sparsity")
-    max_rounds: int = Field(16, ge=0, description="most pruning rounds (LTH rounds, iterative steps)")
-    max_steps: int = Field(40, ge=0, description="most continuation steps (gradual, lth_continue)")
-    # magnitude baseline
-    alphas: list[float] = Field(default_factory=lambda: [0.25, 0.5, 0.75, 1.0, 1.25, 1.5, 2.0])
-    alpha: float = Field(1.0, gt=0.0)
-    steps: int = Field(10, ge=1)
-    # lottery tickets
-    rate: float = Field(0.1, gt=0.0, lt=1.0)
-    rate_late: float = Field(0.25, gt=0.0, lt=1.0)
-    rounds_early: int = Field(10, ge=0)
-    lth_continue: bool = Field(
-        True, description="after the last good ticket, continue in extra_step steps without rewinding"
-    )
-    # gradual
-    schedule: Literal["cubic", "one_cycle"] = "cubic"
-    final_sparsity: float = Field(0.85, gt=0.0, lt=1.0)
-    gradual_epochs: int = Field(1000, ge=1)
-    prune_every: int = Field(10, ge=1)
-    start_frac: float = Field(0.1, ge=0.0, lt=1.0)
-    end_frac: float = Field(0.7, gt=0.0, le=1.0)
-    extra_step: float = Field(0.01, gt=0.0, lt=1.0, description="U/V sparsity added per continuation step")
-    milestones: float = Field(0.1, ge=0.0, lt=1.0, description="record a round each time the schedule gains this")
-    soft_epochs: int = Field(40, ge=0, description="epochs of soft shrinking of the chosen phases before fixing them")
-    soft_weight: float = Field(1.0, gt=0.0)
-    step_ranking: Literal["wrap", "magnitude", "saliency"] | None = Field(
-        "saliency", description="ranking of the continuation steps (None: same as ranking)"
-    )
-    # weight-domain contrast
-    weight_sparsities: list[float] = Field(default_factory=lambda: [0.1, 0.3, 0.5, 0.7, 0.9])
-    # power model, reproducibility
-    p_pi_mw: float = Field(25.0, gt=0.0)
-    seed: int = 0
-    saliency_samples: int = Field(512, ge=1)
-
-    @model_validator(mode="after")
-    def _consistent(self) -> PruneConfig:
-        if self.ranking == "saliency" and self.method.startswith("magnitude"):
-            raise ValueError("ranking='saliency' needs method 'lth' or 'gradual' (magnitude uses α·σ thresholds)")
-        if self.method == "lth" and self.dense_epochs == 0:
-            raise ValueError(
-                "method 'lth' retrains dense_epochs per round from the initial phases: dense_epochs must be > 0"
-            )
-        if self.start_frac >= self.end_frac:
-            raise ValueError(f"start_frac ({self.start_frac}) must be < end_frac ({self.end_frac})")
-        for name in ("alphas", "weight_sparsities"):
-            vals = getattr(self, name)
-            if not vals or any(not (math.isfinite(v) and v > 0) for v in vals):
-                raise ValueError(f"{name} must be a non-empty list of positive numbers, got {vals}")
-        if any(v >= 1 for v in self.weight_sparsities):
-            raise ValueError(f"weight_sparsities must lie in (0, 1), got {self.weight_sparsities}")
-        return self
-
-    @classmethod
-    def parse(cls, data: dict[str, Any] | PruneConfig | None = None, **overrides: Any) -> PruneConfig:
-        """Validate a dict (plus keyword overrides); raise :class:`PruneConfigError` naming each bad key/value."""
-        if isinstance(data, PruneConfig):
-            data = data.model_dump()
-        merged = {**(data or {}), **overrides}
-        try:
-            return cls(**merged)
-        except ValidationError as exc:
-            raise PruneConfigError(format_validation_error(exc)) from None
-
-
-def format_validation_error(exc: ValidationError) -> str:
-    """One line per problem: ``prune config: <key>: <message> (got <value>)``."""
-    lines = []
-    for err in exc.errors():
-        loc = ".".join(str(x) for x in err.get("loc", ())) or "(config)"
-        msg = err.get("msg", "invalid")
-        if err.get("type") == "extra_forbidden":
-            msg = f"unknown key (known keys: {', '.join(PruneConfig.model_fields)})"
-        got = err.get("input")
-        got_s = "" if isinstance(got, dict) else f" (got {got!r})"
-        lines.append(f"prune config: {loc}: {msg}{got_s}")
-    return "\n".join(lines)
 
 
 # --------------------------------------------------------------------------- phase bookkeeping
@@ -369,50 +252,53 @@ def train_phases(
     on_epoch: Callable[[int, PhotonicMLP], None] | None = None,
     targets: dict[tuple[int, str, str], torch.Tensor] | None = None,
     target_weight: float = 1.0,
+    batch_size: int | None = None,
+    patience: int | None = None,
 ) -> float:
-    """Full-batch Adam on the phases with cosine LR (``restarts`` cycles); masks hold after every step.
+    """Adam on the phases (:func:`gf_prune.train.fit`) with the pruning penalties; masks hold after every step.
 
     ``shrink`` adds ``shrink · mean circular distance`` of the live eligible phases to the NLL loss.
     ``on_epoch(epoch, model)`` runs after each epoch (the gradual schedule prunes there).
     ``targets`` (bool masks per (layer, mesh, kind)) adds ``target_weight ·`` the summed circular distance of
-    those phases: soft shrinking towards 0 before they are fixed.
+    those phases: soft shrinking towards 0 before they are fixed. ``patience``: early stopping on the
+    validation loss (the best validation state is kept).
     Returns the last training loss.
     """
     if epochs <= 0:
         return float("nan")
-    torch.manual_seed(seed)
-    params = [p for p in model.parameters() if p.requires_grad]
-    opt = torch.optim.Adam(params, lr=lr)
-    cycle = max(1, math.ceil(epochs / restarts))
-    loss_fn = nn.NLLLoss()
-    x, y = data.X_train, data.y_train
-    loss_val = float("nan")
-    model.train()
-    for epoch in range(epochs):
-        t = (epoch % cycle) / cycle
-        for g in opt.param_groups:
-            g["lr"] = lr * (lr_min_factor + (1 - lr_min_factor) * 0.5 * (1 + math.cos(math.pi * t)))
-        opt.zero_grad(set_to_none=True)
-        loss = loss_fn(model(x), y)
+
+    def penalize(m: nn.Module, loss: torch.Tensor) -> torch.Tensor:
         if shrink > 0 or power_aware > 0:
-            loss = loss + shrink_penalty(model, prune_sigma, shrink, power_aware)
+            loss = loss + shrink_penalty(m, prune_sigma, shrink, power_aware)
         if targets is not None:  # soft shrinking of the phases about to be pruned
             loss = loss + target_weight * sum(
-                (circular_distance(p) * targets[(li, mesh, kind)]).sum() for li, mesh, kind, p, _ in model.phase_items()
+                (circular_distance(p) * targets[(li, mesh, kind)]).sum() for li, mesh, kind, p, _ in m.phase_items()
             )
-        loss.backward()
-        opt.step()
-        model.apply_masks()
-        loss_val = float(loss.detach())
-        if not math.isfinite(loss_val):
-            raise FloatingPointError(f"training diverged at epoch {epoch} (loss {loss_val})")
-        if on_epoch is not None:
-            on_epoch(epoch, model)
-    model.eval()
-    return loss_val
+        return loss
+
+    use_penalty = shrink > 0 or power_aware > 0 or targets is not None
+    cfg = TrainConfig(
+        epochs=epochs,
+        lr=lr,
+        batch_size=batch_size,
+        lr_min_factor=lr_min_factor,
+        restarts=restarts,
+        patience=patience,
+        seed=seed,
+    )
+    res = fit(model, data, cfg, penalize=penalize if use_penalty else None, after_epoch=on_epoch)
+    return res.loss
 
 
 # --------------------------------------------------------------------------- records
+
+
+def validation_split(data: Dataset) -> tuple[torch.Tensor, torch.Tensor]:
+    """(X_val, y_val): what every choice of a pruning run is judged on."""
+    xv, yv = getattr(data, "X_val", None), getattr(data, "y_val", None)
+    if xv is None or yv is None or len(yv) == 0:
+        raise ValueError("pruning chooses rounds on a validation split, and the data has none (X_val, y_val)")
+    return xv, yv
 
 
 def make_record(
@@ -434,9 +320,12 @@ def make_record(
         rec["power_mw"] = rep["power_mw"]["per_layer"][li]["total"]
         per_layer.append(rec)
     power = rep["power_mw"]["total"]
+    xv, yv = validation_split(data)
     return {
         **info,
+        "acc_val": accuracy(model, xv, yv),
         "acc_test": accuracy(model, data.X_test, data.y_test),
+        "loss_test": nll(model, data.X_test, data.y_test),
         "acc_train": accuracy(model, data.X_train, data.y_train),
         "pruned_uv": ph["pruned_uv"],
         "live_uv": ph["live_uv"],
@@ -459,8 +348,9 @@ def make_record(
 class PruneResult:
     """Outcome of :func:`run_pruning`.
 
-    ``model`` is the best pruned network (highest U/V sparsity whose test accuracy is within ``max_loss`` of
-    the dense one; the dense network if no round qualified), ``records`` one dict per round (round 0 = dense).
+    ``model`` is the best pruned network (highest U/V sparsity whose **validation** accuracy is within
+    ``max_loss`` of the dense one's; the dense network if no round qualified), ``records`` one dict per round
+    (round 0 = dense). ``dense_accuracy`` and the records' ``acc_test`` are test accuracies, reported only.
     """
 
     model: PhotonicMLP
@@ -473,6 +363,7 @@ class PruneResult:
     wall_s: float = 0.0
     dense_model: PhotonicMLP | None = None
     extra: dict[str, Any] = field(default_factory=dict)
+    dense_val_accuracy: float = float("nan")
 
     @property
     def best(self) -> dict[str, Any]:
@@ -483,7 +374,13 @@ class PruneResult:
         return {
             "method": self.config["method"],
             "ranking": self.ranking,
-            "accuracy": {"dense": self.dense_accuracy, "pruned": b["acc_test"]},
+            "accuracy": {
+                "dense": self.dense_accuracy,
+                "pruned": b["acc_test"],
+                "val_dense": self.dense_val_accuracy,
+                "val_pruned": b["acc_val"],
+            },
+            "selection": "validation",
             "phases": {k: b[k] for k in ("total_uv", "pruned_uv", "total_all", "pruned_all")},
             "sparsity_uv": b["sparsity_uv"],
             "power_mw": {"dense": self.dense_power_mw, "pruned": b["power_mw"]},
@@ -511,7 +408,7 @@ class _Runner:
         self.data, self.cfg, self.progress = data, cfg, progress
         self.records: list[dict[str, Any]] = []
         self.states: list[dict[str, Any]] = []
-        self.dense_acc = 0.0
+        self.dense_acc = 0.0  # validation accuracy of the dense network: the budget's reference
         self.dense_power = 0.0
 
     def record(self, model: PhotonicMLP, **info: Any) -> dict[str, Any]:
@@ -523,7 +420,8 @@ class _Runner:
         return rec
 
     def ok(self, rec: dict[str, Any]) -> bool:
-        return rec["acc_test"] >= self.dense_acc - self.cfg.max_loss - 1e-12
+        """Within the accuracy budget, judged on the validation split."""
+        return rec["acc_val"] >= self.dense_acc - self.cfg.max_loss - 1e-12
 
     def reached_target(self, rec: dict[str, Any]) -> bool:
         t = self.cfg.target_sparsity
@@ -776,12 +674,14 @@ def run_pruning(
     progress: Callable[[dict[str, Any]], None] | None = None,
     trained: PhotonicMLP | None = None,
 ) -> PruneResult:
-    """Train ``model`` dense (``dense_epochs``), prune it with ``config.method`` and return the best round.
+    """Train ``model`` dense (``dense_epochs``), prune it with ``config.method`` and return the best round
+    (chosen on validation).
 
     Args:
         model: the network; its phases are the initialisation that lottery tickets rewind to. It is not
             modified: the run works on a copy.
-        data: train/test data; accuracy loss is measured on the test set against the dense network.
+        data: train/validation/test data; rounds are judged on validation against the dense network (the
+            accuracy budget ``max_loss``); the test split is only evaluated for the records.
         config: a :class:`PruneConfig` or a dict (validated; unknown keys and bad values raise
             :class:`PruneConfigError`).
         progress: called with each per-round record as it is made (see :func:`tqdm_progress`).
@@ -811,7 +711,7 @@ def run_pruning(
     dense_model = copy.deepcopy(model)
     run.dense_power = power_report(model.to_phases(), cfg.p_pi_mw)["power_mw"]["total"]
     rec0 = run.record(model, step="dense")
-    run.dense_acc = rec0["acc_test"]
+    run.dense_acc = rec0["acc_val"]
     rec0["power_saved"] = 0.0
     if cfg.method == "magnitude_oneshot":
         _magnitude_oneshot(run, model)
@@ -828,11 +728,13 @@ def run_pruning(
     out.load_state_dict(run.states[best])
     out.apply_masks()
     for rec in run.records:
-        rec["accuracy_loss"] = run.dense_acc - rec["acc_test"]
+        rec["accuracy_loss"] = rec0["acc_test"] - rec["acc_test"]
+        rec["val_accuracy_loss"] = run.dense_acc - rec["acc_val"]
         rec["within_max_loss"] = bool(run.ok(rec))
     return PruneResult(
         model=out,
-        dense_accuracy=run.dense_acc,
+        dense_accuracy=rec0["acc_test"],
+        dense_val_accuracy=run.dense_acc,
         dense_power_mw=run.dense_power,
         records=run.records,
         best_round=best,
@@ -863,7 +765,7 @@ def tqdm_progress(total: int | None = None, desc: str = "pruning") -> Callable[[
     bar = tqdm(total=total, desc=desc, unit="round")
 
     def cb(rec: dict[str, Any]) -> None:
-        bar.set_postfix(acc=f"{rec['acc_test']:.3f}", uv=f"{rec['sparsity_uv']:.3f}")
+        bar.set_postfix(val_acc=f"{rec['acc_val']:.3f}", uv=f"{rec['sparsity_uv']:.3f}")
         bar.update(1)
 
     return cb
@@ -878,7 +780,8 @@ def plot_records(records: list[dict[str, Any]], path: str | Path, title: str = "
 
     r = [rec["round"] for rec in records]
     fig, ax = plt.subplots(2, 2, figsize=(10, 7))
-    ax[0, 0].plot(r, [rec["acc_test"] for rec in records], "o-", label="test")
+    ax[0, 0].plot(r, [rec["acc_val"] for rec in records], "o-", label="validation (selects)")
+    ax[0, 0].plot(r, [rec["acc_test"] for rec in records], "^:", label="test (reported)")
     ax[0, 0].plot(r, [rec["acc_train"] for rec in records], "s--", label="train")
     ax[0, 0].set_ylabel("accuracy")
     ax[0, 0].legend()

@@ -9,7 +9,8 @@ from gf_prune.config import ConfigError, RunConfig, load_config
 
 def test_defaults_are_the_reference_setup():
     cfg = load_config(None)
-    assert cfg.model.sizes == [16, 16, 16, 10]
+    assert cfg.model.sizes is None and cfg.model.hidden == [16, 16]  # 16 → 16 → 16 → 10 from the digits data
+    assert cfg.model.bias == "auto" and cfg.seed == 0 and cfg.data.val_fraction == 0.15
     assert cfg.model.mesh_kind == "clements"
     assert cfg.model.zero_state == "bar"
     assert cfg.p_pi_mw == 25.0
@@ -34,6 +35,13 @@ def test_yaml_round_trip(tmp_path):
         ("model:\n  sizes: [16]\n", "model.sizes"),
         ("layout:\n  pruned_mzi: delete\n", "layout.pruned_mzi"),
         ("p_pi_mw: zero\n", "p_pi_mw"),
+        ("prune:\n  method: bogus\n", "prune.method"),
+        ("prune:\n  learning_rate: 0.1\n", "prune.learning_rate: unknown key"),
+        ("model:\n  bias: sometimes\n", "model.bias"),
+        ("model:\n  hidden: [16, 0]\n", "model.hidden"),
+        ("data:\n  val_fraction: 0.7\n", "data.val_fraction"),
+        ("data:\n  encoding: polar\n", "data.encoding"),
+        ("model:\n  seed: 3\n", "model.seed: unknown key"),
     ],
 )
 def test_bad_key_or_value_is_named(tmp_path, text, named):

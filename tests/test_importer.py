@@ -23,10 +23,32 @@ def test_linears_are_realised_up_to_output_phases():
     assert [lp.n_out for lp in net.layers] == [5, 3]
 
 
-def test_bias_is_refused():
-    lin = nn.Linear(4, 4)
-    with pytest.raises(ValueError, match="bias"):
-        model_from_linears([lin])
+def test_linear_bias_maps_to_the_optical_bias_mode(tmp_path):
+    """An nn.Linear with a bias becomes a layer one V input wider; |W' [x; 1]| = |W x + b| exactly."""
+    torch.manual_seed(0)
+    mlp = nn.Sequential(nn.Linear(4, 5), nn.ReLU(), nn.Linear(5, 3, bias=False))
+    model = model_from_linears(mlp)
+    assert model.bias and [layer.n_in for layer in model.layers] == [5, 6]
+    net = model.to_phases()
+    assert net.bias_amps == [1.0, 1.0]
+    x = np.random.default_rng(1).normal(size=(9, 4))
+    ref = np.abs(mlp[0](torch.as_tensor(x, dtype=torch.float32)).detach().numpy().astype(np.float64))
+    w0 = net.matrices()[0]
+    got = np.abs(np.concatenate([x, np.ones((9, 1))], axis=1) @ w0.T)
+    assert np.abs(ref - got).max() <= 1e-5 * np.abs(ref).max()
+    assert np.abs(w0[:, -1]).max() > 0 and np.allclose(np.abs(net.matrices()[1][:, -1]), 0, atol=1e-12)
+    # the same through the model's own forward pass (bias appended by the network)
+    h = model.layers[0](torch.as_tensor(x))
+    assert np.abs(np.abs(h.detach().numpy()) - ref).max() <= 1e-5 * np.abs(ref).max()
+    # a state dict with biases and a weights.npz with bias_amp{i} both import to the bias mode
+    torch.save(mlp.state_dict(), tmp_path / "sd.pt")
+    assert load_weights_file(tmp_path / "sd.pt").bias
+    np.savez(tmp_path / "w.npz", W0=w0, W1=net.matrices()[1], bias_amp0=2.0, bias_amp1=2.0)
+    m2 = load_weights_file(tmp_path / "w.npz")
+    assert [float(a) for a in m2.bias_amps()] == [2.0, 2.0]
+    np.savez(tmp_path / "bad.npz", W0=w0, W1=net.matrices()[1], bias_amp0=2.0)
+    with pytest.raises(ValueError, match="bias_amp1"):
+        load_weights_file(tmp_path / "bad.npz")
 
 
 def test_svd_factors_must_be_unitary():

@@ -117,9 +117,39 @@ def test_from_linear_float32():
     assert rel(SVDLayer.from_linear(lin).matrix().detach().numpy(), lin.weight.detach().double().numpy()) <= 1e-6
 
 
-def test_from_linear_rejects_bias():
-    with pytest.raises(ValueError, match="bias"):
-        SVDLayer.from_linear(nn.Linear(4, 4, bias=True))
+def test_from_linear_bias_becomes_the_bias_mode():
+    torch.manual_seed(0)
+    lin = nn.Linear(4, 3, bias=True)
+    layer = SVDLayer.from_linear(lin)
+    assert layer.bias and layer.n_in == 5 and layer.n_signal == 4
+    x = torch.randn(6, 4, dtype=torch.float64)
+    ref = (x @ lin.weight.detach().double().T + lin.bias.detach().double()).abs()
+    torch.testing.assert_close(layer(x).abs(), ref, rtol=1e-5, atol=1e-6)
+
+
+def test_bias_mode_round_trips_through_phases_and_save(tmp_path):
+    model = PhotonicMLP((5, 4, 3), init="zero", init_std=0.5, seed=2, bias=True)
+    with torch.no_grad():
+        model.layers[1].bias_amp.fill_(0.7)
+    assert [layer.n_in for layer in model.layers] == [6, 5]
+    x = torch.as_tensor(random_complex((8, 5), 3))
+    back = PhotonicMLP.from_phases(model.to_phases())
+    torch.testing.assert_close(back(x), model(x))
+    model.save(tmp_path / "m.pt")
+    loaded, _ = PhotonicMLP.load(tmp_path / "m.pt")
+    torch.testing.assert_close(loaded(x), model(x))
+    # the network built from its matrices with the bias amplitudes computes the same fields
+    net = model.to_phases()
+    torch.testing.assert_close(
+        PhotonicMLP.fields_from_matrices(net.matrices(), x, net.bias_amps), model.fields(x), rtol=1e-10, atol=1e-12
+    )
+    # an independent reference: append the bias field by hand, layer by layer
+    h = x
+    for i, w in enumerate(net.matrices()):
+        if i:
+            h = torch.nn.functional.softplus(h.abs()).to(torch.complex128)
+        h = torch.cat([h, torch.full((len(h), 1), net.bias_amps[i], dtype=torch.complex128)], 1) @ torch.as_tensor(w).T
+    torch.testing.assert_close(h, model.fields(x), rtol=1e-10, atol=1e-12)
 
 
 @pytest.mark.parametrize(
@@ -297,7 +327,7 @@ def tiny_data(seed: int = 0) -> Dataset:
     x = centres[y] + 0.3 * random_complex((60, 16), seed + 1)
     x /= np.linalg.norm(x, axis=1, keepdims=True)
     t = torch.as_tensor
-    return Dataset("tiny", t(x[:45]), t(y[:45]), t(x[45:]), t(y[45:]))
+    return Dataset.from_tensors("tiny", t(x[:36]), t(y[:36]), t(x[48:]), t(y[48:]), t(x[36:48]), t(y[36:48]))
 
 
 def test_training_is_deterministic():
@@ -330,7 +360,7 @@ def test_training_lowers_loss_and_keeps_masks():
     masks = _prune_some(model, 5)
     res = fit(model, data, TrainConfig(epochs=40, lr=0.05))
     assert res.history[-1] < res.history[0]
-    assert 0.0 <= res.test_acc <= 1.0 and res.train_acc == accuracy(model, data.X_train, data.y_train)
+    assert 0.0 <= res.val_acc <= 1.0 and res.train_acc == accuracy(model, data.X_train, data.y_train)
     for li, mesh, kind, p, _ in model.phase_items():
         assert torch.all(p[~masks[f"{li}.{mesh}_{kind}"]] == 0.0)
 

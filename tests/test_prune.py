@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import copy
 import itertools
 import json
 import math
@@ -34,7 +35,8 @@ def tiny_data(seed: int = 0, n: int = 90) -> Dataset:
     y = torch.arange(n) % 3
     x = centres[y] + 0.3 * torch.randn(n, 4, dtype=torch.complex128, generator=g)
     x = x / x.abs().pow(2).sum(1, keepdim=True).sqrt()
-    return Dataset("tiny", x[: n * 2 // 3], y[: n * 2 // 3], x[n * 2 // 3 :], y[n * 2 // 3 :])
+    a, b = n // 2, n * 3 // 4  # train / validation / test
+    return Dataset.from_tensors("tiny", x[:a], y[:a], x[b:], y[b:], x[a:b], y[a:b])
 
 
 def _prune_half(model: PhotonicMLP) -> None:
@@ -172,8 +174,31 @@ def test_every_method_runs_and_records_independent_counts(method_cfg):
     masks = [(mesh, m) for _, mesh, _, _, m in res.model.phase_items()]
     assert best["pruned_uv"] == sum(int((~m).sum()) for mesh, m in masks if mesh != "S")
     assert best["pruned_all"] == sum(int((~m).sum()) for _, m in masks)
-    assert best["acc_test"] >= res.dense_accuracy - 0.2 - 1e-12
+    assert best["acc_val"] >= res.dense_val_accuracy - 0.2 - 1e-12
     _assert_pruned_zero(res.model)
+
+
+def test_selection_never_looks_at_the_test_labels():
+    """Shuffled test labels change the reported test accuracies, never the chosen round or the phases."""
+    cfg = {**FAST, "method": "lth", "max_rounds": 3, "lth_continue": True, "extra_step": 0.05, "max_loss": 0.05}
+    data = tiny_data()
+    shuffled = copy.deepcopy(data)
+    shuffled.y_test = shuffled.y_test[torch.randperm(len(shuffled.y_test), generator=torch.Generator().manual_seed(1))]
+    assert not torch.equal(shuffled.y_test, data.y_test)
+    a = run_pruning(PhotonicMLP(SIZES, init="zero", init_std=0.3), data, cfg)
+    b = run_pruning(PhotonicMLP(SIZES, init="zero", init_std=0.3), shuffled, cfg)
+    assert a.best_round == b.best_round and len(a.records) == len(b.records) >= 3
+    assert [r["acc_val"] for r in a.records] == [r["acc_val"] for r in b.records]
+    assert [r["acc_test"] for r in a.records] != [r["acc_test"] for r in b.records]
+    for (_, _, _, pa, ma), (_, _, _, pb, mb) in zip(a.model.phase_items(), b.model.phase_items(), strict=True):
+        assert torch.equal(pa, pb) and torch.equal(ma, mb)
+
+
+def test_pruning_without_a_validation_split_is_refused():
+    d = tiny_data()
+    d.X_val, d.y_val = d.X_val[:0], d.y_val[:0]
+    with pytest.raises(ValueError, match="validation"):
+        run_pruning(PhotonicMLP(SIZES), d, {**FAST, "method": "magnitude_oneshot", "alphas": [1.0]})
 
 
 def test_lth_with_saliency_and_target_stops_at_target():
