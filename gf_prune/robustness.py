@@ -707,11 +707,12 @@ def perturbed_matrices(
     return out
 
 
-def _forward_fields(mats: list[torch.Tensor], x: torch.Tensor) -> torch.Tensor:
-    """(T, B, n_out) output fields for inputs x (B, n_in) through a trial batch of layer matrices."""
+def _forward_fields(mats: list[torch.Tensor], x: torch.Tensor, model: torch.nn.Module) -> torch.Tensor:
+    """(T, B, n_out) output fields for inputs x (B, n_in) through a trial batch of ``model``'s layer matrices
+    (its bias modes, if any, driven at their amplitudes)."""
     from gf_prune.model import network_fields
 
-    return network_fields(mats, x)
+    return network_fields(mats, x, [getattr(layer, "bias_amp", None) for layer in model.layers])
 
 
 @torch.no_grad()
@@ -738,7 +739,7 @@ def monte_carlo_accuracy(
         sl = slice(start, start + batch_trials)
         d = _Draws(draws.z_ps[sl], draws.z_bs[sl], draws.z_il[sl])
         mats = perturbed_matrices(model, imp, positions_um=positions_um, layers=layers, draws=d)
-        pred = (_forward_fields(mats, x).abs() ** 2).argmax(-1)
+        pred = (_forward_fields(mats, x, model).abs() ** 2).argmax(-1)
         accs.append((pred == y).double().mean(-1))
     return torch.cat(accs).numpy()
 
@@ -785,7 +786,7 @@ def noise_aware_finetune(
     for _ in range(int(epochs)):
         opt.zero_grad(set_to_none=True)
         mats = perturbed_matrices(model, noise, positions_um=positions_um, draws=_draw(n_h, trials_per_step, g))
-        logp = torch.log_softmax(_forward_fields(mats, x).abs() ** 2, dim=-1)  # (T, B, C)
+        logp = torch.log_softmax(_forward_fields(mats, x, model).abs() ** 2, dim=-1)  # (T, B, C)
         loss = torch.nn.functional.nll_loss(logp.reshape(-1, logp.shape[-1]), y.repeat(trials_per_step))
         loss.backward()
         opt.step()
