@@ -238,10 +238,7 @@ def load_phases(path: Path):
         raise FileNotFoundError(f"missing file {path} (run `gf-prune prune` first)")
     if path.suffix == ".pt":
         return load_model(path).to_phases()
-    try:
-        return NetworkPhases.load(path)
-    except Exception as exc:  # corrupt zip, missing arrays, foreign npz
-        raise ValueError(f"{path}: not a readable gf_prune phases file ({type(exc).__name__}: {exc})") from None
+    return NetworkPhases.load(path)  # says once which file and what is wrong with it
 
 
 def stage_layout(out: Path, cfg: RunConfig, model_path: Path | None = None) -> dict[str, Any]:
