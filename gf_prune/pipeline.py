@@ -211,15 +211,7 @@ def stage_prune(out: Path, cfg: RunConfig, data: Dataset, progress: Progress | N
 
     defaults = {"dense_epochs": cfg.train.epochs, "lr": cfg.train.lr, "p_pi_mw": cfg.p_pi_mw, "seed": cfg.train.seed}
     pcfg = pr.PruneConfig.parse({**defaults, **cfg.prune})
-    cb = None
-    if progress is not None:
-
-        def cb(rec: dict[str, Any]) -> None:
-            progress(
-                f"{rec.get('step', 'round')}: acc {rec.get('acc_test', float('nan')):.3f} "
-                f"U/V pruned {rec.get('sparsity_uv', 0):.1%}"
-            )
-
+    cb = _prune_progress(progress, pcfg.max_rounds + pcfg.max_steps) if progress is not None else None
     result = pr.run_pruning(init, data, pcfg, progress=cb, trained=dense)
     pruned = result.model
     save_model(pruned, out / "model_pruned.pt")
@@ -229,6 +221,31 @@ def stage_prune(out: Path, cfg: RunConfig, data: Dataset, progress: Progress | N
         (result.dense_model or dense).to_phases().save(tmp)
     pr.write_prune_record(result, out, name="rounds")
     return {"dense_acc": result.dense_accuracy, "pruned_acc": accuracy(pruned, data.X_test, data.y_test)}
+
+
+def _prune_progress(progress: Progress, max_records: int) -> Callable[[dict[str, Any]], None]:
+    """Say one line per pruning record: its label, U/V sparsity, accuracy (``acc_val`` if the record
+    has it, else ``acc_test``), the seconds elapsed and a bound on what is left: at most
+    ``max_records`` records follow the dense one, each taking the mean time per record so far."""
+    t0 = time.perf_counter()
+    t_dense = [t0]
+
+    def cb(rec: dict[str, Any]) -> None:
+        now = time.perf_counter()
+        n = int(rec.get("round", 0))
+        key = "acc_val" if rec.get("acc_val") is not None else "acc_test"
+        msg = (
+            f"{rec.get('step', f'round {n}')}: U/V {rec.get('sparsity_uv', 0.0):.1%} pruned, "
+            f"{key} {rec.get(key, float('nan')):.3f}, {now - t0:.1f} s elapsed"
+        )
+        if n == 0:
+            t_dense[0] = now
+        elif max_records > n:
+            left = (max_records - n) * (now - t_dense[0]) / n
+            msg += f", at most {max_records - n} more (≤ {left:.0f} s left)"
+        progress(msg)
+
+    return cb
 
 
 def load_phases(path: Path):
