@@ -71,8 +71,16 @@ class _Bars:
             self.progress.update(tid, completed=t, total=t)
         if not self.progress.disable:
             return
-        if msg == "running" or msg.startswith("done") or msg.startswith("unchanged"):
+        if _log_worthy(msg, completed, total):  # not a terminal (CI, nohup, a pipe): plain lines
             err.print(f"[{stage}] {msg}", markup=False, highlight=False)
+
+
+def _log_worthy(msg: str, completed: int | None, total: int | None) -> bool:
+    """Whether a progress message becomes a line of a log: every message without a counter (stage
+    start/end, a pruning record), a counted one ('epoch 30/300') only each ~10 % and at the end."""
+    if not total or completed is None:
+        return True
+    return completed >= total or completed * 10 // total > (completed - 1) * 10 // total
 
 
 def _need_dir(out: Path) -> None:

@@ -100,3 +100,17 @@ def atomic_write_text(path: str | os.PathLike[str], text: str, encoding: str = "
 def atomic_write_json(path: str | os.PathLike[str], obj: Any, indent: int = 2) -> Path:
     """Write ``obj`` as JSON atomically (NaN/inf are refused: they are not JSON)."""
     return atomic_write_text(path, json.dumps(obj, indent=indent, allow_nan=False) + "\n")
+
+
+def recorded_path(path: str | os.PathLike[str], folder: str | os.PathLike[str]) -> str:
+    """How an output file of ``folder`` records ``path``: relative to ``folder`` when inside it.
+
+    A run is written in a staging folder that is renamed at the end (and a user may move the
+    folder), so a path into the output folder is recorded relative to it (POSIX style,
+    e.g. ``network.gds``) and stays valid; a path outside it is recorded as given.
+    """
+    p = Path(path)
+    try:
+        return p.resolve().relative_to(Path(folder).resolve()).as_posix()
+    except ValueError:
+        return str(p)

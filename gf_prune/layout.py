@@ -28,7 +28,7 @@ from typing import Any
 import gdsfactory as gf
 import numpy as np
 
-from gf_prune.io import atomic_output
+from gf_prune.io import atomic_output, recorded_path
 from gf_prune.phases import HEATER_COLUMNS, NetworkPhases
 from gf_prune.physics import P_PI_MW_DEFAULT
 
@@ -217,10 +217,10 @@ def compile_network(
     t2 = time.perf_counter()
     write_heater_table(net, out / "heaters.csv", p_pi_mw)
     figures = layout_figures(net, chip, pruned_mzi)
-    files = {"gds": str(gds), "heaters": str(out / "heaters.csv")}
+    files = {"gds": recorded_path(gds, out), "heaters": recorded_path(out / "heaters.csv", out)}
     if png:
         write_png(gds, out / "layout.png")
-        files["png"] = str(out / "layout.png")
+        files["png"] = recorded_path(out / "layout.png", out)
     t3 = time.perf_counter()
     figures["timings_s"] = {"build": t1 - t0, "write_gds": t2 - t1, "tables_png": t3 - t2}
     if check:
@@ -229,7 +229,7 @@ def compile_network(
         result = check_layout(gds)
         figures["geometry"] = result.to_dict()
         figures["timings_s"]["geometry_checks"] = time.perf_counter() - t3
-    files["figures"] = str(out / "layout.json")
+    files["figures"] = recorded_path(out / "layout.json", out)
     figures["files"] = files
     _atomic(out / "layout.json", lambda tmp: tmp.write_text(json.dumps(figures, indent=2)))
     return figures

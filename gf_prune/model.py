@@ -459,7 +459,10 @@ class PhotonicMLP(nn.Module):
         try:
             blob = torch.load(str(path), weights_only=True)
         except Exception as exc:  # corrupt or foreign file
-            raise ValueError(f"{path}: not a readable gf_prune model ({type(exc).__name__})") from exc
+            import zipfile
+
+            why = type(exc).__name__ if zipfile.is_zipfile(path) else "not a torch archive"
+            raise ValueError(f"{path}: not a readable gf_prune model ({why})") from exc
         if not isinstance(blob, dict) or blob.get("format") != MODEL_FORMAT:
             raise ValueError(f"{path}: not a gf_prune model file (expected format {MODEL_FORMAT})")
         try:

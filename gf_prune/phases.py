@@ -83,7 +83,6 @@ class MeshPhases(_LiveMasks):
         return mesh_unitary(self.topo, self.theta_eff, self.phi_eff, None, zero_state)
 
 
-
 @dataclass
 class SigmaPhases(_LiveMasks):
     """Σ column: k attenuator MZIs and a scalar gain (not on chip)."""
@@ -121,6 +120,32 @@ class LayerPhases:
         sigma = np.zeros((self.n_out, self.n_in), dtype=np.complex128)
         sigma[np.arange(k), np.arange(k)] = self.S.transmissions(zero_state) * (self.S.gain if with_gain else 1.0)
         return self.U.unitary(zero_state) @ sigma @ self.V.unitary(zero_state)
+
+
+class _Unreadable(ValueError):
+    """Why a phases file cannot be read, in a few words (the caller names the file)."""
+
+
+def _unreadable_reason(exc: BaseException) -> str:
+    """A short, un-nested reason for a failed :meth:`NetworkPhases.load` (no path, no inner message)."""
+    import zipfile
+
+    if isinstance(exc, _Unreadable):
+        return str(exc)
+    if isinstance(exc, EOFError):
+        return "empty file"
+    if isinstance(exc, zipfile.BadZipFile):
+        return "corrupt zip archive"
+    if isinstance(exc, ValueError) and "pickled" in str(exc):  # np.load's answer to a non-numpy file
+        return "not a zip/npz archive"
+    if isinstance(exc, AttributeError | TypeError) and "context manager" in str(exc):  # np.load gave one array
+        return "a single .npy array, not an npz archive"
+    if isinstance(exc, UnicodeDecodeError | json.JSONDecodeError):
+        return "corrupt header"
+    if isinstance(exc, KeyError):
+        return f"missing {exc.args[0]!r}" if exc.args else "missing entry"
+    first = str(exc).splitlines()[0] if str(exc) else ""
+    return f"{type(exc).__name__}: {first}" if first else type(exc).__name__
 
 
 @dataclass
@@ -210,10 +235,8 @@ class NetworkPhases:
             raise FileNotFoundError(f"phases file not found: {path}")
         try:
             net = cls._load(path)
-        except (KeyError, TypeError, ValueError, OSError, json.JSONDecodeError) as exc:
-            if isinstance(exc, ValueError) and str(exc).startswith(str(path)):
-                raise
-            raise ValueError(f"{path}: not a readable gf_prune phases file ({type(exc).__name__}: {exc})") from exc
+        except Exception as exc:  # text file, empty file, corrupt zip, foreign npz, bad header
+            raise ValueError(f"{path}: not a readable gf_prune phases file ({_unreadable_reason(exc)})") from None
         for li, layer in enumerate(net.layers):
             for mesh_name, size in (
                 ("V", layer.V.topo.n_mzis),
@@ -234,9 +257,11 @@ class NetworkPhases:
     @classmethod
     def _load(cls, path: str | Path) -> NetworkPhases:
         with np.load(path, allow_pickle=False) as z:
+            if "header" not in z.files:
+                raise _Unreadable(f"no gf_prune header; arrays: {', '.join(z.files[:8]) or 'none'}")
             header = json.loads(bytes(z["header"]).decode())
-            if header.get("format") != "gf_prune.phases/1":
-                raise ValueError(f"{path}: not a gf_prune phases file")
+            if not isinstance(header, dict) or header.get("format") != "gf_prune.phases/1":
+                raise _Unreadable("header is not gf_prune.phases/1")
             layers = []
             for li, lh in enumerate(header["layers"]):
                 get = {k: z[k] for k in z.files if k.startswith(f"L{li}_")}

@@ -244,15 +244,7 @@ def stage_prune(out: Path, cfg: RunConfig, data: Dataset, progress: Progress | N
     set_keys = cfg.prune.model_fields_set
     defaults = {k: v for k, v in (("dense_epochs", cfg.train.epochs), ("lr", cfg.train.lr)) if k not in set_keys}
     pcfg = pr.PruneConfig.parse({**cfg.prune.model_dump(), **defaults, "p_pi_mw": cfg.p_pi_mw, "seed": cfg.seed})
-    cb = None
-    if progress is not None:
-
-        def cb(rec: dict[str, Any]) -> None:
-            progress(
-                f"{rec.get('step', 'round')}: validation acc {rec.get('acc_val', float('nan')):.3f} "
-                f"U/V pruned {rec.get('sparsity_uv', 0):.1%}"
-            )
-
+    cb = _prune_progress(progress, pcfg.max_rounds + pcfg.max_steps) if progress is not None else None
     result = pr.run_pruning(init, data, pcfg, progress=cb, trained=dense)
     pruned = result.model
     save_model(pruned, out / "model_pruned.pt", preprocessing=data.preprocessing.to_dict())
@@ -269,6 +261,31 @@ def stage_prune(out: Path, cfg: RunConfig, data: Dataset, progress: Progress | N
     }
 
 
+def _prune_progress(progress: Progress, max_records: int) -> Callable[[dict[str, Any]], None]:
+    """Say one line per pruning record: its label, U/V sparsity, accuracy (``acc_val`` if the record
+    has it, else ``acc_test``), the seconds elapsed and a bound on what is left: at most
+    ``max_records`` records follow the dense one, each taking the mean time per record so far."""
+    t0 = time.perf_counter()
+    t_dense = [t0]
+
+    def cb(rec: dict[str, Any]) -> None:
+        now = time.perf_counter()
+        n = int(rec.get("round", 0))
+        key = "acc_val" if rec.get("acc_val") is not None else "acc_test"
+        msg = (
+            f"{rec.get('step', f'round {n}')}: U/V {rec.get('sparsity_uv', 0.0):.1%} pruned, "
+            f"{key} {rec.get(key, float('nan')):.3f}, {now - t0:.1f} s elapsed"
+        )
+        if n == 0:
+            t_dense[0] = now
+        elif max_records > n:
+            left = (max_records - n) * (now - t_dense[0]) / n
+            msg += f", at most {max_records - n} more (≤ {left:.0f} s left)"
+        progress(msg)
+
+    return cb
+
+
 def load_phases(path: Path):
     from gf_prune.phases import NetworkPhases
 
@@ -276,10 +293,7 @@ def load_phases(path: Path):
         raise FileNotFoundError(f"missing file {path} (run `gf-prune prune` first)")
     if path.suffix == ".pt":
         return load_model(path).to_phases()
-    try:
-        return NetworkPhases.load(path)
-    except Exception as exc:  # corrupt zip, missing arrays, foreign npz
-        raise ValueError(f"{path}: not a readable gf_prune phases file ({type(exc).__name__}: {exc})") from None
+    return NetworkPhases.load(path)  # says once which file and what is wrong with it
 
 
 def stage_layout(out: Path, cfg: RunConfig, model_path: Path | None = None) -> dict[str, Any]:

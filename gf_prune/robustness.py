@@ -63,7 +63,7 @@ import numpy as np
 import torch
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
-from gf_prune.io import atomic_write_text
+from gf_prune.io import atomic_write_text, recorded_path
 from gf_prune.mesh import MeshTopology, column_matrices_torch, product_tree
 from gf_prune.physics import TWO_PI, attenuator_port, bias_rad, check_zero_state
 
@@ -922,6 +922,10 @@ def run_robustness(
     for name, m in models.items():
         positions[name], sources[name] = _positions(m, cfg)
     summary["heater_positions"] = sources
+    if out_dir is not None and cfg.heater_gds is not None:  # a path in an output file: relative to out_dir
+        shown = recorded_path(cfg.heater_gds, out_dir)
+        summary["config"]["heater_gds"] = shown
+        summary["heater_positions"] = {k: v.replace(cfg.heater_gds, shown, 1) for k, v in sources.items()}
     summary["clean"] = {
         name: float(monte_carlo_accuracy(m, data.X_test, data.y_test, Imperfections(), 1, cfg.seed)[0])
         for name, m in models.items()

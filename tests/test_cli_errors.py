@@ -143,3 +143,29 @@ def test_bad_prune_key_is_named_before_training(tmp_path):
 def test_bad_robustness_value_is_named(tmp_path):
     cfg = write_cfg(tmp_path, "robustness:\n  trials: 0\n")
     assert_user_error(cli("run", "--out", str(tmp_path / "o"), "--config", str(cfg)), "trials")
+
+
+def _foreign_npz(p: Path) -> None:
+    np.savez(p, X=np.ones((4, 3)), y=np.arange(4))
+
+
+@pytest.mark.parametrize(
+    ("name", "make", "reason"),
+    [
+        ("text.npz", lambda p: p.write_text("hello, not numpy\n"), "not a zip/npz archive"),
+        ("empty.npz", lambda p: p.write_bytes(b""), "empty file"),
+        ("foreign.npz", _foreign_npz, "no gf_prune header"),
+        ("text.pt", lambda p: p.write_text("hello, not torch\n"), "not a torch archive"),
+    ],
+)
+def test_unreadable_layout_input_is_named_once(tmp_path, name, make, reason):
+    """One line, said once: the file and what is wrong with it; no nested '(ValueError: …)'."""
+    bad = tmp_path / name
+    make(bad)
+    res = cli("layout", str(bad), "--out", str(tmp_path / "o"))
+    assert_user_error(res, name, reason, "not a readable gf_prune")
+    line = res.stderr.strip()
+    assert line.count(name) == 1, line
+    assert line.count("not a readable") == 1, line
+    assert "(ValueError:" not in line and "pickled" not in line, line
+    assert not (tmp_path / "o" / "network.gds").exists()

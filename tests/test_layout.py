@@ -77,7 +77,14 @@ def live_count(net: NetworkPhases) -> int:
 def test_files_are_written_without_temporaries(compiled):
     _, out, figures = compiled
     assert sorted(p.name for p in out.iterdir()) == ["heaters.csv", "layout.json", "layout.png", "network.gds"]
-    assert Path(figures["files"]["png"]).stat().st_size > 1000
+    assert (out / figures["files"]["png"]).stat().st_size > 1000
+    # recorded relative to the output folder, so they stay valid when the folder is renamed
+    assert figures["files"] == {
+        "gds": "network.gds",
+        "heaters": "heaters.csv",
+        "png": "layout.png",
+        "figures": "layout.json",
+    }
 
 
 def test_heater_count_in_gds_equals_live_phases(compiled):

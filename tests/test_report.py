@@ -19,7 +19,7 @@ import numpy as np
 import pytest
 
 from gf_prune import plots
-from gf_prune.io import atomic_output, atomic_write_bytes, atomic_write_json, atomic_write_text
+from gf_prune.io import atomic_output, atomic_write_bytes, atomic_write_json, atomic_write_text, recorded_path
 from gf_prune.mesh import topology
 from gf_prune.phases import HEATER_COLUMNS, LayerPhases, MeshPhases, NetworkPhases, SigmaPhases
 from gf_prune.report import write_report
@@ -353,6 +353,14 @@ def test_atomic_write_into_missing_folder_is_a_clear_error(tmp_path: Path) -> No
     with pytest.raises(FileNotFoundError, match="does not exist"):
         atomic_write_bytes(tmp_path / "nope" / "x.bin", b"x")
     assert list(tmp_path.iterdir()) == []
+
+
+def test_recorded_paths_are_relative_to_the_output_folder(tmp_path: Path) -> None:
+    out = tmp_path / ".out.partial-123"
+    assert recorded_path(out / "network.gds", out) == "network.gds"
+    assert recorded_path(out / "sub" / "a.png", out) == "sub/a.png"
+    assert recorded_path(str(out / "network.gds"), str(out)) == "network.gds"
+    assert recorded_path(tmp_path / "chip.gds", out) == str(tmp_path / "chip.gds")  # outside: as given
 
 
 def test_new_files_are_readable_by_others(tmp_path: Path) -> None:

@@ -380,3 +380,25 @@ def test_heat_on_a_removed_mzi_only_delays_its_waveguide(zero_state):
     clean = layer.unitaries()[1].detach()
     np.testing.assert_allclose(v.abs().numpy(), clean.abs().numpy(), atol=1e-12)  # no power exchange
     assert not torch.allclose(v, clean)  # but the phases moved
+
+
+def test_heater_gds_in_the_output_folder_is_recorded_relative_to_it(pruned, data, tmp_path):
+    """A run is written in a staging folder renamed at the end: recorded paths must survive that."""
+    layout = pytest.importorskip("gf_prune.layout")
+    layout.compile_network(pruned.to_phases(), tmp_path, png=False, check=False)
+    cfg = {
+        "trials": 1,
+        "sigma_ps": [0.0],
+        "bits": [8],
+        "sigma_bs": [0.0],
+        "loss_db": [0.0],
+        "crosstalk": [0.0],
+        "plots": False,
+        "heater_gds": str(tmp_path / "network.gds"),
+    }
+    summary = R.run_robustness(pruned, pruned, data, cfg, out_dir=tmp_path)
+    rec = json.loads((tmp_path / "robustness.json").read_text())
+    for s in (summary, rec):
+        assert s["config"]["heater_gds"] == "network.gds"
+        assert all(v.startswith("gds:network.gds") for v in s["heater_positions"].values()), s["heater_positions"]
+    assert str(tmp_path) not in (tmp_path / "robustness.json").read_text()

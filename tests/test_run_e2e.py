@@ -126,6 +126,44 @@ def test_weights_npz_reproduces_pruned_accuracy(run_dir):
     assert float((pred.numpy() == y).mean()) == pytest.approx(report["accuracy"]["pruned"])
 
 
+def _strings(obj):
+    if isinstance(obj, dict):
+        for v in obj.values():
+            yield from _strings(v)
+    elif isinstance(obj, list):
+        for v in obj:
+            yield from _strings(v)
+    elif isinstance(obj, str):
+        yield obj
+
+
+def test_recorded_paths_are_relative_and_valid_after_the_swap(run_dir):
+    """No output file names the staging folder (gone after the swap) or any absolute path into
+    the tmp folder; every recorded path exists relative to the output folder."""
+    base = str(run_dir.parent)
+    written = sorted(p for p in run_dir.iterdir() if p.suffix in (".json", ".csv", ".html"))
+    assert {"report.json", "layout.json", "robustness.json", "heaters.csv", "report.html"} <= {p.name for p in written}
+    for p in written:
+        text = p.read_text()
+        assert ".partial-" not in text, p.name
+        assert base not in text and str(run_dir.parent.resolve()) not in text, p.name
+    layout = json.loads((run_dir / "layout.json").read_text())
+    assert layout["files"]["gds"] == "network.gds"
+    for name in layout["files"].values():
+        assert (run_dir / name).is_file(), name
+    robust = json.loads((run_dir / "robustness.json").read_text())
+    report = json.loads((run_dir / "report.json").read_text())
+    for summary in (robust, report["robustness"]):
+        assert summary["config"]["heater_gds"] == "network.gds"
+        for source in summary["heater_positions"].values():
+            assert source.startswith("gds:network.gds"), source
+    for p in written:
+        if p.suffix == ".json":
+            for s in _strings(json.loads(p.read_text())):
+                if s.endswith((".gds", ".csv", ".png", ".json", ".npz", ".pt", ".html")) and " " not in s:
+                    assert (run_dir / s).is_file(), (p.name, s)
+
+
 def test_rerun_skips_unchanged_stages(run_dir):
     cfg = run_dir.parent / "reduced.yaml"
     before = (run_dir / "model_dense.pt").read_bytes()
