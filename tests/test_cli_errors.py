@@ -68,9 +68,35 @@ def test_wrong_shaped_data_is_rejected(tmp_path):
 
 
 def test_data_width_must_match_model(tmp_path):
-    np.savez(tmp_path / "d.npz", X=np.ones((40, 9)), y=np.arange(40) % 4)
-    cfg = write_cfg(tmp_path, f"data:\n  source: {tmp_path / 'd.npz'}\ntrain:\n  epochs: 1\n")
+    x = np.random.default_rng(0).normal(size=(80, 9))
+    np.savez(tmp_path / "d.npz", X=x, y=np.arange(80) % 4)
+    src = f"data:\n  source: {tmp_path / 'd.npz'}\ntrain:\n  epochs: 1\n"
+    cfg = write_cfg(tmp_path, src + "model:\n  sizes: [16, 16, 4]\n")
     assert_user_error(cli("train", "--out", str(tmp_path / "o"), "--config", str(cfg)), "model.sizes[0]")
+    cfg = write_cfg(tmp_path, src + "model:\n  sizes: [9, 8, 3]\n")
+    assert_user_error(cli("train", "--out", str(tmp_path / "o"), "--config", str(cfg)), "4 classes")
+    assert not (tmp_path / "o" / "model_dense.pt").exists()
+
+
+def test_prune_checks_classes_against_output_modes(tmp_path):
+    """`gf-prune prune MODEL` with data of more classes than the model's output modes: refused before work."""
+    from gf_prune.model import PhotonicMLP
+
+    x = np.random.default_rng(0).normal(size=(80, 6))
+    np.savez(tmp_path / "d.npz", X=x, y=np.arange(80) % 4)
+    PhotonicMLP((6, 4, 3), bias=True).save(tmp_path / "m.pt")
+    cfg = write_cfg(tmp_path, f"data:\n  source: {tmp_path / 'd.npz'}\n")
+    r = cli("prune", str(tmp_path / "m.pt"), "--out", str(tmp_path / "o"), "--config", str(cfg))
+    assert_user_error(r, "3 output modes", "4 classes")
+    assert not (tmp_path / "o" / "phases.npz").exists()
+
+
+def test_single_class_data_is_refused_before_training(tmp_path):
+    np.savez(tmp_path / "d.npz", X=np.random.default_rng(0).normal(size=(50, 5)), y=np.zeros(50, dtype=int))
+    cfg = write_cfg(tmp_path, f"data:\n  source: {tmp_path / 'd.npz'}\n")
+    r = cli("run", "--out", str(tmp_path / "o"), "--config", str(cfg))
+    assert_user_error(r, "class")
+    assert not (tmp_path / "o").exists()
 
 
 def test_missing_data_file(tmp_path):
