@@ -326,6 +326,7 @@ def network_chip(
     terminator: ComponentSpec = "terminator",
     slot_settings: dict[str, Any] | None = None,
     att_settings: dict[str, Any] | None = None,
+    bias: bool = False,
 ) -> Component:
     """Network chip: SVD layers ``layer{ℓ}`` in sequence, ``layer_gap`` µm apart.
 
@@ -337,6 +338,8 @@ def network_chip(
 
     Args:
         sizes: mode counts (n_0, n_1, …): layer ℓ maps n_ℓ → n_{ℓ+1}.
+        bias: every layer has one more V input, the optical bias mode (layer ℓ maps n_ℓ + 1 → n_{ℓ+1});
+            its input port ``l{ℓ}_in{n_ℓ}`` is labelled ``bias`` on the TEXT layer.
         states: per layer (v_states, s_states, u_states); None = all heaters built.
         other arguments: as :func:`svd_layer`.
     """
@@ -350,8 +353,9 @@ def network_chip(
     x = 0.0
     for li in range(n_layers):
         vs, ss, us = states[li]
+        n_in = sizes[li] + int(bias)
         cell = svd_layer(
-            sizes[li],
+            n_in,
             sizes[li + 1],
             kind,
             vs,
@@ -374,8 +378,10 @@ def network_chip(
             x += float(cell.info["width"]) + layer_gap
         else:
             ref.dmovey(x)
-            x -= (max(sizes[li], sizes[li + 1]) - 1) * pitch + 2 * pitch + layer_gap
+            x -= (max(n_in, sizes[li + 1]) - 1) * pitch + 2 * pitch + layer_gap
         _copy_ports(c, ref, [(p.name, f"l{li}_{p.name}") for p in cell.ports if p.port_type != "electrical"])
+        if bias:  # the bias mode's input: a tap of the same laser at a fixed amplitude
+            c.add_label("bias", position=tuple(c.ports[f"l{li}_in{n_in - 1}"].center), layer=TEXT_LAYER)
     bases = c.ports._bases
     for name, t, base in heater_ports(c):
         bases.append(base.model_copy(update={"name": name, "trans": t}))

@@ -58,10 +58,14 @@ def _states(net: NetworkPhases, pruned_mzi: str) -> tuple[tuple[str, str, str], 
 def _check_network(net: NetworkPhases) -> None:
     if not net.layers:
         raise ValueError("the network has no layers")
+    bias = [layer.bias_amp is not None for layer in net.layers]
+    if any(bias) and not all(bias):
+        raise ValueError(f"either every layer has the bias mode or none: {bias}")
     for li, layer in enumerate(net.layers):
-        if li and layer.n_in != net.layers[li - 1].n_out:
+        n_signal = layer.n_in - int(bias[li])
+        if li and n_signal != net.layers[li - 1].n_out:
             raise ValueError(
-                f"layer {li} has n_in={layer.n_in} but layer {li - 1} has n_out={net.layers[li - 1].n_out}"
+                f"layer {li} has {n_signal} signal inputs but layer {li - 1} has n_out={net.layers[li - 1].n_out}"
             )
         for name in ("V", "S", "U"):
             m = getattr(layer, name)
@@ -87,8 +91,10 @@ def build_network(
         raise ValueError(f"pruned_mzi must be one of {PRUNED_MZI_CHOICES}, got {pruned_mzi!r}")
     _check_network(net)
     activate_pdk()
-    sizes = (net.layers[0].n_in, *(layer.n_out for layer in net.layers))
+    bias = net.layers[0].bias_amp is not None
+    sizes = (net.layers[0].n_in - int(bias), *(layer.n_out for layer in net.layers))
     return network_chip(
+        bias=bias,
         sizes=sizes,
         kind=net.mesh_kind,
         states=_states(net, pruned_mzi),
