@@ -49,7 +49,6 @@ from gf_prune.mesh import topology
 from gf_prune.phases import instance_name
 
 TEXT_LAYER = (66, 0)
-HEATER_KINDS = ("theta", "phi")
 
 
 def slot_states(theta_live: Any, phi_live: Any, pruned_mzi: str = "remove") -> str:

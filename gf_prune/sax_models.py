@@ -301,7 +301,6 @@ class CellModel:
         return kw
 
 
-_WG = ("o1", "o2")
 _X4 = ("o1", "o2", "o3", "o4")
 
 CELL_MODELS: dict[str, CellModel] = {

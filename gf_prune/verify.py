@@ -1172,13 +1172,6 @@ def verify(
     return res
 
 
-def sax_layer_matrices(layout: Any, net: Any, wl: float = WL0_UM) -> list[np.ndarray]:
-    """Per-layer complex matrices (n_out × n_in, no gain) simulated by SAX from the layout,
-    each with its global phase aligned to the trained layer (the |·| detection and
-    modulus nonlinearity cannot see it). Multiply by ``layer.S.gain`` for the network."""
-    return verify(layout, net, wl).layer_matrices
-
-
 def verify_dir(out_dir: str | Path, wl: float = WL0_UM, sweep: bool = True, tol: float = TOL_DEFAULT) -> dict[str, Any]:
     """``gf-prune verify DIR``: check DIR/network.gds against DIR/phases.npz.
 
