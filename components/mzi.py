@@ -50,14 +50,15 @@ import gdsfactory as gf
 from gdsfactory.component import Component
 from gdsfactory.typings import ComponentSpec, CrossSectionSpec
 
-BIAS_LENGTH_UM = 0.31
+from gf_prune.physics import GRID_UM, NEFF_DESIGN, WL0_UM, bias_length_um
+
+BIAS_LENGTH_UM = bias_length_um(WL0_UM, NEFF_DESIGN)
 """π bias ΔL = λ/(2·n_eff) of the top internal arm for ``zero_state="bar"`` (µm).
 
-0.31 µm is exactly π at λ = 1.55 µm for n_eff = 2.5 (``gf_prune.sax_models.NEFF_STRIP``);
-it and its half (the quarter-wave of a removed cross-state MZI) lie on the 1 nm grid.
+Derived by :func:`gf_prune.physics.bias_length_um` at the design wavelength and index
+(0.31 µm at λ = 1.55 µm, n_eff = 2.5); it and its half (the quarter-wave of a removed
+cross-state MZI) lie on the 1 nm grid.
 """
-
-GRID_UM = 0.001
 
 
 def _nm(x: float) -> int:

@@ -28,7 +28,7 @@ import numpy as np
 import torch
 
 from gf_prune.model import PhotonicMLP, SVDLayer
-from gf_prune.physics import TWO_PI, wrap_phase
+from gf_prune.physics import wrap_phase, wrap_to_pi
 
 
 @dataclass
@@ -159,7 +159,7 @@ def gauge_layer(layer: SVDLayer, prune: bool = True, prune_sigma: bool = False) 
             n_s += int(ph != 0.0)
     # keep the other moved phases in a compact range: a 2π shift changes nothing
     for p in (layer.U_phi, layer.S_phi):
-        p.copy_(torch.where(p.abs() > math.pi, torch.remainder(p + math.pi, TWO_PI) - math.pi, p))
+        p.copy_(torch.where(p.abs() > math.pi, wrap_to_pi(p), p))
     layer.apply_masks()
     return n_u, n_s
 

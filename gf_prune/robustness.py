@@ -65,9 +65,8 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 
 from gf_prune.io import atomic_write_text
 from gf_prune.mesh import MeshTopology, column_matrices_torch, product_tree
-from gf_prune.physics import TWO_PI, attenuator_port, bias_rad, check_zero_state
+from gf_prune.physics import INV_SQRT2, TWO_PI, attenuator_element, check_zero_state, coupler_matrix, mzi_elements
 
-INV_SQRT2 = 1.0 / math.sqrt(2.0)
 MESHES = ("V", "S", "U")
 KINDS = ("theta", "phi")
 HeaterKey = tuple[int, str, int, int, str]  # (layer, mesh U|S|V, column, row, kind theta|phi)
@@ -76,56 +75,15 @@ HeaterKey = tuple[int, str, int, int, str]  # (layer, mesh U|S|V, column, row, k
 
 
 def coupler_matrix_split(r: float) -> np.ndarray:
-    """General lossless 2×2 coupler with field bar coefficient ``r``.
-
-    ::
-
-        in0 ──┐ ┌── out0     B(r) = [[ r,   i·t ],
-               ╳                     [ i·t,  r  ]],   t = √(1 − r²)
-        in1 ──┘ └── out1
-
-    Args:
-        r: field transmission of the bar path, in [0, 1] (power split r² : t²).
-
-    Returns:
-        complex (2, 2) array; ``B(1/√2)`` is :func:`gf_prune.physics.coupler_matrix`.
-
-    >>> np.allclose(coupler_matrix_split(2 ** -0.5), np.array([[1, 1j], [1j, 1]]) / 2 ** 0.5)
-    True
-    """
-    if not 0.0 <= r <= 1.0:
-        raise ValueError(f"coupler field coefficient r must be in [0, 1], got {r}")
-    t = math.sqrt(1.0 - r * r)
-    return np.array([[r, 1j * t], [1j * t, r]], dtype=np.complex128)
+    """General lossless 2×2 coupler: :func:`gf_prune.physics.coupler_matrix` (kept for its name)."""
+    return coupler_matrix(r)
 
 
 def mzi_elements_split(
     theta: Any, phi: Any, r_in: Any, r_out: Any, zero_state: str = "bar"
 ) -> tuple[Any, Any, Any, Any]:
-    """Elements (t00, t01, t10, t11) of T = B(r_out)·diag(e^{i(θ+b)}, 1)·B(r_in)·diag(e^{iφ}, 1) (torch).
-
-    With a = e^{i(θ+b)}, p = e^{iφ}, t = √(1 − r²)::
-
-        t00 = (a·r_in·r_out − t_in·t_out)·p      t01 = i·(a·t_in·r_out + r_in·t_out)
-        t10 = i·(a·r_in·t_out + t_in·r_out)·p    t11 = r_in·r_out − a·t_in·t_out
-
-    At r_in = r_out = 1/√2 this is :func:`gf_prune.physics.mzi_transfer_torch`.
-
-    Args:
-        theta, phi: heater phases (rad), float tensors of one shape.
-        r_in, r_out: bar field coefficients of the first / second coupler, broadcastable.
-        zero_state: ``"bar"`` or ``"cross"`` (sets the passive bias b).
-    """
-    b = bias_rad(check_zero_state(zero_state))  # type: ignore[arg-type]
-    a = torch.polar(torch.ones_like(theta), theta + b)
-    p = torch.polar(torch.ones_like(phi), phi)
-    t_in = torch.sqrt(torch.clamp(1.0 - r_in * r_in, min=0.0))
-    t_out = torch.sqrt(torch.clamp(1.0 - r_out * r_out, min=0.0))
-    t00 = (a * r_in * r_out - t_in * t_out) * p
-    t01 = 1j * (a * t_in * r_out + r_in * t_out)
-    t10 = 1j * (a * r_in * t_out + t_in * r_out) * p
-    t11 = r_in * r_out - a * t_in * t_out
-    return t00, t01, t10, t11
+    """MZI elements with coupler bar coefficients ``r_in``/``r_out``: :func:`gf_prune.physics.mzi_elements`."""
+    return mzi_elements(theta, phi, check_zero_state(zero_state), r_in=r_in, r_out=r_out)
 
 
 def quantize_phase(phase: Any, bits: int) -> Any:
@@ -630,13 +588,8 @@ def _elements(pert: _Perturbed, b: _Block, zero_state: str) -> tuple[torch.Tenso
     """Per-MZI elements (t00, t01, t10, t11), each (T, K), with coupler errors and passthroughs."""
     theta = pert.phases[:, b.h_off : b.h_off + b.size]
     phi = pert.phases[:, b.h_off + b.size : b.h_off + 2 * b.size]
-    if pert.r is None:
-        from gf_prune.physics import mzi_transfer_torch
-
-        t = mzi_transfer_torch(theta, phi, zero_state)  # type: ignore[arg-type]
-    else:
-        r = pert.r[:, :, b.m_off : b.m_off + b.size]
-        t = mzi_elements_split(theta, phi, r[:, 0], r[:, 1], zero_state)
+    r = None if pert.r is None else pert.r[:, :, b.m_off : b.m_off + b.size]
+    t = mzi_elements(theta, phi, zero_state, r_in=None if r is None else r[:, 0], r_out=None if r is None else r[:, 1])  # type: ignore[arg-type]
     if pert.passthrough is None or not bool(pert.passthrough[b.m_off : b.m_off + b.size].any()):
         return tuple(t)
     rm = pert.passthrough[b.m_off : b.m_off + b.size]
@@ -674,9 +627,7 @@ def _mesh(
 
 
 def _sigma(layer: torch.nn.Module, pert: _Perturbed, b: _Block, zero_state: str) -> torch.Tensor:
-    t = _elements(pert, b, zero_state)
-    o, i = attenuator_port(zero_state)  # type: ignore[arg-type]
-    s = t[2 * o + i]
+    s = attenuator_element(_elements(pert, b, zero_state), zero_state)  # type: ignore[arg-type]
     if pert.amp is not None:
         s = s * pert.amp[:, b.m_off : b.m_off + b.size]
     return s * layer.gain * pert.gain_comp.get(b.layer, 1.0)

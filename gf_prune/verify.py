@@ -48,7 +48,7 @@ import numpy as np
 from scipy.sparse import coo_matrix
 
 from gf_prune import sax_models
-from gf_prune.physics import mzi_transfer
+from gf_prune.physics import mzi_transfer, wrap_to_pi
 from gf_prune.sax_models import WL0_UM, UnmodelledCellError
 
 DENSE_MAX_FLOPS = 1e8
@@ -962,22 +962,18 @@ def diagnose_block(ev: _Evaluation, path: tuple[str, ...], net: Any, tol: float)
 
 def _heater_hint(net: Any, inst: str, local: np.ndarray, tol: float) -> str:
     """If ``local`` is a convention MZI with other phases, name the heater(s) that are off."""
-    from gf_prune.physics import bias_rad
+    from gf_prune.physics import mzi_phases
 
     layer, mesh, col, row = slot_tag(inst)  # type: ignore[misc]
     m = getattr(net.layers[layer], mesh)
     k = m.topo.index(col, row)
-    a = 1.0 - 2.0 * local[1, 1]  # t11 = (1 − a)/2, a = e^{i(θ + b)}
-    if abs(abs(a) - 1.0) > 1e-6 or abs(a + 1.0) < 1e-6:
-        return ""
-    p = local[1, 0] / (0.5j * (a + 1.0))  # t10 = i(a + 1)p/2
-    theta = float(np.angle(a)) - bias_rad(net.zero_state)
-    phi = float(np.angle(p))
-    if np.linalg.norm(mzi_transfer(theta, phi, net.zero_state) - local) > tol * 10:
+    try:
+        theta, phi = mzi_phases(local, net.zero_state, atol=tol * 10)
+    except ValueError:
         return ""
     parts = []
     for kind, got, want in (("theta", theta, m.theta_eff[k]), ("phi", phi, m.phi_eff[k])):
-        d = float(np.angle(np.exp(1j * (got - want))))
+        d = float(wrap_to_pi(got - want))
         if abs(d) > tol:
             parts.append(f"{kind} heater off by {d:+.4g} rad")
     return f" ({', '.join(parts)})" if parts else ""
