@@ -46,7 +46,20 @@ from gdsfactory.typings import ComponentSpec
 from gf_prune.components.mzi import attenuator, mzi_removed, mzi_unit, passthrough
 
 from gf_prune.mesh import topology
-from gf_prune.phases import instance_name
+from gf_prune.naming import (
+    block_instance,
+    chip_port,
+    heater_label,
+    heater_port,
+    instance_port,
+    is_slot,
+    layer_instance,
+    mode_port,
+    passthrough_instance,
+    slot_heater_port,
+    slot_instance,
+    terminator_instance,
+)
 
 TEXT_LAYER = (66, 0)
 
@@ -98,9 +111,9 @@ def _expose_heaters(c: Component, ref: Any, inst: str, kinds: list[str], ports: 
     shapes = c.kdb_cell.shapes(c.kcl.layer(*TEXT_LAYER))
     for kind in kinds:
         if ports:
-            _copy_ports(c, ref, [(f"{kind}_e1", f"{inst}_{kind}_e1"), (f"{kind}_e2", f"{inst}_{kind}_e2")])
-        d = (ref.trans * trans[f"{kind}_e1"]).disp
-        shapes.insert(kdb.Text(f"{inst}_{kind}", kdb.Trans(d)))
+            _copy_ports(c, ref, [(slot_heater_port(kind, e), heater_port(inst, kind, e)) for e in (1, 2)])
+        d = (ref.trans * trans[slot_heater_port(kind, 1)]).disp
+        shapes.insert(kdb.Text(heater_label(inst, kind), kdb.Trans(d)))
 
 
 _HEATER_PORT_CACHE: dict[int, dict[str, dict[str, Any]]] = {}
@@ -120,8 +133,8 @@ def heater_ports(cell: Component, trans: Any = None) -> list[tuple[str, Any, Any
         sub = inst.cell
         ports = [p for p in sub.ports if p.port_type == "electrical"]
         t = trans * inst.trans
-        if ports and inst.name.startswith(("mzi_", "att_")):
-            out += [(f"{inst.name}_{p.name}", t * p.base.trans, p.base) for p in ports]
+        if ports and is_slot(inst.name):
+            out += [(instance_port(inst.name, p.name), t * p.base.trans, p.base) for p in ports]
         elif sub.name.startswith(("mesh", "sigma_column", "svd_layer")):
             out += heater_ports(sub, t)
     return out
@@ -185,26 +198,26 @@ def mesh(
         rows = by_col[col]
         covered = set(rows) | {r + 1 for r in rows}
         for r, k in sorted(rows.items()):
-            name = instance_name(layer, mesh_name, col, r)
+            name = slot_instance(layer, mesh_name, col, r)
             ref = c.add_ref(cells[states[k]], name=name)
             ref.dmove((x, -r * pitch))
             if states[k] != "x":
                 _expose_heaters(c, ref, name, list(cells[states[k]].info["heaters"]), with_heater_ports)
             if col == 0:
-                c.add_port(f"in{r}", port=ref.ports["o1"])
-                c.add_port(f"in{r + 1}", port=ref.ports["o2"])
+                c.add_port(mode_port("in", r), port=ref.ports["o1"])
+                c.add_port(mode_port("in", r + 1), port=ref.ports["o2"])
             if col == n_cols - 1:
-                c.add_port(f"out{r}", port=ref.ports["o3"])
-                c.add_port(f"out{r + 1}", port=ref.ports["o4"])
+                c.add_port(mode_port("out", r), port=ref.ports["o3"])
+                c.add_port(mode_port("out", r + 1), port=ref.ports["o4"])
         for r in range(n):
             if r in covered:
                 continue
-            ref = c.add_ref(up if r == 0 else down, name=f"pass_{mesh_name}{layer}_c{col}_r{r}")
+            ref = c.add_ref(up if r == 0 else down, name=passthrough_instance(layer, mesh_name, col, r))
             ref.dmove((x, -r * pitch))
             if col == 0:
-                c.add_port(f"in{r}", port=ref.ports["o1"])
+                c.add_port(mode_port("in", r), port=ref.ports["o1"])
             if col == n_cols - 1:
-                c.add_port(f"out{r}", port=ref.ports["o2"])
+                c.add_port(mode_port("out", r), port=ref.ports["o2"])
     c.info["width"] = n_cols * width
     c.info["slot_width"] = width
     c.info["n_mzis"] = topo.n_mzis
@@ -242,21 +255,21 @@ def sigma_column(
     width = float(cells[states[0]].ports["o2"].center[0]) if k else 2 * float(term.xsize) + 20.0
     c = Component()
     for r in range(k):
-        name = instance_name(layer, "S", 0, r)
+        name = slot_instance(layer, "S", 0, r)
         ref = c.add_ref(cells[states[r]], name=name)
         ref.dmove((0, -r * pitch))
         _expose_heaters(c, ref, name, list(cells[states[r]].info["heaters"]), with_heater_ports)
-        c.add_port(f"in{r}", port=ref.ports["o1"])
-        c.add_port(f"out{r}", port=ref.ports["o2"])
+        c.add_port(mode_port("in", r), port=ref.ports["o1"])
+        c.add_port(mode_port("out", r), port=ref.ports["o2"])
     for r in range(k, n_in):
-        ref = c.add_ref(term, name=f"term_V{layer}_r{r}")  # faces west, body inside the column
+        ref = c.add_ref(term, name=terminator_instance(layer, "V", r))  # faces west, body inside the column
         ref.dmove((0, -r * pitch))
-        c.add_port(f"in{r}", port=ref.ports["o1"])
+        c.add_port(mode_port("in", r), port=ref.ports["o1"])
     for r in range(k, n_out):
-        ref = c.add_ref(term, name=f"term_U{layer}_r{r}")  # faces east
+        ref = c.add_ref(term, name=terminator_instance(layer, "U", r))  # faces east
         ref.drotate(180)
         ref.dmove((width, -r * pitch))
-        c.add_port(f"out{r}", port=ref.ports["o1"])
+        c.add_port(mode_port("out", r), port=ref.ports["o1"])
     c.info["width"] = width
     return c
 
@@ -294,15 +307,15 @@ def svd_layer(
     c = Component()
     refs = {}
     x = 0.0
-    for name, cell in ((f"V{layer}", v), (f"S{layer}", s), (f"U{layer}", u)):
-        ref = c.add_ref(cell, name=name)
+    for mesh_name, cell in (("V", v), ("S", s), ("U", u)):
+        ref = c.add_ref(cell, name=block_instance(layer, mesh_name))
         ref.dmovex(x)
         x += float(cell.info["width"])
-        refs[name[0]] = ref
+        refs[mesh_name] = ref
     for r in range(n_in):
-        c.add_port(f"in{r}", port=refs["V"].ports[f"in{r}"])
+        c.add_port(mode_port("in", r), port=refs["V"].ports[mode_port("in", r)])
     for r in range(n_out):
-        c.add_port(f"out{r}", port=refs["U"].ports[f"out{r}"])
+        c.add_port(mode_port("out", r), port=refs["U"].ports[mode_port("out", r)])
     c.info["width"] = x
     c.info["v_width"] = float(v.info["width"])
     c.info["s_width"] = float(s.info["width"])
@@ -367,14 +380,14 @@ def network_chip(
             slot_settings,
             att_settings,
         )
-        ref = c.add_ref(cell, name=f"layer{li}")
+        ref = c.add_ref(cell, name=layer_instance(li))
         if stack == "x":
             ref.dmovex(x)
             x += float(cell.info["width"]) + layer_gap
         else:
             ref.dmovey(x)
             x -= (max(sizes[li], sizes[li + 1]) - 1) * pitch + 2 * pitch + layer_gap
-        _copy_ports(c, ref, [(p.name, f"l{li}_{p.name}") for p in cell.ports if p.port_type != "electrical"])
+        _copy_ports(c, ref, [(p.name, chip_port(li, p.name)) for p in cell.ports if p.port_type != "electrical"])
     bases = c.ports._bases
     for name, t, base in heater_ports(c):
         bases.append(base.model_copy(update={"name": name, "trans": t}))

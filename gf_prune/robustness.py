@@ -65,10 +65,10 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 
 from gf_prune.io import atomic_write_text
 from gf_prune.mesh import MeshTopology, column_matrices_torch, product_tree
+from gf_prune.naming import HEATER_KINDS, LABEL_PATTERN, MESHES, parse_heater_label
 from gf_prune.physics import INV_SQRT2, TWO_PI, attenuator_element, check_zero_state, coupler_matrix, mzi_elements
 
-MESHES = ("V", "S", "U")
-KINDS = ("theta", "phi")
+KINDS = HEATER_KINDS
 HeaterKey = tuple[int, str, int, int, str]  # (layer, mesh U|S|V, column, row, kind theta|phi)
 
 # ----------------------------------------------------------------------------- physics (pure)
@@ -246,12 +246,6 @@ def grid_heater_positions(
     return np.asarray(pos, dtype=np.float64)
 
 
-LABEL_PATTERN = r"^(?P<instance>mzi_[UV]\d+_c\d+_r\d+|att_S\d+_r\d+)\W?_?(?:ps_|heater_)?(?P<kind>theta|phi)$"
-_INSTANCE = re.compile(
-    r"^(?:mzi_(?P<mesh>[UV])(?P<layer>\d+)_c(?P<col>\d+)_r(?P<row>\d+)|att_S(?P<slayer>\d+)_r(?P<srow>\d+))$"
-)
-
-
 def heater_positions_from_gds(
     gds_path: str | Path, model: torch.nn.Module, label_pattern: str = LABEL_PATTERN
 ) -> np.ndarray:
@@ -277,16 +271,10 @@ def heater_positions_from_gds(
         it = top.begin_shapes_rec(lidx)
         while not it.at_end():
             shape = it.shape()
-            if shape.is_text():
-                hit = pat.match(shape.text_string)
-                inst = _INSTANCE.match(hit.group("instance")) if hit else None
-                if inst:
-                    tx = shape.text.transformed(it.trans())
-                    if inst.group("mesh"):
-                        key = (int(inst["layer"]), inst["mesh"], int(inst["col"]), int(inst["row"]), hit["kind"])
-                    else:
-                        key = (int(inst["slayer"]), "S", 0, int(inst["srow"]), hit["kind"])
-                    found[key] = (tx.x * ly.dbu, tx.y * ly.dbu)
+            hit = parse_heater_label(shape.text_string, pat) if shape.is_text() else None
+            if hit is not None:
+                (slot, kind), tx = hit, shape.text.transformed(it.trans())
+                found[(slot.layer, slot.mesh, slot.column, slot.row, kind)] = (tx.x * ly.dbu, tx.y * ly.dbu)
             it.next()
     if not found:
         raise ValueError(f"{path}: no heater labels matching {label_pattern!r}")

@@ -48,6 +48,18 @@ import numpy as np
 from scipy.sparse import coo_matrix
 
 from gf_prune import sax_models
+from gf_prune.naming import (
+    HEATER_KINDS,
+    SLOT_IN_PORTS,
+    SLOT_OUT_PORTS,
+    chip_port,
+    mode_port,
+    parse_mode_port,
+    parse_passthrough,
+    parse_slot,
+    row_of,
+    slot_instance,
+)
 from gf_prune.physics import mzi_transfer, wrap_to_pi
 from gf_prune.sax_models import WL0_UM, UnmodelledCellError
 
@@ -614,23 +626,12 @@ def _find_top(recnet: RecursiveNetlist) -> str:
 
 # ============================================================================ hierarchy helpers
 
-MZI_NAME = re.compile(r"^mzi_([UV])(\d+)_c(\d+)_r(\d+)$")
-ATT_NAME = re.compile(r"^att_S(\d+)_r(\d+)$")
-ROW_NAME = re.compile(r"_r(\d+)$")
-MESH_ORDER = {"V": 0, "S": 1, "U": 2}
-SLOT_IN_PORTS = ("o1", "o2")  # west: top (row r), bottom (row r + 1) — components/mzi.py
-SLOT_OUT_PORTS = ("o3", "o4")  # east: top, bottom
-
 
 def slot_tag(name: str) -> tuple[int, str, int, int] | None:
-    """(layer, mesh, column, row) of an MZI or attenuator instance name, else None."""
-    m = MZI_NAME.match(name)
-    if m:
-        return int(m[2]), m[1], int(m[3]), int(m[4])
-    m = ATT_NAME.match(name)
-    if m:
-        return int(m[1]), "S", 0, int(m[2])
-    return None
+    """(layer, mesh, column, row) of an MZI or attenuator instance name, else None
+    (:func:`gf_prune.naming.parse_slot` as a tuple)."""
+    slot = parse_slot(name)
+    return None if slot is None else (slot.layer, slot.mesh, slot.column, slot.row)
 
 
 class _Hierarchy:
@@ -675,16 +676,14 @@ class _Hierarchy:
 
 # ============================================================================ verification
 
-PORT_NAME = re.compile(r"^(?:l(\d+)_)?(in|out)(\d+)$")
-
 
 def _block(ports: list[str], s: np.ndarray, n_out: int, n_in: int, layer: int | None = None) -> np.ndarray:
     """Transmission block out{r} ← in{r'} of an S-matrix with ports named ``[l{ℓ}_]in{r}/out{r}``."""
     pos: dict[tuple[str, int], int] = {}
     for i, p in enumerate(ports):
-        m = PORT_NAME.match(p)
-        if m and (layer is None or (m[1] is not None and int(m[1]) == layer)):
-            pos[(m[2], int(m[3]))] = i
+        mp = parse_mode_port(p)
+        if mp and (layer is None or mp.layer == layer):
+            pos[(mp.direction, mp.row)] = i
     try:
         rows = [pos[("out", r)] for r in range(n_out)]
         cols = [pos[("in", r)] for r in range(n_in)]
@@ -806,7 +805,7 @@ def slot_phases(cc: CompiledCircuit, net: Any) -> tuple[np.ndarray, list[str]]:
     for i, path in enumerate(cc.slots):
         kind = path[-1]
         tag = slot_tag(path[-2]) if len(path) >= 2 else None
-        if tag is None or kind not in ("theta", "phi"):
+        if tag is None or kind not in HEATER_KINDS:
             problems.append(f"heater {'/'.join(path)} is not the theta/phi heater of an MZI or attenuator")
             continue
         layer, mesh, col, row = tag
@@ -828,14 +827,8 @@ def slot_phases(cc: CompiledCircuit, net: Any) -> tuple[np.ndarray, list[str]]:
             problems.append(f"heater {path[-2]}/{kind} is built but its phase is pruned (driven at 0)")
     for li, mesh, col, row, kind, _raw, live in net.iter_phases():
         if live and (li, mesh, col, row, kind) not in seen:
-            problems.append(f"live phase {kind} of {_inst(li, mesh, col, row)} has no heater in the layout")
+            problems.append(f"live phase {kind} of {slot_instance(li, mesh, col, row)} has no heater in the layout")
     return values, problems
-
-
-def _inst(layer: int, mesh: str, col: int, row: int) -> str:
-    from gf_prune.phases import instance_name
-
-    return instance_name(layer, mesh, col, row)
 
 
 def _expected_slot(net: Any, name: str) -> np.ndarray | None:
@@ -845,7 +838,7 @@ def _expected_slot(net: Any, name: str) -> np.ndarray | None:
     tag = slot_tag(name)
     zs = net.zero_state
     if tag is None:
-        return np.ones((1, 1), dtype=complex) if name.startswith("pass_") else None
+        return np.ones((1, 1), dtype=complex) if parse_passthrough(name) is not None else None
     layer, mesh, col, row = tag
     lp = net.layers[layer]
     if mesh == "S":
@@ -857,7 +850,7 @@ def _expected_slot(net: Any, name: str) -> np.ndarray | None:
 
 def _local_block(name: str, ports: list[str], s: np.ndarray) -> np.ndarray:
     idx = {p: i for i, p in enumerate(ports)}
-    if MZI_NAME.match(name):
+    if _is_mzi(name):
         return s[np.ix_([idx[p] for p in SLOT_OUT_PORTS], [idx[p] for p in SLOT_IN_PORTS])]
     return s[np.ix_([idx["o2"]], [idx["o1"]])]
 
@@ -882,14 +875,14 @@ def _common_phase(alphas: np.ndarray, cells: Sequence[str], ok: np.ndarray) -> f
     return float(np.angle(np.mean(z[voters[inv == best]])))
 
 
+def _is_mzi(name: str) -> bool:
+    slot = parse_slot(name)
+    return slot is not None and slot.mesh != "S"
+
+
 def _slot_order(name: str) -> tuple:
-    tag = slot_tag(name)
-    if tag is not None:
-        return (tag[0], MESH_ORDER[tag[1]], tag[2], tag[3])
-    m = re.match(r"^pass_([UV])(\d+)_c(\d+)_r(\d+)$", name)
-    if m:
-        return (int(m[2]), MESH_ORDER[m[1]], int(m[3]), int(m[4]))
-    return (1 << 30, 0, 0, 0)
+    slot = parse_slot(name) or parse_passthrough(name)
+    return slot.light_order if slot is not None else (1 << 30, 0, 0, 0)
 
 
 def _port_row(name: str, port: str) -> int | None:
@@ -904,8 +897,7 @@ def _port_row(name: str, port: str) -> int | None:
         if port in SLOT_OUT_PORTS:
             return row + SLOT_OUT_PORTS.index(port)
         return None
-    m = ROW_NAME.search(name)
-    return int(m[1]) if m else None
+    return row_of(name)
 
 
 def diagnose_block(ev: _Evaluation, path: tuple[str, ...], net: Any, tol: float) -> list[str]:
@@ -927,11 +919,11 @@ def diagnose_block(ev: _Evaluation, path: tuple[str, ...], net: Any, tol: float)
                 (min(_slot_order(i1), _slot_order(i2)), f"{where}: net {i1},{p1} ↔ {i2},{p2} joins mode {r1} to {r2}")
             )
     for ext, ip in recnet.get("ports", {}).items():
-        m = PORT_NAME.match(ext)
+        mp = parse_mode_port(ext)
         inst, p = _split(ip)
-        if m and p in optical.get(inst, ()):
+        if mp and p in optical.get(inst, ()):
             r = _port_row(inst, p)
-            if r is not None and r != int(m[3]):
+            if r is not None and r != mp.row:
                 found.append((_slot_order(inst), f"{where}: port {ext} is {inst},{p} on mode {r}"))
     # local transfers against the convention, after the block's common phase
     items = []
@@ -955,7 +947,7 @@ def diagnose_block(ev: _Evaluation, path: tuple[str, ...], net: Any, tol: float)
             err = float(np.linalg.norm(loc - np.exp(1j * ref) * t) / max(np.linalg.norm(t), 1e-300))
             if err > tol:
                 what = "transfer" if shape_err > tol else f"phase (off by {np.angle(np.exp(1j * (a - ref))):+.3g} rad)"
-                hint = _heater_hint(net, inst, loc * np.exp(-1j * ref), tol) if MZI_NAME.match(inst) else ""
+                hint = _heater_hint(net, inst, loc * np.exp(-1j * ref), tol) if _is_mzi(inst) else ""
                 found.append((_slot_order(inst), f"{where}/{inst}: local {what} wrong, error {err:.3g}{hint}"))
     return [msg for _, msg in sorted(found, key=lambda x: x[0])]
 
@@ -1037,7 +1029,7 @@ class Verifier:
         return [self._layer_block(s, li) for li in range(len(self.net.layers))]
 
     def _chip_prefixed(self) -> bool:
-        return any(PORT_NAME.match(p) and PORT_NAME.match(p)[1] is not None for p in self.cc.ports)
+        return any((mp := parse_mode_port(p)) is not None and mp.layer is not None for p in self.cc.ports)
 
     def check(self, wl: float = WL0_UM, tol: float = TOL_DEFAULT, diagnose: bool = True) -> VerifyResult:
         """Compare every mesh, Σ column, layer and the chip with the network at ``wl``."""
@@ -1088,8 +1080,8 @@ class Verifier:
             return 0.0
         off = s_chip.copy()
         for li, lp in enumerate(self.net.layers):
-            rows = [self.cc.ports.index(f"l{li}_out{r}") for r in range(lp.n_out)]
-            cols = [self.cc.ports.index(f"l{li}_in{r}") for r in range(lp.n_in)]
+            rows = [self.cc.ports.index(chip_port(li, mode_port("out", r))) for r in range(lp.n_out)]
+            cols = [self.cc.ports.index(chip_port(li, mode_port("in", r))) for r in range(lp.n_in)]
             off[np.ix_(rows, cols)] = 0
         outs = [i for i, p in enumerate(self.cc.ports) if "_out" in p]
         ins = [i for i, p in enumerate(self.cc.ports) if "_in" in p]

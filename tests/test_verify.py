@@ -14,8 +14,9 @@ import numpy as np
 import pytest
 
 from gf_prune.mesh import mesh_unitary, topology
+from gf_prune.naming import MESHES
 from gf_prune.phases import LayerPhases, MeshPhases, NetworkPhases, SigmaPhases
-from gf_prune.verify import MESH_ORDER, CompiledCircuit, Verifier, slot_tag, verify, verify_dir
+from gf_prune.verify import CompiledCircuit, Verifier, slot_tag, verify, verify_dir
 
 SIZES = (4, 4, 3)
 
@@ -47,7 +48,7 @@ def first_removed(net: NetworkPhases) -> str:
         for m in ("V", "U"):
             mp = getattr(layer, m)
             for k in np.flatnonzero(mp.removable):
-                names.append((li, MESH_ORDER[m], int(mp.topo.cols[k]), int(mp.topo.rows[k]), m))
+                names.append((li, MESHES.index(m), int(mp.topo.cols[k]), int(mp.topo.rows[k]), m))
     li, _, c, r, m = min(names)
     return f"mzi_{m}{li}_c{c}_r{r}"
 
