@@ -40,6 +40,7 @@ __all__ = ["heater_ports", "mesh", "network_chip", "sigma_column", "slot_states"
 from typing import Any
 
 import gdsfactory as gf
+import kfactory as kf
 import numpy as np
 from gdsfactory.component import Component
 from gdsfactory.typings import ComponentSpec
@@ -81,22 +82,10 @@ def _without(d: dict[str, Any], *keys: str) -> dict[str, Any]:
 def _copy_ports(c: Component, ref: Any, names: list[tuple[str, str]]) -> list[Any]:
     """Re-export ports of ``ref`` as ``c`` ports (``(ref_port, new_name)`` pairs).
 
-    A direct copy of kfactory's port records with the instance transformation applied:
-    ``Component.add_port`` costs ~1 ms a port, which dominates a 64-mode mesh.
+    kfactory's ``Ports.add_port`` (a copy of the port record, instance transformation
+    applied): ``Component.add_port`` costs ~1 ms a port, which dominates a 64-mode mesh.
     """
-    cell_ports = {p.name: p for p in ref.cell.ports}
-    bases = c.ports._bases
-    out = []
-    for src, name in names:
-        base = cell_ports[src].base
-        b = base.model_copy(update={"name": name})
-        if base.trans is not None:
-            b.trans = ref.trans * base.trans
-        else:  # pragma: no cover - off-grid ports
-            b.dcplx_trans = ref.dcplx_trans * base.dcplx_trans
-        bases.append(b)
-        out.append(b)
-    return out
+    return [c.ports.add_port(port=ref.ports[src], name=name, keep_mirror=True) for src, name in names]
 
 
 def _expose_heaters(c: Component, ref: Any, inst: str, kinds: list[str], ports: bool) -> None:
@@ -388,7 +377,6 @@ def network_chip(
             ref.dmovey(x)
             x -= (max(sizes[li], sizes[li + 1]) - 1) * pitch + 2 * pitch + layer_gap
         _copy_ports(c, ref, [(p.name, chip_port(li, p.name)) for p in cell.ports if p.port_type != "electrical"])
-    bases = c.ports._bases
     for name, t, base in heater_ports(c):
-        bases.append(base.model_copy(update={"name": name, "trans": t}))
+        c.ports.add_port(port=kf.Port(base=base.model_copy(update={"trans": t})), name=name, keep_mirror=True)
     return c

@@ -60,6 +60,7 @@ from gf_prune.naming import (
     row_of,
     slot_instance,
 )
+from gf_prune.netlist import load_netlist
 from gf_prune.physics import mzi_transfer, wrap_to_pi
 from gf_prune.sax_models import WL0_UM, UnmodelledCellError
 
@@ -750,45 +751,6 @@ class VerifyResult:
         if with_matrices:
             d["layer_matrices"] = [np.asarray(m) for m in self.layer_matrices]
         return d
-
-
-def load_netlist(layout: Any) -> dict[str, Any]:
-    """Recursive netlist of a ``gf.Component``, a ``.gds`` file, a folder holding
-    ``network.gds``, or an already extracted recursive netlist (returned as is)."""
-    if isinstance(layout, Mapping):
-        return dict(layout)
-    if isinstance(layout, str | Path):
-        path = Path(layout)
-        if path.is_dir():
-            path = path / "network.gds"
-        if not path.is_file():
-            raise FileNotFoundError(f"missing layout file {path}")
-        import gdsfactory as gf
-        import kfactory as kf
-
-        _activate_pdk()
-        previous = kf.config.logfilter.regex
-        if previous is None:  # a GDS built in this process clashes by name with its own cells: harmless
-            kf.config.logfilter.regex = r"Name conflict"
-        try:
-            layout = gf.import_gds(path, rename_duplicated_cells=True)
-        finally:
-            kf.config.logfilter.regex = previous
-    from gf_prune.layout import extract_netlist
-
-    try:  # the layout compiler's extractor: same dict as get_netlist(recursive=True), faster
-        return extract_netlist(layout)
-    except ValueError:
-        return layout.get_netlist(recursive=True)
-
-
-def _activate_pdk() -> None:
-    import gdsfactory as gf
-
-    try:
-        gf.get_active_pdk()
-    except ValueError:  # pragma: no cover - depends on the caller
-        gf.gpdk.PDK.activate()
 
 
 def slot_phases(cc: CompiledCircuit, net: Any) -> tuple[np.ndarray, list[str]]:
