@@ -149,7 +149,7 @@ class NetworkPhases:
                     yield li, mesh_name, c, r, "phi", float(m.phi[k]), bool(m.phi_live[k])
 
     def heater_rows(self, p_pi_mw: float = P_PI_MW_DEFAULT) -> list[dict[str, Any]]:
-        """One row per phase shifter with the DESIGN.md heater-table columns."""
+        """One row per phase shifter with the docs/design.md heater-table columns."""
         rows = []
         for li, mesh_name, c, r, kind, raw, live in self.iter_phases():
             phase = float(wrap_phase(raw)) if live else 0.0

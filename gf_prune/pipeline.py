@@ -284,7 +284,7 @@ def stage_robustness(out: Path, cfg: RunConfig, data: Dataset, progress: Progres
 
 
 def stage_report(out: Path, cfg: RunConfig, data: Dataset, timings: dict[str, float]) -> dict[str, Any]:
-    """report.json (DESIGN.md contract keys), weights.npz and report.html from the stages' files."""
+    """report.json (docs/design.md contract keys), weights.npz and report.html from the stages' files."""
     report = build_report(out, cfg, data, timings)
     write_report_files(out, report)
     return report
