@@ -290,9 +290,20 @@ def svd_layer(
     """
     k = min(n_in, n_out)
     kw = {"pitch": pitch, "zero_state": zero_state, "slot": slot, "removed": removed, "through": through}
-    v = mesh(n_in, kind, v_states, layer, "V", slot_settings=slot_settings, **kw)
-    u = mesh(n_out, kind, u_states, layer, "U", slot_settings=slot_settings, **kw)
-    s = sigma_column(k, n_in, n_out, s_states, layer, pitch, zero_state, att, terminator, att_settings)
+    v = mesh(n=n_in, kind=kind, states=v_states, layer=layer, mesh_name="V", slot_settings=slot_settings, **kw)
+    u = mesh(n=n_out, kind=kind, states=u_states, layer=layer, mesh_name="U", slot_settings=slot_settings, **kw)
+    s = sigma_column(
+        k=k,
+        n_in=n_in,
+        n_out=n_out,
+        states=s_states,
+        layer=layer,
+        pitch=pitch,
+        zero_state=zero_state,
+        att=att,
+        terminator=terminator,
+        att_settings=att_settings,
+    )
     c = Component()
     refs = {}
     x = 0.0
@@ -352,22 +363,22 @@ def network_chip(
     for li in range(n_layers):
         vs, ss, us = states[li]
         cell = svd_layer(
-            sizes[li],
-            sizes[li + 1],
-            kind,
-            vs,
-            ss,
-            us,
-            li,
-            pitch,
-            zero_state,
-            slot,
-            removed,
-            through,
-            att,
-            terminator,
-            slot_settings,
-            att_settings,
+            n_in=sizes[li],
+            n_out=sizes[li + 1],
+            kind=kind,
+            v_states=vs,
+            s_states=ss,
+            u_states=us,
+            layer=li,
+            pitch=pitch,
+            zero_state=zero_state,
+            slot=slot,
+            removed=removed,
+            through=through,
+            att=att,
+            terminator=terminator,
+            slot_settings=slot_settings,
+            att_settings=att_settings,
         )
         ref = c.add_ref(cell, name=layer_instance(li))
         if stack == "x":
