@@ -6,7 +6,7 @@ For each N, an N→N SVD layer (2 Clements meshes of N(N−1)/2 MZIs + N attenua
 half of the phases pruned at random, removed MZIs where both are pruned) is built
 (after a 4-mode warm-up that creates the slot cells every size shares), written to
 GDS, and its recursive netlist extracted with
-:func:`gf_prune.layout.extract_netlist` (``--gf-netlist`` also times gdsfactory's own
+:func:`gf_prune.netlist.extract_netlist` (``--gf-netlist`` also times gdsfactory's own
 ``get_netlist(recursive=True)``, about 5× slower at N = 64). Target: N = 64 in ≤ 10 s.
 """
 
@@ -26,8 +26,9 @@ warnings.filterwarnings("ignore", message="Unconnected ports")
 def bench(n: int, gf_netlist: bool = False, seed: int = 0) -> dict[str, float]:
     from gf_prune.components import slot_states, svd_layer
 
-    from gf_prune.layout import activate_pdk, extract_netlist
+    from gf_prune.layout import activate_pdk
     from gf_prune.mesh import topology
+    from gf_prune.netlist import extract_netlist
 
     activate_pdk()
     rng = np.random.default_rng(seed)

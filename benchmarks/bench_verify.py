@@ -31,7 +31,8 @@ import time
 def _mesh_netlist(n: int):
     from gf_prune.components.mesh import mesh
 
-    from gf_prune.layout import activate_pdk, extract_netlist
+    from gf_prune.layout import activate_pdk
+    from gf_prune.netlist import extract_netlist
 
     activate_pdk()
     return extract_netlist(mesh(n, layer=0, mesh_name="U"))
@@ -88,8 +89,9 @@ def case_mesh(n: int, flat: bool) -> dict:
 def case_chip() -> dict:
     import numpy as np
 
-    from gf_prune.layout import activate_pdk, build_network, extract_netlist
+    from gf_prune.layout import activate_pdk, build_network
     from gf_prune.mesh import topology
+    from gf_prune.netlist import extract_netlist
     from gf_prune.phases import LayerPhases, MeshPhases, NetworkPhases, SigmaPhases
     from gf_prune.verify import verify
 

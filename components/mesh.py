@@ -40,16 +40,29 @@ __all__ = ["heater_ports", "mesh", "network_chip", "sigma_column", "slot_states"
 from typing import Any
 
 import gdsfactory as gf
+import kfactory as kf
 import numpy as np
 from gdsfactory.component import Component
 from gdsfactory.typings import ComponentSpec
 from gf_prune.components.mzi import attenuator, mzi_removed, mzi_unit, passthrough
 
 from gf_prune.mesh import topology
-from gf_prune.phases import instance_name
+from gf_prune.naming import (
+    block_instance,
+    chip_port,
+    heater_label,
+    heater_port,
+    instance_port,
+    is_slot,
+    layer_instance,
+    mode_port,
+    passthrough_instance,
+    slot_heater_port,
+    slot_instance,
+    terminator_instance,
+)
 
 TEXT_LAYER = (66, 0)
-HEATER_KINDS = ("theta", "phi")
 
 
 def slot_states(theta_live: Any, phi_live: Any, pruned_mzi: str = "remove") -> str:
@@ -69,22 +82,10 @@ def _without(d: dict[str, Any], *keys: str) -> dict[str, Any]:
 def _copy_ports(c: Component, ref: Any, names: list[tuple[str, str]]) -> list[Any]:
     """Re-export ports of ``ref`` as ``c`` ports (``(ref_port, new_name)`` pairs).
 
-    A direct copy of kfactory's port records with the instance transformation applied:
-    ``Component.add_port`` costs ~1 ms a port, which dominates a 64-mode mesh.
+    kfactory's ``Ports.add_port`` (a copy of the port record, instance transformation
+    applied): ``Component.add_port`` costs ~1 ms a port, which dominates a 64-mode mesh.
     """
-    cell_ports = {p.name: p for p in ref.cell.ports}
-    bases = c.ports._bases
-    out = []
-    for src, name in names:
-        base = cell_ports[src].base
-        b = base.model_copy(update={"name": name})
-        if base.trans is not None:
-            b.trans = ref.trans * base.trans
-        else:  # pragma: no cover - off-grid ports
-            b.dcplx_trans = ref.dcplx_trans * base.dcplx_trans
-        bases.append(b)
-        out.append(b)
-    return out
+    return [c.ports.add_port(port=ref.ports[src], name=name, keep_mirror=True) for src, name in names]
 
 
 def _expose_heaters(c: Component, ref: Any, inst: str, kinds: list[str], ports: bool) -> None:
@@ -99,9 +100,9 @@ def _expose_heaters(c: Component, ref: Any, inst: str, kinds: list[str], ports: 
     shapes = c.kdb_cell.shapes(c.kcl.layer(*TEXT_LAYER))
     for kind in kinds:
         if ports:
-            _copy_ports(c, ref, [(f"{kind}_e1", f"{inst}_{kind}_e1"), (f"{kind}_e2", f"{inst}_{kind}_e2")])
-        d = (ref.trans * trans[f"{kind}_e1"]).disp
-        shapes.insert(kdb.Text(f"{inst}_{kind}", kdb.Trans(d)))
+            _copy_ports(c, ref, [(slot_heater_port(kind, e), heater_port(inst, kind, e)) for e in (1, 2)])
+        d = (ref.trans * trans[slot_heater_port(kind, 1)]).disp
+        shapes.insert(kdb.Text(heater_label(inst, kind), kdb.Trans(d)))
 
 
 _HEATER_PORT_CACHE: dict[int, dict[str, dict[str, Any]]] = {}
@@ -121,8 +122,8 @@ def heater_ports(cell: Component, trans: Any = None) -> list[tuple[str, Any, Any
         sub = inst.cell
         ports = [p for p in sub.ports if p.port_type == "electrical"]
         t = trans * inst.trans
-        if ports and inst.name.startswith(("mzi_", "att_")):
-            out += [(f"{inst.name}_{p.name}", t * p.base.trans, p.base) for p in ports]
+        if ports and is_slot(inst.name):
+            out += [(instance_port(inst.name, p.name), t * p.base.trans, p.base) for p in ports]
         elif sub.name.startswith(("mesh", "sigma_column", "svd_layer")):
             out += heater_ports(sub, t)
     return out
@@ -186,26 +187,26 @@ def mesh(
         rows = by_col[col]
         covered = set(rows) | {r + 1 for r in rows}
         for r, k in sorted(rows.items()):
-            name = instance_name(layer, mesh_name, col, r)
+            name = slot_instance(layer, mesh_name, col, r)
             ref = c.add_ref(cells[states[k]], name=name)
             ref.dmove((x, -r * pitch))
             if states[k] != "x":
                 _expose_heaters(c, ref, name, list(cells[states[k]].info["heaters"]), with_heater_ports)
             if col == 0:
-                c.add_port(f"in{r}", port=ref.ports["o1"])
-                c.add_port(f"in{r + 1}", port=ref.ports["o2"])
+                c.add_port(mode_port("in", r), port=ref.ports["o1"])
+                c.add_port(mode_port("in", r + 1), port=ref.ports["o2"])
             if col == n_cols - 1:
-                c.add_port(f"out{r}", port=ref.ports["o3"])
-                c.add_port(f"out{r + 1}", port=ref.ports["o4"])
+                c.add_port(mode_port("out", r), port=ref.ports["o3"])
+                c.add_port(mode_port("out", r + 1), port=ref.ports["o4"])
         for r in range(n):
             if r in covered:
                 continue
-            ref = c.add_ref(up if r == 0 else down, name=f"pass_{mesh_name}{layer}_c{col}_r{r}")
+            ref = c.add_ref(up if r == 0 else down, name=passthrough_instance(layer, mesh_name, col, r))
             ref.dmove((x, -r * pitch))
             if col == 0:
-                c.add_port(f"in{r}", port=ref.ports["o1"])
+                c.add_port(mode_port("in", r), port=ref.ports["o1"])
             if col == n_cols - 1:
-                c.add_port(f"out{r}", port=ref.ports["o2"])
+                c.add_port(mode_port("out", r), port=ref.ports["o2"])
     c.info["width"] = n_cols * width
     c.info["slot_width"] = width
     c.info["n_mzis"] = topo.n_mzis
@@ -243,21 +244,21 @@ def sigma_column(
     width = float(cells[states[0]].ports["o2"].center[0]) if k else 2 * float(term.xsize) + 20.0
     c = Component()
     for r in range(k):
-        name = instance_name(layer, "S", 0, r)
+        name = slot_instance(layer, "S", 0, r)
         ref = c.add_ref(cells[states[r]], name=name)
         ref.dmove((0, -r * pitch))
         _expose_heaters(c, ref, name, list(cells[states[r]].info["heaters"]), with_heater_ports)
-        c.add_port(f"in{r}", port=ref.ports["o1"])
-        c.add_port(f"out{r}", port=ref.ports["o2"])
+        c.add_port(mode_port("in", r), port=ref.ports["o1"])
+        c.add_port(mode_port("out", r), port=ref.ports["o2"])
     for r in range(k, n_in):
-        ref = c.add_ref(term, name=f"term_V{layer}_r{r}")  # faces west, body inside the column
+        ref = c.add_ref(term, name=terminator_instance(layer, "V", r))  # faces west, body inside the column
         ref.dmove((0, -r * pitch))
-        c.add_port(f"in{r}", port=ref.ports["o1"])
+        c.add_port(mode_port("in", r), port=ref.ports["o1"])
     for r in range(k, n_out):
-        ref = c.add_ref(term, name=f"term_U{layer}_r{r}")  # faces east
+        ref = c.add_ref(term, name=terminator_instance(layer, "U", r))  # faces east
         ref.drotate(180)
         ref.dmove((width, -r * pitch))
-        c.add_port(f"out{r}", port=ref.ports["o1"])
+        c.add_port(mode_port("out", r), port=ref.ports["o1"])
     c.info["width"] = width
     return c
 
@@ -289,21 +290,32 @@ def svd_layer(
     """
     k = min(n_in, n_out)
     kw = {"pitch": pitch, "zero_state": zero_state, "slot": slot, "removed": removed, "through": through}
-    v = mesh(n_in, kind, v_states, layer, "V", slot_settings=slot_settings, **kw)
-    u = mesh(n_out, kind, u_states, layer, "U", slot_settings=slot_settings, **kw)
-    s = sigma_column(k, n_in, n_out, s_states, layer, pitch, zero_state, att, terminator, att_settings)
+    v = mesh(n=n_in, kind=kind, states=v_states, layer=layer, mesh_name="V", slot_settings=slot_settings, **kw)
+    u = mesh(n=n_out, kind=kind, states=u_states, layer=layer, mesh_name="U", slot_settings=slot_settings, **kw)
+    s = sigma_column(
+        k=k,
+        n_in=n_in,
+        n_out=n_out,
+        states=s_states,
+        layer=layer,
+        pitch=pitch,
+        zero_state=zero_state,
+        att=att,
+        terminator=terminator,
+        att_settings=att_settings,
+    )
     c = Component()
     refs = {}
     x = 0.0
-    for name, cell in ((f"V{layer}", v), (f"S{layer}", s), (f"U{layer}", u)):
-        ref = c.add_ref(cell, name=name)
+    for mesh_name, cell in (("V", v), ("S", s), ("U", u)):
+        ref = c.add_ref(cell, name=block_instance(layer, mesh_name))
         ref.dmovex(x)
         x += float(cell.info["width"])
-        refs[name[0]] = ref
+        refs[mesh_name] = ref
     for r in range(n_in):
-        c.add_port(f"in{r}", port=refs["V"].ports[f"in{r}"])
+        c.add_port(mode_port("in", r), port=refs["V"].ports[mode_port("in", r)])
     for r in range(n_out):
-        c.add_port(f"out{r}", port=refs["U"].ports[f"out{r}"])
+        c.add_port(mode_port("out", r), port=refs["U"].ports[mode_port("out", r)])
     c.info["width"] = x
     c.info["v_width"] = float(v.info["width"])
     c.info["s_width"] = float(s.info["width"])
@@ -355,34 +367,33 @@ def network_chip(
         vs, ss, us = states[li]
         n_in = sizes[li] + int(bias)
         cell = svd_layer(
-            n_in,
-            sizes[li + 1],
-            kind,
-            vs,
-            ss,
-            us,
-            li,
-            pitch,
-            zero_state,
-            slot,
-            removed,
-            through,
-            att,
-            terminator,
-            slot_settings,
-            att_settings,
+            n_in=n_in,
+            n_out=sizes[li + 1],
+            kind=kind,
+            v_states=vs,
+            s_states=ss,
+            u_states=us,
+            layer=li,
+            pitch=pitch,
+            zero_state=zero_state,
+            slot=slot,
+            removed=removed,
+            through=through,
+            att=att,
+            terminator=terminator,
+            slot_settings=slot_settings,
+            att_settings=att_settings,
         )
-        ref = c.add_ref(cell, name=f"layer{li}")
+        ref = c.add_ref(cell, name=layer_instance(li))
         if stack == "x":
             ref.dmovex(x)
             x += float(cell.info["width"]) + layer_gap
         else:
             ref.dmovey(x)
             x -= (max(n_in, sizes[li + 1]) - 1) * pitch + 2 * pitch + layer_gap
-        _copy_ports(c, ref, [(p.name, f"l{li}_{p.name}") for p in cell.ports if p.port_type != "electrical"])
+        _copy_ports(c, ref, [(p.name, chip_port(li, p.name)) for p in cell.ports if p.port_type != "electrical"])
         if bias:  # the bias mode's input: a tap of the same laser at a fixed amplitude
-            c.add_label("bias", position=tuple(c.ports[f"l{li}_in{n_in - 1}"].center), layer=TEXT_LAYER)
-    bases = c.ports._bases
+            c.add_label("bias", position=tuple(c.ports[chip_port(li, f"in{n_in - 1}")].center), layer=TEXT_LAYER)
     for name, t, base in heater_ports(c):
-        bases.append(base.model_copy(update={"name": name, "trans": t}))
+        c.ports.add_port(port=kf.Port(base=base.model_copy(update={"trans": t})), name=name, keep_mirror=True)
     return c

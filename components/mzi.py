@@ -50,14 +50,15 @@ import gdsfactory as gf
 from gdsfactory.component import Component
 from gdsfactory.typings import ComponentSpec, CrossSectionSpec
 
-BIAS_LENGTH_UM = 0.31
+from gf_prune.physics import GRID_UM, NEFF_DESIGN, WL0_UM, bias_length_um
+
+BIAS_LENGTH_UM = bias_length_um(WL0_UM, NEFF_DESIGN)
 """π bias ΔL = λ/(2·n_eff) of the top internal arm for ``zero_state="bar"`` (µm).
 
-0.31 µm is exactly π at λ = 1.55 µm for n_eff = 2.5 (``gf_prune.sax_models.NEFF_STRIP``);
-it and its half (the quarter-wave of a removed cross-state MZI) lie on the 1 nm grid.
+Derived by :func:`gf_prune.physics.bias_length_um` at the design wavelength and index
+(0.31 µm at λ = 1.55 µm, n_eff = 2.5); it and its half (the quarter-wave of a removed
+cross-state MZI) lie on the 1 nm grid.
 """
-
-GRID_UM = 0.001
 
 
 def _nm(x: float) -> int:
@@ -340,7 +341,16 @@ def mzi_unit(
         heater_ports: the heater's two electrical ports exposed as ``{kind}_e1/e2``.
         coupler_ports: coupler's (west-bottom, west-top, east-top, east-bottom).
     """
-    g = slot_geometry(pitch, heater_length, heater_margin, zero_state, bias_length, coupler, bend, cross_section)
+    g = slot_geometry(
+        pitch=pitch,
+        heater_length=heater_length,
+        heater_margin=heater_margin,
+        zero_state=zero_state,
+        bias_length=bias_length,
+        coupler=coupler,
+        bend=bend,
+        cross_section=cross_section,
+    )
     c = Component()
     b = gf.get_component(bend, cross_section=cross_section)
     ports = _add_mzi(
@@ -379,7 +389,16 @@ def passthrough(
     ``g.ref_length``. Sub-instances ``s<k>`` (straights) and ``b<k>`` (bends).
     ``pitch`` and the MZI arguments only fix the geometry to match :func:`mzi_unit`.
     """
-    g = slot_geometry(pitch, heater_length, heater_margin, zero_state, bias_length, coupler, bend, cross_section)
+    g = slot_geometry(
+        pitch=pitch,
+        heater_length=heater_length,
+        heater_margin=heater_margin,
+        zero_state=zero_state,
+        bias_length=bias_length,
+        coupler=coupler,
+        bend=bend,
+        cross_section=cross_section,
+    )
     c = Component()
     b = gf.get_component(bend, cross_section=cross_section)
     w = _wg_width(straight, cross_section)
@@ -439,7 +458,16 @@ def mzi_removed(
       of a path may be a few nm larger in radius (``a_b1``, ``b_b1``): its netlist length
       restores the parity. The crossing's own phase is that of its length (8 µm).
     """
-    g = slot_geometry(pitch, heater_length, heater_margin, zero_state, bias_length, coupler, bend, cross_section)
+    g = slot_geometry(
+        pitch=pitch,
+        heater_length=heater_length,
+        heater_margin=heater_margin,
+        zero_state=zero_state,
+        bias_length=bias_length,
+        coupler=coupler,
+        bend=bend,
+        cross_section=cross_section,
+    )
     c = Component()
     b = gf.get_component(bend, cross_section=cross_section)
     w = _wg_width(straight, cross_section)
@@ -567,7 +595,16 @@ def attenuator(
     y = 0. Straights ``in_wg`` and ``out_s*`` of ``spacer`` µm keep the
     ``term_in``/``term_out`` terminators (on the unused MZI ports) inside the cell.
     """
-    g = slot_geometry(pitch, heater_length, heater_margin, zero_state, bias_length, coupler, bend, cross_section)
+    g = slot_geometry(
+        pitch=pitch,
+        heater_length=heater_length,
+        heater_margin=heater_margin,
+        zero_state=zero_state,
+        bias_length=bias_length,
+        coupler=coupler,
+        bend=bend,
+        cross_section=cross_section,
+    )
     c = Component()
     b = gf.get_component(bend, cross_section=cross_section)
     w = _wg_width(straight, cross_section)

@@ -116,9 +116,7 @@ class PruneConfig(BaseModel):
         0.5, ge=0.0, description="weight of the mean negative part of live phases (they wrap to ~2π: costly)"
     )
     # stopping
-    max_loss: float = Field(
-        0.05, ge=0.0, le=1.0, description="largest accepted validation-accuracy drop (fraction)"
-    )
+    max_loss: float = Field(0.05, ge=0.0, le=1.0, description="largest accepted validation-accuracy drop (fraction)")
     target_sparsity: float | None = Field(None, gt=0.0, lt=1.0, description="stop at this U/V phase sparsity")
     max_rounds: int = Field(16, ge=0, description="most pruning rounds (LTH rounds, iterative steps)")
     max_steps: int = Field(40, ge=0, description="most continuation steps (gradual, lth_continue)")
@@ -196,7 +194,6 @@ def _prune_error_lines(exc: ValidationError) -> str:
         got_s = "" if isinstance(got, dict) else f" (got {got!r})"
         lines.append(f"prune config: {loc}: {msg}{got_s}")
     return "\n".join(lines)
-
 
 
 class RunConfig(_Section):

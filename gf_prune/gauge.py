@@ -28,7 +28,7 @@ import numpy as np
 import torch
 
 from gf_prune.model import PhotonicMLP, SVDLayer
-from gf_prune.physics import TWO_PI, circular_distance, wrap_phase
+from gf_prune.physics import wrap_phase, wrap_to_pi
 
 
 @dataclass
@@ -159,7 +159,7 @@ def gauge_layer(layer: SVDLayer, prune: bool = True, prune_sigma: bool = False) 
             n_s += int(ph != 0.0)
     # keep the other moved phases in a compact range: a 2π shift changes nothing
     for p in (layer.U_phi, layer.S_phi):
-        p.copy_(torch.where(p.abs() > math.pi, torch.remainder(p + math.pi, TWO_PI) - math.pi, p))
+        p.copy_(torch.where(p.abs() > math.pi, wrap_to_pi(p), p))
     layer.apply_masks()
     return n_u, n_s
 
@@ -179,16 +179,3 @@ def gauge_network(model: PhotonicMLP, prune: bool = True, prune_sigma: bool = Fa
     res.pruned_uv = sum(res.zeroed_uv) if prune else 0
     res.pruned_sigma = sum(res.zeroed_sigma) if (prune and prune_sigma) else 0
     return res
-
-
-def phase_cost(model: PhotonicMLP) -> float:
-    """Sum of wrapped live phases (rad): heater power / (P_π/π)."""
-    total = 0.0
-    for _, _, _, p, m in model.phase_items():
-        total += float((wrap_phase(p.detach()) * m).sum())
-    return total
-
-
-def circular_sum(model: PhotonicMLP) -> float:
-    """Sum of circular distances to 0 of the live phases (rad)."""
-    return float(sum(float((circular_distance(p.detach()) * m).sum()) for _, _, _, p, m in model.phase_items()))

@@ -19,7 +19,6 @@ from torch import nn
 
 from gf_prune.mesh import check_unitary
 from gf_prune.model import PhotonicMLP, SVDLayer
-from gf_prune.phases import NetworkPhases
 from gf_prune.physics import ZeroState
 
 
@@ -153,7 +152,3 @@ def load_weights_file(path: str | Path, mesh_kind: str = "clements", zero_state:
                 raise ValueError(f"{path}: SVD factors lack {missing}")
             return model_from_svd([(z[f"U{i}"], z[f"S{i}"], z[f"Vh{i}"]) for i, _ in u], mesh_kind, zero_state)
     raise ValueError(f"{path}: expected arrays W0, W1, … or U0, S0, Vh0, …; found {sorted(keys)}")
-
-
-def phases_from_weights_file(path: str | Path, **kwargs: Any) -> NetworkPhases:
-    return load_weights_file(path, **kwargs).to_phases()

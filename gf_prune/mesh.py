@@ -25,9 +25,9 @@ import numpy as np
 
 from gf_prune.physics import (
     ZeroState,
-    _mzi_elements,
     bias_rad,
     check_zero_state,
+    mzi_elements,
     mzi_transfer,
     mzi_transfer_torch,
     wrap_phase,
@@ -180,7 +180,7 @@ def _null_left(x: complex, y: complex, zero_state: ZeroState) -> tuple[float, fl
 
 def _t_scalar(theta: float, phi: float, zero_state: ZeroState) -> tuple[complex, ...]:
     """T(θ, φ) elements as Python complex scalars (fast path of the same convention)."""
-    return _mzi_elements(cmath.exp(1j * (theta + bias_rad(zero_state))), cmath.exp(1j * phi))
+    return mzi_elements(float(theta), float(phi), zero_state)
 
 
 def _apply_right_inverse(u: np.ndarray, m: int, t: tuple[complex, ...], stop: int | None = None) -> None:

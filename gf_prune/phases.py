@@ -20,6 +20,7 @@ from typing import Any
 import numpy as np
 
 from gf_prune.mesh import MeshTopology, mesh_unitary, topology
+from gf_prune.naming import slot_instance
 from gf_prune.physics import (
     P_PI_MW_DEFAULT,
     ZeroState,
@@ -33,12 +34,9 @@ HEATER_COLUMNS = ("layer", "mesh", "column", "row", "kind", "phase_rad", "power_
 
 
 def instance_name(layer: int, mesh: str, col: int, row: int) -> str:
-    """Stable GDS instance name of an MZI: ``mzi_V0_c3_r5``; Σ attenuators ``att_S0_r3``."""
-    if mesh == "S":
-        return f"att_S{layer}_r{row}"
-    if mesh not in ("U", "V"):
-        raise ValueError(f"mesh must be 'U', 'S' or 'V', got {mesh!r}")
-    return f"mzi_{mesh}{layer}_c{col}_r{row}"
+    """Stable GDS instance name of an MZI: ``mzi_V0_c3_r5``; Σ attenuators ``att_S0_r3``
+    (:func:`gf_prune.naming.slot_instance`; ``col`` is the logical mesh column)."""
+    return slot_instance(layer, mesh, col, row)
 
 
 class _LiveMasks:
@@ -187,7 +185,7 @@ class NetworkPhases:
                     yield li, mesh_name, c, r, "phi", float(m.phi[k]), bool(m.phi_live[k])
 
     def heater_rows(self, p_pi_mw: float = P_PI_MW_DEFAULT) -> list[dict[str, Any]]:
-        """One row per phase shifter with the DESIGN.md heater-table columns."""
+        """One row per phase shifter with the docs/design.md heater-table columns."""
         rows = []
         for li, mesh_name, c, r, kind, raw, live in self.iter_phases():
             phase = float(wrap_phase(raw)) if live else 0.0

@@ -31,14 +31,12 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-import torch
 
 from gf_prune.config import RunConfig, validate
 from gf_prune.data import Dataset, load_dataset
 from gf_prune.model import PhotonicMLP
 from gf_prune.train import TrainConfig, accuracy, fit
 
-STAGES = ("train", "prune", "layout", "verify", "robustness", "report")
 STAGE_INPUTS: dict[str, tuple[str, ...]] = {
     "train": (),
     "prune": ("model_dense.pt",),
@@ -339,7 +337,7 @@ def stage_robustness(out: Path, cfg: RunConfig, data: Dataset, progress: Progres
 
 
 def stage_report(out: Path, cfg: RunConfig, data: Dataset, timings: dict[str, float]) -> dict[str, Any]:
-    """report.json (DESIGN.md contract keys), weights.npz and report.html from the stages' files."""
+    """report.json (docs/design.md contract keys), weights.npz and report.html from the stages' files."""
     report = build_report(out, cfg, data, timings)
     write_report_files(out, report)
     return report
@@ -556,9 +554,3 @@ def _run_stages(
             f" (first culprit: {verify.get('culprit', 'unknown')})"
         )
     return report, failure
-
-
-def torch_threads(n: int | None = None) -> None:
-    """Use at most ``n`` (default: all available) intra-op threads, for repeatable timings."""
-    if n:
-        torch.set_num_threads(n)

@@ -32,7 +32,7 @@ from matplotlib.patches import Patch, Rectangle
 
 from gf_prune.io import atomic_output
 from gf_prune.phases import NetworkPhases
-from gf_prune.physics import P_PI_MW_DEFAULT, heater_power_mw, wrap_phase
+from gf_prune.physics import P_PI_MW_DEFAULT, phase_power_mw
 
 # MZI status codes and their colours (colour-blind-safe, Okabe–Ito).
 LIVE, THETA_PRUNED, PHI_PRUNED, REMOVED = 0, 1, 2, 3
@@ -80,11 +80,6 @@ class MeshMap:
         return f"layer {self.layer} · {name}"
 
 
-def _power(phase: np.ndarray, live: np.ndarray, p_pi_mw: float) -> np.ndarray:
-    eff = np.where(live, wrap_phase(np.asarray(phase, dtype=np.float64)), 0.0)
-    return np.asarray(heater_power_mw(eff, p_pi_mw), dtype=np.float64)
-
-
 def mesh_maps(net: NetworkPhases, p_pi_mw: float = P_PI_MW_DEFAULT) -> list[MeshMap]:
     """One :class:`MeshMap` per mesh, in light order (layer 0 V, Σ, U, layer 1 V, …)."""
     out = []
@@ -109,8 +104,8 @@ def mesh_maps(net: NetworkPhases, p_pi_mw: float = P_PI_MW_DEFAULT) -> list[Mesh
                     span,
                     tl,
                     pl,
-                    _power(m.theta, tl, p_pi_mw),
-                    _power(m.phi, pl, p_pi_mw),
+                    phase_power_mw(m.theta, tl, p_pi_mw),
+                    phase_power_mw(m.phi, pl, p_pi_mw),
                 )
             )
     return out

@@ -1,6 +1,6 @@
 """Static heater power and phase counts of a (pruned) network, from its :class:`NetworkPhases`.
 
-Power model (DESIGN.md, one formula in :func:`gf_prune.physics.heater_power_mw`):
+Power model (docs/design.md, one formula in :func:`gf_prune.physics.heater_power_mw`):
 a live heater burns ``P_π · (phase mod 2π) / π``; a pruned heater (phase fixed at 0) burns nothing.
 
 Phases are counted two ways:
@@ -26,7 +26,7 @@ from typing import Any
 import numpy as np
 
 from gf_prune.phases import NetworkPhases
-from gf_prune.physics import P_PI_MW_DEFAULT, heater_power_mw
+from gf_prune.physics import P_PI_MW_DEFAULT, phase_power_mw
 
 MESH_NAMES = ("V", "S", "U")
 PHASE_KINDS = ("theta", "phi")
@@ -44,13 +44,6 @@ def _mesh_arrays(net: NetworkPhases, li: int, mesh: str) -> dict[str, tuple[np.n
         kind: (np.asarray(getattr(m, kind), dtype=np.float64), np.asarray(getattr(m, f"{kind}_live"), bool))
         for kind in PHASE_KINDS
     }
-
-
-def phase_power_mw(phase: np.ndarray, live: np.ndarray, p_pi_mw: float = P_PI_MW_DEFAULT) -> np.ndarray:
-    """Per-heater static power (mW): the power law for live heaters, 0 for pruned ones."""
-    phase = np.asarray(phase, dtype=np.float64)
-    live = np.asarray(live, dtype=bool)
-    return np.where(live, heater_power_mw(np.where(live, phase, 0.0), p_pi_mw), 0.0)
 
 
 def power_report(net: NetworkPhases, p_pi_mw: float = P_PI_MW_DEFAULT) -> dict[str, Any]:

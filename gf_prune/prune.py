@@ -1,6 +1,6 @@
 """Hardware-aware pruning in the phase domain: magnitude, lottery tickets, gradual, and the weight-domain contrast.
 
-Pruning a phase means fixing it at 0: its heater is off or not built (DESIGN.md). Every method here works
+Pruning a phase means fixing it at 0: its heater is off or not built (docs/design.md). Every method here works
 on the phases of a :class:`~gf_prune.model.PhotonicMLP` through its mask buffers (a pruned phase is exactly
 0 in the forward pass, its gradient is 0, and the stored value is reset to 0 after every optimiser step).
 

@@ -1,6 +1,6 @@
 """The designer-facing report: one self-contained ``report.html`` per output folder.
 
-:func:`write_report` reads ``report.json`` (the contract of DESIGN.md) and whatever the
+:func:`write_report` reads ``report.json`` (the contract of docs/design.md) and whatever the
 other stages left in the folder, and writes ``report.html``: a summary table (accuracy
 dense / pruned / SAX, phases, heaters, MZIs, static power, verification error,
 convention, pruning method, timings), the per-round table and plot, heater power per

@@ -30,17 +30,14 @@ import jax
 import jax.numpy as jnp
 import sax
 
+from gf_prune.physics import NEFF_DESIGN, WL0_UM
+
 sax.set_port_naming_strategy("optical")
 jax.config.update("jax_enable_x64", True)  # sax does this on import; the check needs float64
 
-WL0_UM = 1.55
-"""Design wavelength (µm): every layout length is chosen for it."""
-
-NEFF_STRIP = 2.5
-"""Effective index of the 500 nm Si strip at 1.55 µm used for the layout's π bias.
-
-Chosen so that a π bias ΔL = λ/(2·n_eff) = 310 nm lands on gdsfactory's 1 nm grid.
-"""
+NEFF_STRIP = NEFF_DESIGN
+"""Effective index of the 500 nm Si strip at ``WL0_UM``: the design index of the π bias
+(:func:`gf_prune.physics.bias_length_um`)."""
 
 NG_STRIP = 4.2
 """Group index of the 500 nm Si strip (dispersion around ``WL0_UM``)."""
@@ -301,7 +298,6 @@ class CellModel:
         return kw
 
 
-_WG = ("o1", "o2")
 _X4 = ("o1", "o2", "o3", "o4")
 
 CELL_MODELS: dict[str, CellModel] = {

@@ -1,690 +1,68 @@
 """SAX verification: the laid-out circuit computes the trained network.
 
-Netlist (from the ``gf.Component`` or read back from ``network.gds``) → physical
-SAX models (:mod:`gf_prune.sax_models`) → S-matrix of every mesh, every SVD layer
-(with Σ) and the chip → compared with the trained matrices of a
-:class:`~gf_prune.phases.NetworkPhases`::
+Netlist (from the ``gf.Component`` or read back from ``network.gds``,
+:mod:`gf_prune.netlist`) → physical SAX models (:mod:`gf_prune.sax_models`) → S-matrix
+of every mesh, every SVD layer (with Σ) and the chip → compared with the trained
+matrices of a :class:`~gf_prune.phases.NetworkPhases`::
 
     err = min_α ‖S − e^{iα}·M‖_F / ‖M‖_F        (one global phase per mesh / layer)
 
-The fast path (:class:`CompiledCircuit`) never JIT-compiles the circuit. It walks
-the recursive netlist once and plans one batch per cell and per model:
-
-* every leaf model (straight, bend, coupler, heater, crossing, terminator) is called
-  **once per evaluation** on the stacked lengths/phases of all its instances in the
-  whole chip (one small XLA compile per model, nothing per instance);
-* every composite cell (MZI slot, passthrough, mesh, Σ column, layer, chip) is then
-  solved bottom-up, all its instances in one batch: dense ``numpy.linalg.solve`` for
-  small systems (nothing to compile), SciPy SuperLU one system at a time for rare
-  mid-size ones (a 16-mode mesh), one batched sparse ``klujax`` solve with the
-  symbolic analysis kept from compile time for frequent or huge ones (8128 MZI slots,
-  a 128-mode mesh).
-
-The waves entering every instance port ``a`` satisfy ``(I − C·S)·a = C_ext·u`` and
-the outputs are ``y = C_extᵀ·S·a`` (as in ``sax.backends.klu``). New heater phases
-(or a new wavelength) only re-run the numbers: :meth:`CompiledCircuit.evaluate`.
-:meth:`CompiledCircuit.flat_netlist` gives the same circuit as one flat netlist for
-the reference ``sax.circuit(..., backend="klu")`` (equal to ~1e-15).
-
-On a mismatch :func:`diagnose_block` names the first slot (in the order light meets
-it) whose local transfer differs from the convention after the block's common
-phase, or the first optical net that joins two different modes; for an MZI whose
-transfer is a convention MZI with other phases it names the heater (θ/φ) and offset.
+Three modules, the way SAX keeps its backends apart from its circuits: the general
+circuit engine (:mod:`gf_prune.circuit`, :class:`CompiledCircuit`: batched leaf models,
+dense/SuperLU/KLU solves, no circuit JIT), the diagnosis of a failure
+(:mod:`gf_prune.diagnosis`, :func:`diagnose_block`: the first wrong slot or net in light
+order, and the heater that is off) and this thin stage (:class:`Verifier`,
+:func:`verify`, :func:`verify_dir`), which re-exports the public names of both.
 """
 
 from __future__ import annotations
 
-import re
 import time
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-import jax
-import jax.numpy as jnp
-import klujax
 import numpy as np
-from scipy.sparse import coo_matrix
 
 from gf_prune import sax_models
-from gf_prune.physics import mzi_transfer
-from gf_prune.sax_models import WL0_UM, UnmodelledCellError
+from gf_prune.circuit import CompiledCircuit, Netlist, RecursiveNetlist
+from gf_prune.diagnosis import _Hierarchy, diagnose_block, find_blocks, rel_error, slot_tag
+from gf_prune.naming import HEATER_KINDS, chip_port, mode_port, parse_mode_port, slot_instance
+from gf_prune.netlist import load_netlist
+from gf_prune.sax_models import WL0_UM
 
-DENSE_MAX_FLOPS = 1e8
-"""A cell (n instance ports, occurring count times) is solved densely (batched
-``numpy.linalg.solve``, nothing to compile) when count·n³ stays below this; above it
-sparsely: SuperLU per system for rare cells, one batched KLU solve (``klujax``, whose
-first call per shape costs ~0.4 s of XLA compilation) for frequent ones."""
-
-DENSE_MAX_BYTES = 256 * 2**20
-"""…and when the dense batch of systems fits in this much memory."""
-
-SPLU_MAX_BATCH = 16
-"""Larger cells occurring at most this often are factorised one by one (scipy SuperLU,
-no compilation); more frequent ones in one batched KLU solve."""
-
-SPLU_MAX_UNKNOWNS = 16384
-"""…if they have at most this many instance ports (KLU's block-triangular ordering wins
-on a 128-mode mesh's 33 k unknowns)."""
+__all__ = [
+    "TOL_DEFAULT",
+    "CompiledCircuit",
+    "Netlist",
+    "RecursiveNetlist",
+    "Verifier",
+    "VerifyResult",
+    "diagnose_block",
+    "load_netlist",
+    "plot_sweep",
+    "rel_error",
+    "slot_phases",
+    "slot_tag",
+    "verify",
+    "verify_dir",
+]
 
 TOL_DEFAULT = 1e-6
 """Pass threshold on the relative Frobenius error at the design wavelength."""
 
-Netlist = Mapping[str, Any]
-RecursiveNetlist = Mapping[str, Netlist]
-
-
-# ============================================================================ engine
-
-
-@dataclass
-class _Group:
-    """Instances of one cell inside a parent cell."""
-
-    component: str
-    names: list[str]
-    leaf: sax_models.CellModel | None  # None: composite (``sub``)
-    sub: str | None  # composite cell name
-    static: dict[str, np.ndarray]  # leaf: model kwargs per instance, shape (m,)
-    ports: list[str]  # optical ports of the cell, in S order
-    pat_r: np.ndarray  # structural non-zeros of the cell's S: output port index
-    pat_c: np.ndarray  # … input port index
-    slot_offset: np.ndarray  # (m,) offset of each instance's heater slots in the parent's slots
-    n_slots: int  # heater slots per instance
-    start: int = 0  # leaf: offset in its model's global batch; composite: first row in the sub-cell's batch
-
-
-@dataclass
-class _Cell:
-    """A composite cell, compiled: groups, assembly indices, solver, batch plan."""
-
-    name: str
-    ports: list[str]  # external optical ports, in S order
-    groups: list[_Group]
-    slots: list[tuple[str, ...]]  # heater paths below this cell (instance names, last = heater)
-    n_unknowns: int
-    s_rows: np.ndarray  # global output-port index of each S entry (concatenated over groups)
-    s_cols: np.ndarray  # global input-port index
-    a_rows: np.ndarray  # rows in A = I − C·S of the connected S entries
-    a_cols: np.ndarray
-    a_sel: np.ndarray  # which S entries are connected
-    ext_in: np.ndarray  # global port index of each external port
-    ext_sel: np.ndarray  # S entries whose output is an external port
-    ext_out: np.ndarray  # which external port each of those is
-    pat_r: np.ndarray = field(default_factory=lambda: np.zeros(0, int))
-    pat_c: np.ndarray = field(default_factory=lambda: np.zeros(0, int))
-    solver: str = "dense"  # "dense" (batched numpy), "splu" (scipy, per system) or "klu" (klujax, batched)
-    csc: Any = None
-    a_i: Any = None
-    a_j: Any = None
-    symbolic: Any = None
-    count: int = 0  # instances of this cell in the whole (flattened) circuit
-    warnings: list[str] = field(default_factory=list)
-
-
-@dataclass
-class _ModelBatch:
-    """Every leaf instance of one model in the circuit, evaluated in one call."""
-
-    model: Callable[..., Any]
-    heater: bool
-    keys: list[tuple[str, str]]  # SDict keys (in, out) of the structural non-zeros
-    static: dict[str, list[np.ndarray]] = field(default_factory=dict)
-    slot_index: list[np.ndarray] = field(default_factory=list)
-    size: int = 0
-    arrays: dict[str, Any] = field(default_factory=dict)
-    phase_index: np.ndarray | None = None
-
-
-def _split(ip: str) -> tuple[str, str]:
-    inst, port = ip.split(",")
-    return inst, port
-
-
-class CompiledCircuit:
-    """A recursive gdsfactory netlist compiled for fast, repeated SAX evaluation.
-
-    Args:
-        recnet: ``component.get_netlist(recursive=True)``.
-        top: name of the top cell (default: the one no other cell instantiates).
-        cell_models: cell name → :class:`~gf_prune.sax_models.CellModel`
-            (default :data:`gf_prune.sax_models.CELL_MODELS`). A cell that is neither
-            modelled nor in the netlist raises :class:`~gf_prune.sax_models.UnmodelledCellError`.
-
-    ``slots`` lists every heater as its instance path from the top cell; pass one
-    phase per slot to :meth:`evaluate`. Compiling does no numerical work beyond the
-    symbolic KLU analysis of each large cell; every model is called once per
-    evaluation on all its instances in the circuit.
-    """
-
-    def __init__(
-        self,
-        recnet: RecursiveNetlist,
-        top: str | None = None,
-        cell_models: Mapping[str, sax_models.CellModel] | None = None,
-    ) -> None:
-        t0 = time.perf_counter()
-        self.recnet = recnet
-        self.cell_models = dict(sax_models.CELL_MODELS if cell_models is None else cell_models)
-        self.top_name = top or _find_top(recnet)
-        self._cells: dict[str, _Cell] = {}
-        self._leaf: dict[str, tuple[list[str], np.ndarray, np.ndarray, list[tuple[str, str]]]] = {}
-        self.top = self._compile(self.top_name)
-        self.slots = self.top.slots
-        self.ports = self.top.ports
-        self._plan()
-        self.compile_s = time.perf_counter() - t0
-
-    # ------------------------------------------------------------------ compile
-    def _leaf_info(self, component: str) -> tuple[list[str], np.ndarray, np.ndarray, list[tuple[str, str]]]:
-        """Ports, structural pattern (out, in) and SDict keys of a leaf model."""
-        if component not in self._leaf:
-            cm = self.cell_models[component]
-            sd = jax.eval_shape(lambda: cm.model(**({"phase": 0.0} if cm.heater else {})))  # trace only
-            ports = sorted({p for pair in sd for p in pair}, key=_natural)
-            idx = {p: i for i, p in enumerate(ports)}
-            keys = sorted(sd, key=lambda k: (idx[k[1]], idx[k[0]]))
-            pat_r = np.array([idx[o] for _, o in keys], dtype=np.int64)
-            pat_c = np.array([idx[i] for i, _ in keys], dtype=np.int64)
-            self._leaf[component] = (ports, pat_r, pat_c, keys)
-        return self._leaf[component]
-
-    def _compile(self, name: str) -> _Cell:
-        if name in self._cells:
-            return self._cells[name]
-        net = self.recnet[name]
-        by_comp: dict[str, list[str]] = {}
-        for inst, spec in net.get("instances", {}).items():
-            by_comp.setdefault(spec["component"], []).append(inst)
-        groups: list[_Group] = []
-        slots: list[tuple[str, ...]] = []
-        inst_ports: dict[str, dict[str, int]] = {}
-        n = 0
-        s_rows, s_cols = [], []
-        for comp in sorted(by_comp):
-            names = sorted(by_comp[comp], key=_natural)
-            if comp in self.cell_models:
-                cm = self.cell_models[comp]
-                ports, pat_r, pat_c, _ = self._leaf_info(comp)
-                rows = []
-                for inst in names:
-                    spec = net["instances"][inst]
-                    try:
-                        rows.append(cm.kwargs(spec.get("settings", {}) or {}, spec.get("info", {}) or {}))
-                    except UnmodelledCellError as e:
-                        raise UnmodelledCellError(f"{e} (cell {comp!r}, instance {name}/{inst})") from None
-                static = {k: np.array([r[k] for r in rows], dtype=float) for k in rows[0]}
-                sub_name, n_slots = None, 1 if cm.heater else 0
-            elif comp in self.recnet:
-                sub = self._compile(comp)
-                cm, sub_name, static, n_slots = None, comp, {}, len(sub.slots)
-                ports, pat_r, pat_c = sub.ports, sub.pat_r, sub.pat_c
-            else:
-                raise UnmodelledCellError(
-                    f"no SAX model for cell {comp!r} (instance {name}/{names[0]}); "
-                    "register one with gf_prune.sax_models.register"
-                )
-            offsets = np.arange(len(names)) * n_slots + len(slots)
-            for inst in names:
-                if cm is not None and cm.heater:
-                    slots.append((inst,))
-                elif sub_name is not None:
-                    slots.extend((inst, *s) for s in self._cells[sub_name].slots)
-                inst_ports[inst] = {p: n + i for i, p in enumerate(ports)}
-                s_rows.append(n + pat_r)
-                s_cols.append(n + pat_c)
-                n += len(ports)
-            groups.append(_Group(comp, names, cm, sub_name, static, list(ports), pat_r, pat_c, offsets, n_slots))
-        s_rows_a = np.concatenate(s_rows) if s_rows else np.zeros(0, np.int64)
-        s_cols_a = np.concatenate(s_cols) if s_cols else np.zeros(0, np.int64)
-
-        # connectivity: optical nets only (electrical ports are in no model)
-        partner = np.full(n, -1)
-        warnings: list[str] = []
-        for net_ in net.get("nets", []):
-            (i1, p1), (i2, p2) = _split(net_["p1"]), _split(net_["p2"])
-            g1, g2 = inst_ports.get(i1, {}).get(p1), inst_ports.get(i2, {}).get(p2)
-            if g1 is None or g2 is None:
-                if (g1 is None) != (g2 is None) and (i1 in inst_ports and i2 in inst_ports):
-                    warnings.append(f"{name}: net {net_['p1']} ↔ {net_['p2']} joins an optical and a non-optical port")
-                continue
-            if partner[g1] >= 0 or partner[g2] >= 0:
-                raise ValueError(f"{name}: optical port connected twice ({net_['p1']} ↔ {net_['p2']})")
-            partner[g1], partner[g2] = g2, g1
-        ext_ports, ext_idx = [], []
-        for ext, ip in net.get("ports", {}).items():
-            inst, p = _split(ip)
-            g = inst_ports.get(inst, {}).get(p)
-            if g is not None:
-                ext_ports.append(ext)
-                ext_idx.append(g)
-        order = sorted(range(len(ext_ports)), key=lambda i: _natural(ext_ports[i]))
-        ext_ports = [ext_ports[i] for i in order]
-        ext_in = np.array([ext_idx[i] for i in order], dtype=np.int64)
-        is_ext = np.zeros(n, dtype=bool)
-        is_ext[ext_in] = True
-        owner = {g: (inst, p) for inst, m in inst_ports.items() for p, g in m.items()}
-        for g in np.flatnonzero((partner < 0) & ~is_ext)[:20]:
-            inst, port = owner[int(g)]
-            warnings.append(f"{name}: optical port {inst},{port} is not connected (light is lost there)")
-        a_sel = np.flatnonzero(partner[s_rows_a] >= 0)
-        ext_pos = np.full(n, -1)
-        ext_pos[ext_in] = np.arange(ext_in.size)
-        ext_sel = np.flatnonzero(ext_pos[s_rows_a] >= 0)
-        cell = _Cell(
-            name,
-            ext_ports,
-            groups,
-            slots,
-            n,
-            s_rows_a,
-            s_cols_a,
-            partner[s_rows_a[a_sel]],
-            s_cols_a[a_sel],
-            a_sel,
-            ext_in,
-            ext_sel,
-            ext_pos[s_rows_a[ext_sel]],
-            warnings=warnings,
-        )
-        cell.pat_r, cell.pat_c = _structural_pattern(n, s_rows_a, s_cols_a, partner, ext_in)
-        self._cells[name] = cell
-        return cell
-
-    def _plan(self) -> None:
-        """Batch plan: how many times each cell occurs, and where each group's values live."""
-        order = _topological(self.top_name, {c.name: [g.sub for g in c.groups if g.sub] for c in self._cells.values()})
-        slot_idx: dict[str, list[np.ndarray]] = {self.top_name: [np.arange(len(self.slots))[None, :]]}
-        rows: dict[str, int] = {name: 0 for name in order}
-        self._batches: dict[Callable, _ModelBatch] = {}
-        self._cells[self.top_name].count = 1
-        for name in order:
-            cell = self._cells[name]
-            idx = np.concatenate(slot_idx.get(name, [np.zeros((0, len(cell.slots)), np.int64)]), axis=0)
-            cell.count = idx.shape[0]
-            for g in cell.groups:
-                m = len(g.names)
-                take = (g.slot_offset[:, None] + np.arange(g.n_slots)[None, :]).ravel()
-                sub_idx = idx[:, take].reshape(cell.count * m, g.n_slots)
-                if g.sub is not None:
-                    g.start = rows[g.sub]
-                    rows[g.sub] += cell.count * m
-                    slot_idx.setdefault(g.sub, []).append(sub_idx)
-                    continue
-                assert g.leaf is not None
-                key = g.leaf.model
-                if key not in self._batches:
-                    self._batches[key] = _ModelBatch(g.leaf.model, g.leaf.heater, self._leaf_info(g.component)[3])
-                b = self._batches[key]
-                if b.keys != self._leaf_info(g.component)[3]:
-                    raise ValueError(f"model of {g.component!r} returns other ports than its other uses")
-                g.start = b.size
-                b.size += cell.count * m
-                for k, v in g.static.items():
-                    b.static.setdefault(k, []).append(np.broadcast_to(v[None, :], (cell.count, m)).ravel())
-                if b.heater:
-                    b.slot_index.append(sub_idx[:, 0] if g.n_slots else np.full(cell.count * m, -1))
-        for name in order:  # choose each cell's solver, now that the batch sizes are known
-            cell = self._cells[name]
-            n = cell.n_unknowns
-            ai = np.concatenate([cell.a_rows, np.arange(n)])
-            aj = np.concatenate([cell.a_cols, np.arange(n)])
-            if cell.count * n**3 <= DENSE_MAX_FLOPS and cell.count * n * n * 16 <= DENSE_MAX_BYTES:
-                cell.solver = "dense"
-            elif cell.count <= SPLU_MAX_BATCH and n <= SPLU_MAX_UNKNOWNS:
-                cell.solver = "splu"  # SuperLU, one system at a time: nothing to compile
-                csc = coo_matrix((np.arange(ai.size) + 1.0, (ai, aj)), shape=(n, n)).tocsc()
-                cell.csc = (csc.indices, csc.indptr, csc.data.astype(np.int64) - 1)
-            else:
-                cell.solver = "klu"  # one batched KLU solve (XLA compiles once per shape)
-                cell.a_i, cell.a_j = jnp.asarray(ai.astype(np.int32)), jnp.asarray(aj.astype(np.int32))
-                cell.symbolic = klujax.analyze(cell.a_i, cell.a_j, n)
-        for b in self._batches.values():
-            sizes = {k: sum(a.size for a in v) for k, v in b.static.items()}
-            bad = [k for k, s in sizes.items() if s != b.size]
-            if bad:
-                raise ValueError(f"model {b.model.__name__} gets parameters {bad} from only some of its cells")
-            b.arrays = {k: jnp.asarray(np.concatenate(v)) for k, v in b.static.items()}
-            if b.heater:
-                b.phase_index = np.concatenate(b.slot_index)
-        self._order = order
-
-    # ------------------------------------------------------------------ evaluate
-    def evaluate_all(self, phases: Sequence[float] | np.ndarray | None = None, wl: float = WL0_UM) -> _Evaluation:
-        """Every cell's S for every instance, and every leaf model's values, at ``wl``."""
-        cell_s, leaf_vals = self._evaluate(self._phases(phases), np.array([float(wl)]))
-        return _Evaluation(self, {k: v[0] for k, v in cell_s.items()}, {k: v[0] for k, v in leaf_vals.items()})
-
-    def evaluate_sweep(
-        self, phases: Sequence[float] | np.ndarray | None, wls: Sequence[float] | np.ndarray, chunk: int = 1
-    ) -> np.ndarray:
-        """Top-cell S at every wavelength of ``wls``: shape (len(wls), P, P), ``chunk`` wavelengths per solve
-
-        (1 by default: a larger chunk multiplies the dense solves' batch, which rarely pays on 2 cores)."""
-        ph = self._phases(phases)
-        wls = np.asarray(wls, dtype=float).ravel()
-        out = [self._evaluate(ph, wls[i : i + chunk])[0][self.top_name][:, 0] for i in range(0, wls.size, chunk)]
-        return np.concatenate(out, axis=0)
-
-    def _phases(self, phases: Sequence[float] | np.ndarray | None) -> np.ndarray:
-        ph = np.zeros(len(self.slots)) if phases is None else np.asarray(phases, dtype=float)
-        if ph.shape != (len(self.slots),):
-            raise ValueError(f"expected {len(self.slots)} heater phases, got shape {ph.shape}")
-        if not np.all(np.isfinite(ph)):
-            raise ValueError("heater phases contain NaN or infinite values")
-        return ph
-
-    def _evaluate(self, ph: np.ndarray, wls: np.ndarray) -> tuple[dict[str, np.ndarray], dict[Callable, np.ndarray]]:
-        """cell name → S (W, count, P, P) and model → values (W, size, n_keys) at the W wavelengths."""
-        n_wl = wls.size
-        wl_arg = jnp.asarray(wls[:, None])
-        leaf_vals: dict[Callable, np.ndarray] = {}
-        for key, b in self._batches.items():
-            kw = dict(b.arrays)
-            if b.heater:
-                assert b.phase_index is not None
-                kw["phase"] = jnp.asarray(np.where(b.phase_index >= 0, ph[np.maximum(b.phase_index, 0)], 0.0))
-            sd = _jit_model(b.model)(wl=wl_arg, **kw)
-            leaf_vals[key] = np.stack([np.broadcast_to(np.asarray(sd[k]), (n_wl, b.size)) for k in b.keys], axis=-1)
-        cell_s: dict[str, np.ndarray] = {}
-        for name in reversed(self._order):
-            cell = self._cells[name]
-            parts = []
-            for g in cell.groups:
-                rows = slice(g.start, g.start + cell.count * len(g.names))
-                if g.leaf is not None:
-                    v = leaf_vals[g.leaf.model][:, rows]
-                else:
-                    v = cell_s[g.sub][:, rows][..., g.pat_r, g.pat_c]
-                parts.append(v.reshape(n_wl * cell.count, -1))
-            sx = np.concatenate(parts, axis=1) if parts else np.zeros((n_wl * cell.count, 0), complex)
-            s_cell = self._solve(cell, sx)
-            cell_s[name] = s_cell.reshape(n_wl, cell.count, *s_cell.shape[1:])
-        return cell_s, leaf_vals
-
-    def _solve(self, cell: _Cell, sx: np.ndarray) -> np.ndarray:
-        """Batched S of ``cell`` from its instances' S entries ``sx`` (B, n_entries)."""
-        batch, n, n_ext = sx.shape[0], cell.n_unknowns, cell.ext_in.size
-        rhs = np.zeros((n, n_ext), dtype=np.complex128)
-        rhs[cell.ext_in, np.arange(n_ext)] = 1.0
-        if cell.solver == "dense":
-            a = np.zeros((batch, n, n), dtype=np.complex128)
-            a[:, np.arange(n), np.arange(n)] = 1.0
-            a[:, cell.a_rows, cell.a_cols] = -sx[:, cell.a_sel]  # (row, col) pairs are unique
-            x = np.linalg.solve(a, np.broadcast_to(rhs, (batch, n, n_ext)))
-        elif cell.solver == "splu":
-            from scipy.sparse import csc_matrix
-            from scipy.sparse.linalg import splu
-
-            indices, indptr, order = cell.csc
-            ax = np.concatenate([-sx[:, cell.a_sel], np.ones((batch, n))], axis=1)
-            mats = [csc_matrix((ax[b, order], indices, indptr), shape=(n, n)) for b in range(batch)]
-            x = np.stack([splu(m, permc_spec="MMD_AT_PLUS_A").solve(rhs) for m in mats])
-        else:
-            ax = np.concatenate([-sx[:, cell.a_sel], np.ones((batch, n))], axis=1)
-            x = np.asarray(
-                klujax.solve_with_symbol(
-                    cell.a_i,
-                    cell.a_j,
-                    jnp.asarray(ax),
-                    jnp.asarray(np.broadcast_to(rhs, (batch, n, n_ext))),
-                    cell.symbolic,
-                )
-            )
-        # y[out, :] = Σ over S entries whose output is ext port `out`: S_entry · a[entry input, :]
-        contrib = sx[:, cell.ext_sel, None] * x[:, cell.s_cols[cell.ext_sel], :]
-        gather = np.zeros((n_ext, cell.ext_sel.size))
-        gather[cell.ext_out, np.arange(cell.ext_sel.size)] = 1.0
-        return np.matmul(gather.astype(np.complex128), contrib)
-
-    def evaluate(self, phases: Sequence[float] | np.ndarray | None = None, wl: float = WL0_UM) -> np.ndarray:
-        """S-matrix of the top cell (ports in :attr:`ports` order) for one phase per slot."""
-        return self.evaluate_all(phases, wl).cell_s[self.top_name][0]
-
-    def locate(self, path: Sequence[str]) -> tuple[_Cell, int]:
-        """(compiled cell, row in its batch) of the composite instance at ``path``."""
-        cell, row = self.top, 0
-        for inst in path:
-            g, j = _child(cell, inst)
-            if g.sub is None:
-                raise KeyError(f"{'/'.join(path)} is a leaf, not a cell")
-            row = g.start + row * len(g.names) + j
-            cell = self._cells[g.sub]
-        return cell, row
-
-    def flat_netlist(self, phases: Sequence[float] | np.ndarray | None = None, sep: str = "__") -> dict[str, Any]:
-        """The same circuit as one flat SAX netlist (every leaf an instance ``a__b__c``).
-
-        Instance settings are the model keyword arguments (lengths, indices, heater
-        ``phase``); electrical ports and nets are left out. This is the input of the
-        reference ``sax.circuit(..., backend="klu")`` the fast path is checked against.
-        """
-        ph = np.zeros(len(self.slots)) if phases is None else np.asarray(phases, dtype=float)
-        slot_phase = {sep.join(s): float(p) for s, p in zip(self.slots, ph, strict=True)}
-        instances: dict[str, Any] = {}
-        connections: dict[str, str] = {}
-
-        def resolve(cell: _Cell, prefix: str, inst: str, port: str) -> str | None:
-            g, _ = _child(cell, inst)
-            if g.sub is None:
-                return f"{prefix}{inst},{port}"
-            sub = self._cells[g.sub]
-            target = self.recnet[g.sub].get("ports", {}).get(port)
-            if target is None or port not in sub.ports:
-                return None
-            i2, p2 = _split(target)
-            return resolve(sub, f"{prefix}{inst}{sep}", i2, p2)
-
-        def walk(cell: _Cell, prefix: str) -> None:
-            for g in cell.groups:
-                for j, inst in enumerate(g.names):
-                    if g.leaf is not None:
-                        settings = {k: float(v[j]) for k, v in g.static.items()}
-                        if g.leaf.heater:
-                            settings["phase"] = slot_phase[f"{prefix}{inst}"]
-                        instances[f"{prefix}{inst}"] = {"component": g.component, "settings": settings}
-                    else:
-                        walk(self._cells[g.sub], f"{prefix}{inst}{sep}")
-            ports_of = {inst: set(g.ports) for g in cell.groups for inst in g.names}
-            for net_ in self.recnet[cell.name].get("nets", []):
-                (i1, p1), (i2, p2) = _split(net_["p1"]), _split(net_["p2"])
-                if p1 in ports_of.get(i1, ()) and p2 in ports_of.get(i2, ()):
-                    a, b = resolve(cell, prefix, i1, p1), resolve(cell, prefix, i2, p2)
-                    if a and b:
-                        connections[a] = b
-
-        walk(self.top, "")
-        ports = {}
-        for ext in self.ports:
-            i, p = _split(self.recnet[self.top.name]["ports"][ext])
-            ports[ext] = resolve(self.top, "", i, p)
-        return {"instances": instances, "connections": connections, "ports": ports}
-
-    def cell(self, name: str) -> _Cell:
-        return self._cells[name]
-
-    @property
-    def warnings(self) -> list[str]:
-        return [w for c in self._cells.values() for w in c.warnings]
-
-
-@dataclass
-class _Evaluation:
-    """Result of :meth:`CompiledCircuit.evaluate_all`: S of every cell instance."""
-
-    cc: CompiledCircuit
-    cell_s: dict[str, np.ndarray]  # cell name → (count, P, P)
-    leaf_vals: dict[Callable, np.ndarray]  # model → (size, n_keys)
-
-    def at(self, path: Sequence[str]) -> tuple[list[str], np.ndarray]:
-        """(ports, S) of the composite instance at ``path`` (() = the top cell)."""
-        cell, row = self.cc.locate(path)
-        return cell.ports, self.cell_s[cell.name][row]
-
-    def children(self, path: Sequence[str]) -> tuple[_Cell, dict[str, tuple[list[str], np.ndarray]]]:
-        """Local (ports, S) of every instance directly inside the cell at ``path``."""
-        cell, row = self.cc.locate(path)
-        out: dict[str, tuple[list[str], np.ndarray]] = {}
-        for g in cell.groups:
-            m = len(g.names)
-            for j, inst in enumerate(g.names):
-                r = g.start + row * m + j
-                if g.sub is not None:
-                    out[inst] = (g.ports, self.cell_s[g.sub][r])
-                else:
-                    assert g.leaf is not None
-                    s = np.zeros((len(g.ports), len(g.ports)), dtype=complex)
-                    s[g.pat_r, g.pat_c] = self.leaf_vals[g.leaf.model][r]
-                    out[inst] = (g.ports, s)
-        return cell, out
-
-
-def _child(cell: _Cell, inst: str) -> tuple[_Group, int]:
-    for g in cell.groups:
-        if inst in g.names:
-            return g, g.names.index(inst)
-    raise KeyError(f"no instance {inst!r} in cell {cell.name!r}")
-
-
-def _structural_pattern(
-    n: int, s_rows: np.ndarray, s_cols: np.ndarray, partner: np.ndarray, ext_in: np.ndarray
-) -> tuple[np.ndarray, np.ndarray]:
-    """(out, in) external port pairs joined by some path through the cell's graph."""
-    from scipy.sparse import coo_matrix
-    from scipy.sparse.csgraph import breadth_first_order
-
-    # nodes: 0..n−1 wave entering port i, n..2n−1 wave leaving port i
-    conn = np.flatnonzero(partner >= 0)
-    src = np.concatenate([s_cols, n + conn])
-    dst = np.concatenate([n + s_rows, partner[conn]])
-    graph = coo_matrix((np.ones(src.size), (src, dst)), shape=(2 * n, 2 * n)).tocsr()
-    ext_pos = np.full(2 * n, -1)
-    ext_pos[n + ext_in] = np.arange(ext_in.size)
-    rows, cols = [], []
-    for e, start in enumerate(ext_in):
-        reached = breadth_first_order(graph, int(start), directed=True, return_predecessors=False)
-        outs = ext_pos[reached]
-        outs = np.sort(outs[outs >= 0])
-        rows.append(outs)
-        cols.append(np.full(outs.size, e))
-    if not rows:
-        return np.zeros(0, np.int64), np.zeros(0, np.int64)
-    return np.concatenate(rows).astype(np.int64), np.concatenate(cols).astype(np.int64)
-
-
-def _topological(top: str, children: Mapping[str, list[str]]) -> list[str]:
-    """Cells reachable from ``top``, every parent before its children."""
-    seen: set[str] = set()
-    post: list[str] = []
-
-    def visit(name: str) -> None:
-        if name in seen:
-            return
-        seen.add(name)
-        for c in children.get(name, []):
-            visit(c)
-        post.append(name)
-
-    visit(top)
-    return post[::-1]
-
-
-_JIT_CACHE: dict[Callable, Callable] = {}
-
-
-def _jit_model(model: Callable) -> Callable:
-    if model not in _JIT_CACHE:
-        _JIT_CACHE[model] = jax.jit(model)
-    return _JIT_CACHE[model]
-
-
-def _natural(name: str) -> tuple:
-    """Natural sort key (o2 before o10)."""
-    return tuple((0, int(t), "") if t.isdigit() else (1, 0, t) for t in re.split(r"(\d+)", name))
-
-
-def _find_top(recnet: RecursiveNetlist) -> str:
-    used = {spec["component"] for net in recnet.values() for spec in net.get("instances", {}).values()}
-    tops = [name for name in recnet if name not in used]
-    if len(tops) != 1:
-        raise ValueError(f"cannot tell the top cell of the netlist: candidates {tops}")
-    return tops[0]
-
-
-# ============================================================================ hierarchy helpers
-
-MZI_NAME = re.compile(r"^mzi_([UV])(\d+)_c(\d+)_r(\d+)$")
-ATT_NAME = re.compile(r"^att_S(\d+)_r(\d+)$")
-ROW_NAME = re.compile(r"_r(\d+)$")
-MESH_ORDER = {"V": 0, "S": 1, "U": 2}
-SLOT_IN_PORTS = ("o1", "o2")  # west: top (row r), bottom (row r + 1) — components/mzi.py
-SLOT_OUT_PORTS = ("o3", "o4")  # east: top, bottom
-
-
-def slot_tag(name: str) -> tuple[int, str, int, int] | None:
-    """(layer, mesh, column, row) of an MZI or attenuator instance name, else None."""
-    m = MZI_NAME.match(name)
-    if m:
-        return int(m[2]), m[1], int(m[3]), int(m[4])
-    m = ATT_NAME.match(name)
-    if m:
-        return int(m[1]), "S", 0, int(m[2])
-    return None
-
-
-class _Hierarchy:
-    """Navigation of a :class:`CompiledCircuit` by instance path."""
-
-    def __init__(self, cc: CompiledCircuit) -> None:
-        self.cc = cc
-        self._tags: dict[str, frozenset] = {}
-
-    def tags(self, cell: _Cell) -> frozenset:
-        """(layer, mesh) of every MZI/attenuator instance below ``cell``."""
-        if cell.name not in self._tags:
-            acc: set = set()
-            for g in cell.groups:
-                for inst in g.names:
-                    t = slot_tag(inst)
-                    if t is not None:
-                        acc.add(t[:2])
-                    elif g.sub is not None:
-                        acc |= self.tags(self.cc.cell(g.sub))
-            self._tags[cell.name] = frozenset(acc)
-        return self._tags[cell.name]
-
-    def find(self, want: frozenset, cell: _Cell | None = None, path: tuple[str, ...] = ()) -> list[tuple[str, ...]]:
-        """Highest instance paths whose subtree holds exactly the slots ``want`` (and is not a slot)."""
-        cell = cell or self.cc.top
-        hits = []
-        for g in cell.groups:
-            if g.sub is None:
-                continue
-            for inst in g.names:
-                if slot_tag(inst) is not None:
-                    continue
-                sub = self.cc.cell(g.sub)
-                t = self.tags(sub)
-                if t == want:
-                    hits.append((*path, inst))
-                elif want <= t:
-                    hits.extend(self.find(want, sub, (*path, inst)))
-        return hits
-
 
 # ============================================================================ verification
-
-PORT_NAME = re.compile(r"^(?:l(\d+)_)?(in|out)(\d+)$")
 
 
 def _block(ports: list[str], s: np.ndarray, n_out: int, n_in: int, layer: int | None = None) -> np.ndarray:
     """Transmission block out{r} ← in{r'} of an S-matrix with ports named ``[l{ℓ}_]in{r}/out{r}``."""
     pos: dict[tuple[str, int], int] = {}
     for i, p in enumerate(ports):
-        m = PORT_NAME.match(p)
-        if m and (layer is None or (m[1] is not None and int(m[1]) == layer)):
-            pos[(m[2], int(m[3]))] = i
+        mp = parse_mode_port(p)
+        if mp and (layer is None or mp.layer == layer):
+            pos[(mp.direction, mp.row)] = i
     try:
         rows = [pos[("out", r)] for r in range(n_out)]
         cols = [pos[("in", r)] for r in range(n_in)]
@@ -692,15 +70,6 @@ def _block(ports: list[str], s: np.ndarray, n_out: int, n_in: int, layer: int | 
         where = f"layer {layer} " if layer is not None else ""
         raise ValueError(f"{where}port {e.args[0][0]}{e.args[0][1]} missing from the layout ({ports[:6]}…)") from None
     return s[np.ix_(rows, cols)]
-
-
-def rel_error(s: np.ndarray, m: np.ndarray) -> tuple[float, float]:
-    """(min_α ‖S − e^{iα}M‖_F / ‖M‖_F, α): relative error after one global phase."""
-    ip = np.vdot(m, s)
-    alpha = float(np.angle(ip)) if abs(ip) > 0 else 0.0
-    den = float(np.linalg.norm(m))
-    err = float(np.linalg.norm(s - np.exp(1j * alpha) * m)) / (den if den > 0 else 1.0)
-    return err, alpha
 
 
 @dataclass
@@ -753,45 +122,6 @@ class VerifyResult:
         return d
 
 
-def load_netlist(layout: Any) -> dict[str, Any]:
-    """Recursive netlist of a ``gf.Component``, a ``.gds`` file, a folder holding
-    ``network.gds``, or an already extracted recursive netlist (returned as is)."""
-    if isinstance(layout, Mapping):
-        return dict(layout)
-    if isinstance(layout, str | Path):
-        path = Path(layout)
-        if path.is_dir():
-            path = path / "network.gds"
-        if not path.is_file():
-            raise FileNotFoundError(f"missing layout file {path}")
-        import gdsfactory as gf
-        import kfactory as kf
-
-        _activate_pdk()
-        previous = kf.config.logfilter.regex
-        if previous is None:  # a GDS built in this process clashes by name with its own cells: harmless
-            kf.config.logfilter.regex = r"Name conflict"
-        try:
-            layout = gf.import_gds(path, rename_duplicated_cells=True)
-        finally:
-            kf.config.logfilter.regex = previous
-    from gf_prune.layout import extract_netlist
-
-    try:  # the layout compiler's extractor: same dict as get_netlist(recursive=True), faster
-        return extract_netlist(layout)
-    except ValueError:
-        return layout.get_netlist(recursive=True)
-
-
-def _activate_pdk() -> None:
-    import gdsfactory as gf
-
-    try:
-        gf.get_active_pdk()
-    except ValueError:  # pragma: no cover - depends on the caller
-        gf.gpdk.PDK.activate()
-
-
 def slot_phases(cc: CompiledCircuit, net: Any) -> tuple[np.ndarray, list[str]]:
     """One programmed phase per heater slot of ``cc`` from a :class:`NetworkPhases`.
 
@@ -806,7 +136,7 @@ def slot_phases(cc: CompiledCircuit, net: Any) -> tuple[np.ndarray, list[str]]:
     for i, path in enumerate(cc.slots):
         kind = path[-1]
         tag = slot_tag(path[-2]) if len(path) >= 2 else None
-        if tag is None or kind not in ("theta", "phi"):
+        if tag is None or kind not in HEATER_KINDS:
             problems.append(f"heater {'/'.join(path)} is not the theta/phi heater of an MZI or attenuator")
             continue
         layer, mesh, col, row = tag
@@ -828,173 +158,8 @@ def slot_phases(cc: CompiledCircuit, net: Any) -> tuple[np.ndarray, list[str]]:
             problems.append(f"heater {path[-2]}/{kind} is built but its phase is pruned (driven at 0)")
     for li, mesh, col, row, kind, _raw, live in net.iter_phases():
         if live and (li, mesh, col, row, kind) not in seen:
-            problems.append(f"live phase {kind} of {_inst(li, mesh, col, row)} has no heater in the layout")
+            problems.append(f"live phase {kind} of {slot_instance(li, mesh, col, row)} has no heater in the layout")
     return values, problems
-
-
-def _inst(layer: int, mesh: str, col: int, row: int) -> str:
-    from gf_prune.phases import instance_name
-
-    return instance_name(layer, mesh, col, row)
-
-
-def _expected_slot(net: Any, name: str) -> np.ndarray | None:
-    """Expected local transfer (out ← in) of a slot instance in the convention."""
-    from gf_prune.physics import attenuator_transfer
-
-    tag = slot_tag(name)
-    zs = net.zero_state
-    if tag is None:
-        return np.ones((1, 1), dtype=complex) if name.startswith("pass_") else None
-    layer, mesh, col, row = tag
-    lp = net.layers[layer]
-    if mesh == "S":
-        return np.array([[attenuator_transfer(lp.S.theta_eff[row], lp.S.phi_eff[row], zs)]])
-    m = getattr(lp, mesh)
-    k = m.topo.index(col, row)
-    return mzi_transfer(m.theta_eff[k], m.phi_eff[k], zs)
-
-
-def _local_block(name: str, ports: list[str], s: np.ndarray) -> np.ndarray:
-    idx = {p: i for i, p in enumerate(ports)}
-    if MZI_NAME.match(name):
-        return s[np.ix_([idx[p] for p in SLOT_OUT_PORTS], [idx[p] for p in SLOT_IN_PORTS])]
-    return s[np.ix_([idx["o2"]], [idx["o1"]])]
-
-
-def _common_phase(alphas: np.ndarray, cells: Sequence[str], ok: np.ndarray) -> float:
-    """The phase the slots of a block share (its columns' common phase).
-
-    Only slots whose local transfer has the right shape vote; among the phases they
-    agree on, the one shared by the most different cells wins (a wrong cell is wrong
-    in all its instances, however many), then the one shared by the most slots.
-    """
-    z = np.exp(1j * alphas)
-    voters = np.flatnonzero(ok) if np.any(ok) else np.arange(z.size)
-    keys = np.round(np.stack([z[voters].real, z[voters].imag], 1), 6)
-    _, inv = np.unique(keys, axis=0, return_inverse=True)
-    inv = inv.ravel()
-    score = [
-        (len({cells[voters[i]] for i in np.flatnonzero(inv == g)}), int(np.sum(inv == g)), g)
-        for g in range(inv.max() + 1)
-    ]
-    best = max(score)[2]
-    return float(np.angle(np.mean(z[voters[inv == best]])))
-
-
-def _slot_order(name: str) -> tuple:
-    tag = slot_tag(name)
-    if tag is not None:
-        return (tag[0], MESH_ORDER[tag[1]], tag[2], tag[3])
-    m = re.match(r"^pass_([UV])(\d+)_c(\d+)_r(\d+)$", name)
-    if m:
-        return (int(m[2]), MESH_ORDER[m[1]], int(m[3]), int(m[4]))
-    return (1 << 30, 0, 0, 0)
-
-
-def _port_row(name: str, port: str) -> int | None:
-    """Mode (row) a slot port lies on, from the slot's name and port (components/mzi.py)."""
-    tag = slot_tag(name)
-    if tag is not None:
-        row = tag[3]
-        if tag[1] == "S":
-            return row
-        if port in SLOT_IN_PORTS:
-            return row + SLOT_IN_PORTS.index(port)
-        if port in SLOT_OUT_PORTS:
-            return row + SLOT_OUT_PORTS.index(port)
-        return None
-    m = ROW_NAME.search(name)
-    return int(m[1]) if m else None
-
-
-def diagnose_block(ev: _Evaluation, path: tuple[str, ...], net: Any, tol: float) -> list[str]:
-    """Slots (MZIs, removed MZIs, passthroughs, attenuators) and nets of one mesh/Σ block that
-    are wrong, in the order light meets them."""
-    cell, children = ev.children(path)
-    where = "/".join(path)
-    found: list[tuple[tuple, str]] = []
-    # connectivity: every optical net joins one mode to itself, and ports sit on their mode
-    recnet = ev.cc.recnet[cell.name]
-    optical = {inst: set(ports) for inst, (ports, _) in children.items()}
-    for net_ in recnet.get("nets", []):
-        (i1, p1), (i2, p2) = _split(net_["p1"]), _split(net_["p2"])
-        if p1 not in optical.get(i1, ()) or p2 not in optical.get(i2, ()):
-            continue
-        r1, r2 = _port_row(i1, p1), _port_row(i2, p2)
-        if r1 is not None and r2 is not None and r1 != r2:
-            found.append(
-                (min(_slot_order(i1), _slot_order(i2)), f"{where}: net {i1},{p1} ↔ {i2},{p2} joins mode {r1} to {r2}")
-            )
-    for ext, ip in recnet.get("ports", {}).items():
-        m = PORT_NAME.match(ext)
-        inst, p = _split(ip)
-        if m and p in optical.get(inst, ()):
-            r = _port_row(inst, p)
-            if r is not None and r != int(m[3]):
-                found.append((_slot_order(inst), f"{where}: port {ext} is {inst},{p} on mode {r}"))
-    # local transfers against the convention, after the block's common phase
-    items = []
-    for inst, (ports, s) in children.items():
-        t = _expected_slot(net, inst)
-        if t is None:
-            continue
-        try:
-            local = _local_block(inst, ports, s)
-        except KeyError:
-            found.append((_slot_order(inst), f"{where}/{inst}: ports {ports} are not the slot ports"))
-            continue
-        items.append((inst, local, t))
-    if items:
-        fits = [rel_error(loc, t) for _, loc, t in items]
-        comp = {inst: g.component for g in cell.groups for inst in g.names}
-        ref = _common_phase(
-            np.array([a for _, a in fits]), [comp[i] for i, _, _ in items], np.array([e <= tol for e, _ in fits])
-        )
-        for (inst, loc, t), (shape_err, a) in zip(items, fits, strict=True):
-            err = float(np.linalg.norm(loc - np.exp(1j * ref) * t) / max(np.linalg.norm(t), 1e-300))
-            if err > tol:
-                what = "transfer" if shape_err > tol else f"phase (off by {np.angle(np.exp(1j * (a - ref))):+.3g} rad)"
-                hint = _heater_hint(net, inst, loc * np.exp(-1j * ref), tol) if MZI_NAME.match(inst) else ""
-                found.append((_slot_order(inst), f"{where}/{inst}: local {what} wrong, error {err:.3g}{hint}"))
-    return [msg for _, msg in sorted(found, key=lambda x: x[0])]
-
-
-def _heater_hint(net: Any, inst: str, local: np.ndarray, tol: float) -> str:
-    """If ``local`` is a convention MZI with other phases, name the heater(s) that are off."""
-    from gf_prune.physics import bias_rad
-
-    layer, mesh, col, row = slot_tag(inst)  # type: ignore[misc]
-    m = getattr(net.layers[layer], mesh)
-    k = m.topo.index(col, row)
-    a = 1.0 - 2.0 * local[1, 1]  # t11 = (1 − a)/2, a = e^{i(θ + b)}
-    if abs(abs(a) - 1.0) > 1e-6 or abs(a + 1.0) < 1e-6:
-        return ""
-    p = local[1, 0] / (0.5j * (a + 1.0))  # t10 = i(a + 1)p/2
-    theta = float(np.angle(a)) - bias_rad(net.zero_state)
-    phi = float(np.angle(p))
-    if np.linalg.norm(mzi_transfer(theta, phi, net.zero_state) - local) > tol * 10:
-        return ""
-    parts = []
-    for kind, got, want in (("theta", theta, m.theta_eff[k]), ("phi", phi, m.phi_eff[k])):
-        d = float(np.angle(np.exp(1j * (got - want))))
-        if abs(d) > tol:
-            parts.append(f"{kind} heater off by {d:+.4g} rad")
-    return f" ({', '.join(parts)})" if parts else ""
-
-
-def _blocks(hier: _Hierarchy, net: Any) -> dict[tuple[int, str], tuple[str, ...]]:
-    """Instance path of every mesh / Σ column / layer of the network in the layout."""
-    out: dict[tuple[int, str], tuple[str, ...]] = {}
-    for li, _lp in enumerate(net.layers):
-        for mesh in ("V", "S", "U"):
-            hits = hier.find(frozenset({(li, mesh)}))
-            if len(hits) != 1:
-                raise ValueError(f"layout has {len(hits)} cells holding exactly the {mesh}{li} slots (expected 1)")
-            out[(li, mesh)] = hits[0]
-        hits = hier.find(frozenset({(li, "V"), (li, "S"), (li, "U")}))
-        out[(li, "W")] = hits[0] if len(hits) == 1 else ()
-    return out
 
 
 def _expected(net: Any, li: int, mesh: str) -> np.ndarray:
@@ -1030,7 +195,7 @@ class Verifier:
         t1 = time.perf_counter()
         self.cc = CompiledCircuit(self.recnet, cell_models=cell_models)
         self.hier = _Hierarchy(self.cc)
-        self.blocks = _blocks(self.hier, net)
+        self.blocks = find_blocks(self.hier, net)
         self.phases, self.problems = slot_phases(self.cc, net)
         self.problems += self.cc.warnings
         self.timings_s = {"netlist": t1 - t0, "compile": time.perf_counter() - t1}
@@ -1041,7 +206,7 @@ class Verifier:
         return [self._layer_block(s, li) for li in range(len(self.net.layers))]
 
     def _chip_prefixed(self) -> bool:
-        return any(PORT_NAME.match(p) and PORT_NAME.match(p)[1] is not None for p in self.cc.ports)
+        return any((mp := parse_mode_port(p)) is not None and mp.layer is not None for p in self.cc.ports)
 
     def check(self, wl: float = WL0_UM, tol: float = TOL_DEFAULT, diagnose: bool = True) -> VerifyResult:
         """Compare every mesh, Σ column, layer and the chip with the network at ``wl``."""
@@ -1092,8 +257,8 @@ class Verifier:
             return 0.0
         off = s_chip.copy()
         for li, lp in enumerate(self.net.layers):
-            rows = [self.cc.ports.index(f"l{li}_out{r}") for r in range(lp.n_out)]
-            cols = [self.cc.ports.index(f"l{li}_in{r}") for r in range(lp.n_in)]
+            rows = [self.cc.ports.index(chip_port(li, mode_port("out", r))) for r in range(lp.n_out)]
+            cols = [self.cc.ports.index(chip_port(li, mode_port("in", r))) for r in range(lp.n_in)]
             off[np.ix_(rows, cols)] = 0
         outs = [i for i, p in enumerate(self.cc.ports) if "_out" in p]
         ins = [i for i, p in enumerate(self.cc.ports) if "_in" in p]
@@ -1170,13 +335,6 @@ def verify(
         if plot is not None:
             plot_sweep(res.sweep, plot, tol)
     return res
-
-
-def sax_layer_matrices(layout: Any, net: Any, wl: float = WL0_UM) -> list[np.ndarray]:
-    """Per-layer complex matrices (n_out × n_in, no gain) simulated by SAX from the layout,
-    each with its global phase aligned to the trained layer (the |·| detection and
-    modulus nonlinearity cannot see it). Multiply by ``layer.S.gain`` for the network."""
-    return verify(layout, net, wl).layer_matrices
 
 
 def verify_dir(out_dir: str | Path, wl: float = WL0_UM, sweep: bool = True, tol: float = TOL_DEFAULT) -> dict[str, Any]:

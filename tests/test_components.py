@@ -21,8 +21,9 @@ from gf_prune.components import (
     slot_states,
 )
 
-from gf_prune.layout import activate_pdk, extract_netlist
+from gf_prune.layout import activate_pdk
 from gf_prune.mesh import mesh_unitary, topology
+from gf_prune.netlist import extract_netlist
 from gf_prune.physics import attenuator_transfer, mzi_transfer
 
 activate_pdk()

@@ -18,8 +18,9 @@ from gdsfactory.get_netlist import get_netlist_recursive
 from gf_prune.components import mzi_unit, passthrough
 
 from gf_prune.geometry_checks import check_layout
-from gf_prune.layout import activate_pdk, build_network, compile_network, extract_netlist, netlist_equal
+from gf_prune.layout import activate_pdk, build_network, compile_network
 from gf_prune.mesh import topology
+from gf_prune.netlist import extract_netlist, netlist_equal
 from gf_prune.phases import HEATER_COLUMNS, LayerPhases, MeshPhases, NetworkPhases, SigmaPhases
 
 activate_pdk()

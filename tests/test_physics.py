@@ -183,3 +183,133 @@ def test_bad_zero_state(bad):
         physics.attenuator_transfer(0.0, 0.0, bad)
     with pytest.raises(ValueError, match="zero_state"):
         physics.mzi_transfer_torch(torch.zeros(1), torch.zeros(1), bad)
+
+
+# ----------------------------------------------------------------------------- the single sources
+
+
+def general_coupler(r: float) -> np.ndarray:
+    """B(r) written out by hand: real bar r, cross i·√(1 − r²)."""
+    t = math.sqrt(1.0 - r * r)
+    return np.array([[r, 1j * t], [1j * t, r]])
+
+
+def test_mzi_elements_hand_checked_two_by_two():
+    """θ = π/2 in the cross convention (b = 0): a = i, so T = ½[[(i − 1)p, i(i + 1)], [i(i + 1)p, 1 − i]]."""
+    phi = math.pi / 2  # p = i
+    t = physics.mzi_elements(math.pi / 2, phi, "cross")
+    expected = 0.5 * np.array([[(1j - 1) * 1j, 1j * (1j + 1)], [1j * (1j + 1) * 1j, 1 - 1j]])
+    np.testing.assert_allclose(np.array(t, dtype=complex).reshape(2, 2), expected, atol=1e-15)
+
+
+@pytest.mark.parametrize("zero_state", ["bar", "cross"])
+@pytest.mark.parametrize(("r_in", "r_out"), [(0.6, 0.8), (1.0, 0.3), (0.0, 0.7), (2**-0.5, 0.65)])
+def test_mzi_elements_split_is_product_of_couplers(zero_state, r_in, r_out):
+    theta, phi = 0.7, 2.1
+    a = np.diag([np.exp(1j * (theta + BIAS[zero_state])), 1.0])
+    p = np.diag([np.exp(1j * phi), 1.0])
+    ref = general_coupler(r_out) @ a @ general_coupler(r_in) @ p
+    t = physics.mzi_elements(theta, phi, zero_state, r_in=r_in, r_out=r_out)
+    np.testing.assert_allclose(np.array(t, dtype=complex).reshape(2, 2), ref, atol=1e-14)
+    np.testing.assert_allclose(physics.coupler_matrix(r_in), general_coupler(r_in), atol=1e-15)
+
+
+@pytest.mark.parametrize("zero_state", ["bar", "cross"])
+def test_mzi_elements_ideal_split_equals_closed_form_in_every_backend(zero_state):
+    rng = np.random.default_rng(1)
+    theta, phi = rng.uniform(-7, 7, 30), rng.uniform(-7, 7, 30)
+    closed = physics.mzi_transfer(theta, phi, zero_state)
+    split = physics.mzi_elements(theta, phi, zero_state, r_in=2**-0.5, r_out=2**-0.5)
+    torch_t = physics.mzi_elements(torch.tensor(theta), torch.tensor(phi), zero_state)
+    scalar = [physics.mzi_elements(float(a), float(b), zero_state) for a, b in zip(theta, phi, strict=True)]
+    for k in range(30):
+        np.testing.assert_allclose(np.array([x[k] for x in split]).reshape(2, 2), closed[k], atol=1e-14)
+        np.testing.assert_allclose(np.array([x[k].item() for x in torch_t]).reshape(2, 2), closed[k], atol=1e-15)
+        np.testing.assert_allclose(np.array(scalar[k]).reshape(2, 2), closed[k], atol=1e-15)
+
+
+@pytest.mark.parametrize("zero_state", ["bar", "cross"])
+def test_mzi_elements_agree_with_torch_mesh(zero_state):
+    """A 2-mode mesh is one MZI: the torch mesh's unitary is the physics 2×2."""
+    from gf_prune.mesh import mesh_unitary_torch, topology
+
+    topo = topology(2, "clements")
+    theta, phi = torch.tensor([1.3], dtype=torch.float64), torch.tensor([-0.4], dtype=torch.float64)
+    u = mesh_unitary_torch(topo, theta, phi, zero_state=zero_state).detach().numpy()
+    np.testing.assert_allclose(u, explicit_mzi(1.3, -0.4, zero_state), atol=1e-14)
+
+
+@pytest.mark.parametrize("zero_state", ["bar", "cross"])
+@pytest.mark.parametrize("theta", [0.0, 0.3, 1.0, math.pi, 4.0, 6.0])
+@pytest.mark.parametrize("phi", [0.0, 0.9, math.pi, 5.5])
+def test_mzi_phases_round_trip(zero_state, theta, phi):
+    got_theta, got_phi = physics.mzi_phases(explicit_mzi(theta, phi, zero_state), zero_state)
+    np.testing.assert_allclose(
+        physics.mzi_transfer(got_theta, got_phi, zero_state), explicit_mzi(theta, phi, zero_state), atol=1e-12
+    )
+    assert 0 <= got_theta < 2 * math.pi and 0 <= got_phi < 2 * math.pi
+    assert abs(physics.wrap_to_pi(got_theta - theta)) < 1e-9
+    if abs(math.cos(theta / 2 + BIAS[zero_state] / 2)) > 1e-9:  # φ is only visible when light reaches it
+        assert abs(physics.wrap_to_pi(got_phi - phi)) < 1e-9
+
+
+def test_mzi_phases_rejects_what_no_mzi_does():
+    with pytest.raises(ValueError, match="not an MZI"):
+        physics.mzi_phases(0.5 * np.eye(2))
+    with pytest.raises(ValueError, match="not an MZI"):
+        physics.mzi_phases(np.array([[0.0, 1.0], [1.0, 0.0]]))  # a real crossing: no +i, not a convention MZI
+
+
+@pytest.mark.parametrize("zero_state", ["bar", "cross"])
+def test_attenuator_element_is_the_through_path(zero_state):
+    t = physics.mzi_elements(0.8, 0.3, zero_state)
+    o, i = physics.attenuator_port(zero_state)
+    assert physics.attenuator_element(t, zero_state) == pytest.approx(
+        explicit_mzi(0.8, 0.3, zero_state)[o, i], abs=1e-15
+    )
+
+
+@pytest.mark.parametrize(
+    ("phase", "wrapped"),
+    [
+        (0.0, 0.0),
+        (math.pi, math.pi),
+        (-math.pi, math.pi),
+        (3 * math.pi, math.pi),
+        (1.5 * math.pi, -0.5 * math.pi),
+        (-0.2, -0.2),
+        (7.0, 7.0 - 2 * math.pi),
+    ],
+)
+def test_wrap_to_pi(phase, wrapped):
+    assert float(physics.wrap_to_pi(phase)) == pytest.approx(wrapped, abs=1e-12)
+    assert float(physics.wrap_to_pi(torch.tensor([phase], dtype=torch.float64))[0]) == pytest.approx(wrapped, abs=1e-12)
+
+
+def test_phase_power_counts_live_heaters_only():
+    got = physics.phase_power_mw([math.pi, math.pi, float("nan")], [True, False, False], p_pi_mw=30.0)
+    np.testing.assert_allclose(got, [30.0, 0.0, 0.0], atol=1e-12)
+
+
+def test_bias_length_on_grid_and_pi():
+    from gf_prune.sax_models import NEFF_STRIP, WL0_UM
+
+    length = physics.bias_length_um(WL0_UM, NEFF_STRIP)
+    nm = length / physics.GRID_UM
+    assert nm == round(nm) and (length / 2) / physics.GRID_UM == round(nm / 2, 6)  # its quarter wave too
+    phase = 2 * math.pi * NEFF_STRIP * length / WL0_UM
+    assert phase == pytest.approx(math.pi, abs=1e-12)
+    assert physics.bias_length_um(WL0_UM, NEFF_STRIP, half_waves=3) == pytest.approx(3 * length, abs=1e-12)
+
+
+def test_bias_length_rejects_off_grid_and_even():
+    with pytest.raises(ValueError, match="1 nm grid"):
+        physics.bias_length_um(1.55, 2.45)
+    with pytest.raises(ValueError, match="odd"):
+        physics.bias_length_um(1.55, 2.5, half_waves=2)
+
+
+def test_layout_bias_is_the_physics_bias():
+    from gf_prune.components import BIAS_LENGTH_UM
+
+    assert physics.bias_length_um() == BIAS_LENGTH_UM == 0.31

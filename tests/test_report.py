@@ -1,4 +1,4 @@
-"""report.html, its figures and the atomic writers: the designer-facing contract of DESIGN.md."""
+"""report.html, its figures and the atomic writers: the designer-facing contract of docs/design.md."""
 
 from __future__ import annotations
 
@@ -54,7 +54,7 @@ def random_network(sizes: tuple[int, ...], p_pruned: float, seed: int) -> Networ
 
 
 def contract_report() -> dict:
-    """report.json with every key DESIGN.md names (values made up, recognisable in the HTML)."""
+    """report.json with every key docs/design.md names (values made up, recognisable in the HTML)."""
     return {
         "accuracy": {"dense": 0.9761, "pruned": 0.9512, "sax": 0.9509},
         "phases": {"total_uv": 1290, "pruned_uv": 1101, "total_all": 1374, "pruned_all": 1166},

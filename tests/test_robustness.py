@@ -9,6 +9,8 @@ import numpy as np
 import pytest
 import torch
 
+from gf_prune import heaters
+from gf_prune import montecarlo as MC
 from gf_prune import robustness as R
 from gf_prune.data import load_digits_fft16
 from gf_prune.model import PhotonicMLP
@@ -117,19 +119,19 @@ def test_same_seed_same_numbers_independent_of_batching(trained, data):
 
 def test_batched_trials_equal_one_at_a_time(trained):
     imp = R.Imperfections(sigma_ps=0.03, sigma_bs=0.03, loss_db=0.3)
-    draws = R._draw(len(R.heater_keys(trained)), 3, 7)
+    draws = MC._draw(len(R.heater_keys(trained)), 3, 7)
     batched = R.perturbed_matrices(trained, imp, draws=draws)
     for t in range(3):
-        one = R._Draws(draws.z_ps[t : t + 1], draws.z_bs[t : t + 1], draws.z_il[t : t + 1])
+        one = MC._Draws(draws.z_ps[t : t + 1], draws.z_bs[t : t + 1], draws.z_il[t : t + 1])
         single = R.perturbed_matrices(trained, imp, draws=one)
         for wb, ws in zip(batched, single, strict=True):
             torch.testing.assert_close(wb[t], ws[0], atol=1e-12, rtol=0)
 
 
 def test_pruned_phases_get_no_phase_error(pruned):
-    draws = R._draw(len(R.heater_keys(pruned)), 2, 0)
-    pert = R._Perturbed(pruned, R.Imperfections(sigma_ps=0.1, bits=5), draws)
-    _, live = R._flat_phases(pruned)
+    draws = MC._draw(len(R.heater_keys(pruned)), 2, 0)
+    pert = MC._Perturbed(pruned, R.Imperfections(sigma_ps=0.1, bits=5), draws)
+    _, live = heaters._flat_phases(pruned)
     assert (~live).any()
     assert torch.all(pert.phases[:, ~live] == 0)
 
@@ -193,7 +195,7 @@ def test_loss_compensation_restores_uniform_loss():
 
 def test_crosstalk_matrix_symmetric_zero_for_pruned_and_decaying(pruned):
     pos = R.grid_heater_positions(pruned)
-    _, live = R._flat_phases(pruned)
+    _, live = heaters._flat_phases(pruned)
     k = R.crosstalk_matrix(pos, live.numpy(), kappa_ref=0.01)
     np.testing.assert_array_equal(k, k.T)
     assert np.all(np.diag(k) == 0)
@@ -211,7 +213,7 @@ def test_crosstalk_matrix_symmetric_zero_for_pruned_and_decaying(pruned):
 
 def test_pruned_sites_receive_but_do_not_emit_heat(pruned):
     pos = R.grid_heater_positions(pruned)
-    live = R._flat_phases(pruned)[1].numpy()
+    live = heaters._flat_phases(pruned)[1].numpy()
     k = R.crosstalk_matrix(pos, live, receive_at_pruned=True)
     assert np.all(k[:, ~live] == 0)
     assert k[~live].max() > 0
@@ -353,7 +355,7 @@ def test_positions_from_a_compiled_layout(tmp_path):
     model.apply_masks()
     layout.compile_network(model.to_phases(), tmp_path, png=False)
     pos = R.heater_positions_from_gds(tmp_path / "network.gds", model)
-    live = R._flat_phases(model)[1].numpy()
+    live = heaters._flat_phases(model)[1].numpy()
     np.testing.assert_array_equal(np.isnan(pos[:, 0]), ~live)  # one label per built heater, none for pruned
     cfg = R.RobustnessConfig(heater_gds=str(tmp_path / "network.gds"))
     filled, source = R._positions(model, cfg)
@@ -373,10 +375,10 @@ def test_heat_on_a_removed_mzi_only_delays_its_waveguide(zero_state):
         layer.V_phi_mask.zero_()
     model.apply_masks()
     imp = R.Imperfections(crosstalk=0.3, crosstalk_cutoff_um=1e4)
-    pert = R._Perturbed(model, imp, R._draw(len(R.heater_keys(model)), 1, 0))
+    pert = MC._Perturbed(model, imp, MC._draw(len(R.heater_keys(model)), 1, 0))
     block = next(b for b in pert.blocks if b.mesh == "V")
     assert pert.phases[0, block.h_off : block.h_off + 2 * block.size].abs().max() > 1e-3  # heat arrives
-    v = R._mesh(layer.topo_V, pert, block, zero_state, None)[0].detach()
+    v = MC._mesh(layer.topo_V, pert, block, zero_state, None)[0].detach()
     clean = layer.unitaries()[1].detach()
     np.testing.assert_allclose(v.abs().numpy(), clean.abs().numpy(), atol=1e-12)  # no power exchange
     assert not torch.allclose(v, clean)  # but the phases moved
@@ -402,3 +404,13 @@ def test_heater_gds_in_the_output_folder_is_recorded_relative_to_it(pruned, data
         assert s["config"]["heater_gds"] == "network.gds"
         assert all(v.startswith("gds:network.gds") for v in s["heater_positions"].values()), s["heater_positions"]
     assert str(tmp_path) not in (tmp_path / "robustness.json").read_text()
+
+
+def test_grid_fallback_column_pitch_is_the_layout_slot_width():
+    from gf_prune.components import mzi_unit
+
+    from gf_prune.layout import activate_pdk
+
+    activate_pdk()
+    assert R.layout_column_pitch_um(100.0) == float(mzi_unit(pitch=100.0).info["width"])
+    assert R.RobustnessConfig().column_pitch_um is None  # asks the layout unless told

@@ -14,8 +14,9 @@ import numpy as np
 import pytest
 
 from gf_prune.mesh import mesh_unitary, topology
+from gf_prune.naming import MESHES
 from gf_prune.phases import LayerPhases, MeshPhases, NetworkPhases, SigmaPhases
-from gf_prune.verify import MESH_ORDER, CompiledCircuit, Verifier, slot_tag, verify, verify_dir
+from gf_prune.verify import CompiledCircuit, Verifier, slot_tag, verify, verify_dir
 
 SIZES = (4, 4, 3)
 
@@ -47,7 +48,7 @@ def first_removed(net: NetworkPhases) -> str:
         for m in ("V", "U"):
             mp = getattr(layer, m)
             for k in np.flatnonzero(mp.removable):
-                names.append((li, MESH_ORDER[m], int(mp.topo.cols[k]), int(mp.topo.rows[k]), m))
+                names.append((li, MESHES.index(m), int(mp.topo.cols[k]), int(mp.topo.rows[k]), m))
     li, _, c, r, m = min(names)
     return f"mzi_{m}{li}_c{c}_r{r}"
 
@@ -153,7 +154,7 @@ def test_heater_phase_off_by_a_tenth_radian_fails_and_names_the_mzi(verifier, ne
 
 
 def test_removed_mzi_with_wrong_path_length_fails_and_names_it(chip, net):
-    from gf_prune.layout import extract_netlist
+    from gf_prune.netlist import extract_netlist
 
     recnet = copy.deepcopy(extract_netlist(chip))
     removed = next(name for name in recnet if name.startswith("mzi_removed"))
@@ -166,7 +167,7 @@ def test_removed_mzi_with_wrong_path_length_fails_and_names_it(chip, net):
 
 
 def test_swapped_port_fails_and_names_the_instance(chip, net):
-    from gf_prune.layout import extract_netlist
+    from gf_prune.netlist import extract_netlist
 
     recnet = copy.deepcopy(extract_netlist(chip))
     v0 = next(name for name, n in recnet.items() if any(i.startswith("mzi_V0_c1_") for i in n["instances"]))
@@ -194,7 +195,7 @@ def test_live_phase_without_heater_is_named(net):
 
 
 def test_unmodelled_cell_in_the_netlist_is_an_error_naming_it(chip):
-    from gf_prune.layout import extract_netlist
+    from gf_prune.netlist import extract_netlist
     from gf_prune.sax_models import UnmodelledCellError
 
     recnet = copy.deepcopy(extract_netlist(chip))

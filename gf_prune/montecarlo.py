@@ -1,0 +1,352 @@
+"""Monte-Carlo of imperfect chips: perturbed layer matrices and test accuracy, vectorised over trials.
+
+Every trial's column matrices are built at once (leading trial dimension) with
+:func:`gf_prune.mesh.column_matrices_torch` and multiplied with
+:func:`gf_prune.mesh.product_tree`; random numbers come from seeded blocks
+(:data:`DRAW_BLOCK`) so that dense and pruned networks see the same draws. The order
+of application and the models are described in :mod:`gf_prune.robustness`.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+from dataclasses import dataclass
+from functools import cache
+from typing import Any
+
+import numpy as np
+import torch
+
+from gf_prune.heaters import _Block, _blocks, _flat_phases, crosstalk_matrix, grid_heater_positions, heater_keys
+from gf_prune.imperfections import Imperfections, loss_amplitude, quantize_phase
+from gf_prune.mesh import MeshTopology, column_matrices_torch, product_tree
+from gf_prune.physics import INV_SQRT2, TWO_PI, attenuator_element, mzi_elements
+
+__all__ = ["DRAW_BLOCK", "monte_carlo_accuracy", "noise_aware_finetune", "perturbed_matrices", "summarize"]
+
+
+@dataclass
+class _Draws:
+    z_ps: torch.Tensor  # (T, H)
+    z_bs: torch.Tensor  # (T, 2, M)
+    z_il: torch.Tensor  # (T, M)
+
+
+DRAW_BLOCK = 64
+"""Trials per independently seeded block of random numbers (trial t's draws depend on seed and t only)."""
+
+
+def _draw_block(g: torch.Generator, n_heaters: int, trials: int) -> _Draws:
+    m = n_heaters // 2
+    z_ps = torch.randn(trials, n_heaters, generator=g, dtype=torch.float64)
+    z_bs = torch.randn(trials, 2, m, generator=g, dtype=torch.float64)
+    z_il = torch.randn(trials, m, generator=g, dtype=torch.float64)
+    return _Draws(z_ps, z_bs, z_il)
+
+
+def _draw(n_heaters: int, trials: int, seed: int | torch.Generator) -> _Draws:
+    """Standard normal draws for ``trials`` trials: phase (T, H), couplers (T, 2, M), loss (T, M).
+
+    With an integer seed, blocks of :data:`DRAW_BLOCK` trials come from generators seeded with
+    (seed, block), so the first k trials are the same whatever the total (a 100-trial run is the
+    prefix of a 1000-trial run). With a generator, all draws come from it in one go.
+    """
+    if isinstance(seed, torch.Generator):
+        return _draw_block(seed, n_heaters, trials)
+    blocks = [
+        _draw_block(torch.Generator().manual_seed(int(seed) * 1_000_003 + b), n_heaters, DRAW_BLOCK)
+        for b in range(-(-trials // DRAW_BLOCK))
+    ]
+    return _Draws(*(torch.cat([getattr(d, f) for d in blocks])[:trials] for f in ("z_ps", "z_bs", "z_il")))
+
+
+@cache
+def _scatter_index(topo: MeshTopology) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    col = torch.tensor(np.array(topo.cols), dtype=torch.long)
+    row = torch.tensor(np.array(topo.rows), dtype=torch.long)
+    untouched = torch.ones(max(topo.n_cols, 1), topo.n, dtype=torch.bool)
+    untouched[col, row] = False
+    untouched[col, row + 1] = False
+    return col, row, untouched
+
+
+def _columns_from_elements(topo: MeshTopology, t: tuple[torch.Tensor, ...]) -> torch.Tensor:
+    """(..., C, N, N) column matrices from per-MZI elements (same scatter as column_matrices_torch)."""
+    col, row, untouched = _scatter_index(topo)
+    batch = t[0].shape[:-1]
+    m = torch.diag_embed(untouched.to(t[0].dtype)).expand(*batch, -1, -1, -1).clone()
+    m[..., col, row, row] = t[0]
+    m[..., col, row, row + 1] = t[1]
+    m[..., col, row + 1, row] = t[2]
+    m[..., col, row + 1, row + 1] = t[3]
+    return m
+
+
+def _slot_amplitudes(topo: MeshTopology, amp_mzi: torch.Tensor, amp_wg: float) -> torch.Tensor:
+    """(..., C, N) field amplitude of each column slot: the MZI's on its two modes, else the waveguide's."""
+    col, row, _ = _scatter_index(topo)
+    batch = amp_mzi.shape[:-1]
+    amp = torch.full((*batch, max(topo.n_cols, 1), topo.n), amp_wg, dtype=amp_mzi.dtype)
+    amp[..., col, row] = amp_mzi
+    amp[..., col, row + 1] = amp_mzi
+    return amp
+
+
+class _Perturbed:
+    """Perturbed flat phases, coupler coefficients and MZI amplitudes for a trial batch."""
+
+    def __init__(
+        self,
+        model: torch.nn.Module,
+        imp: Imperfections,
+        draws: _Draws,
+        positions_um: np.ndarray | None = None,
+        layers: Sequence[int] | None = None,
+    ) -> None:
+        self.blocks = _blocks(model)
+        p0, live = _flat_phases(model)
+        trials = draws.z_ps.shape[0]
+        h = p0.numel()
+        if draws.z_ps.shape[1] != h:
+            raise ValueError(f"noise drawn for {draws.z_ps.shape[1]} heaters, model has {h}")
+        in_layer = torch.ones(h, dtype=torch.bool)
+        in_layer_m = torch.ones(h // 2, dtype=torch.bool)
+        removed = torch.zeros(h // 2, dtype=torch.bool)
+        for b in self.blocks:
+            th, ph = slice(b.h_off, b.h_off + b.size), slice(b.h_off + b.size, b.h_off + 2 * b.size)
+            ms = slice(b.m_off, b.m_off + b.size)
+            removed[ms] = ~live[th] & ~live[ph]
+            scoped = (layers is None or b.layer in layers) and (imp.include_sigma or b.mesh != "S")
+            in_layer[th] = in_layer[ph] = scoped
+            in_layer_m[ms] = scoped
+        built = ~removed if imp.pruned_mzi == "remove" else torch.ones_like(removed)
+        act = live & in_layer  # heaters that receive control errors
+        p = p0.expand(trials, h)
+        if imp.bits is not None:
+            q = quantize_phase(p0, imp.bits)
+            p = torch.where(act, p0 + (q - p0).detach(), p0).expand(trials, h)  # straight-through gradient
+        if imp.crosstalk > 0:
+            if positions_um is None:
+                positions_um = grid_heater_positions(model)
+            k = crosstalk_matrix(
+                positions_um,
+                (live & in_layer).numpy(),
+                imp.crosstalk,
+                imp.crosstalk_ref_um,
+                imp.crosstalk_decay_um,
+                imp.crosstalk_cutoff_um,
+                receive_at_pruned=imp.crosstalk_into_pruned,
+            )
+            k = torch.as_tensor(k) * in_layer[:, None]
+            drive = torch.where(live, p % TWO_PI, torch.zeros_like(p))
+            p = p + drive @ k.T
+        if imp.sigma_ps > 0:
+            p = p + (imp.sigma_ps * math.pi) * draws.z_ps * act
+        self.phases = p
+        # a removed MZI is plain waveguide: heat at its sites only delays its top path (no interference)
+        self.passthrough = (~built) if (imp.crosstalk > 0 and imp.crosstalk_into_pruned) else None
+        self.r = None
+        if imp.sigma_bs > 0:
+            r = INV_SQRT2 + imp.sigma_bs * draws.z_bs
+            self.r = torch.where(built & in_layer_m, r.clamp(0.0, 1.0), torch.full_like(r, INV_SQRT2))
+        self.amp = None
+        self.amp_wg = 1.0
+        self.gain_comp: dict[int, float] = {}
+        if imp.loss_db > 0 or imp.waveguide_loss_db > 0:
+            il = (imp.loss_db + imp.loss_rel_sigma * imp.loss_db * draws.z_il).clamp(min=0.0)
+            self.amp_wg = float(loss_amplitude(imp.waveguide_loss_db))
+            amp = torch.where(built, loss_amplitude(il), torch.full_like(il, self.amp_wg))
+            self.amp = torch.where(in_layer_m, amp, torch.ones_like(amp))
+            self.amp_wg_layer = {
+                li: (self.amp_wg if (layers is None or li in layers) else 1.0) for li in range(len(model.layers))
+            }
+            if imp.loss_compensation:
+                nominal = torch.where(built, il.new_tensor(imp.loss_db), il.new_tensor(imp.waveguide_loss_db))
+                for li in range(len(model.layers)):
+                    if layers is None or li in layers:
+                        lb = [b for b in self.blocks if b.layer == li]
+                        self.gain_comp[li] = _nominal_compensation(lb, nominal, imp)
+
+
+def _nominal_compensation(blocks: list[_Block], nominal_db: torch.Tensor, imp: Imperfections) -> float:
+    """Field factor that undoes a layer's nominal loss: 10^(L/20), L the mode-averaged path loss (dB).
+
+    Per mesh, the loss of mode m is the sum over columns of its slot's nominal loss (the MZI's
+    ``loss_db`` if built, else ``waveguide_loss_db``); the Σ column adds the attenuators' loss.
+    """
+    total_db = 0.0
+    for b in blocks:
+        nd = nominal_db[b.m_off : b.m_off + b.size].numpy()
+        if b.topo is None:
+            total_db += float(nd.mean()) if nd.size else 0.0
+            continue
+        if b.topo.n_mzis == 0:
+            continue
+        slots = np.full((max(b.topo.n_cols, 1), b.topo.n), imp.waveguide_loss_db)
+        slots[b.topo.cols, b.topo.rows] = nd
+        slots[b.topo.cols, b.topo.rows + 1] = nd
+        total_db += float(slots.sum(0).mean())
+    return float(10.0 ** (total_db / 20.0))
+
+
+def _elements(pert: _Perturbed, b: _Block, zero_state: str) -> tuple[torch.Tensor, ...]:
+    """Per-MZI elements (t00, t01, t10, t11), each (T, K), with coupler errors and passthroughs."""
+    theta = pert.phases[:, b.h_off : b.h_off + b.size]
+    phi = pert.phases[:, b.h_off + b.size : b.h_off + 2 * b.size]
+    r = None if pert.r is None else pert.r[:, :, b.m_off : b.m_off + b.size]
+    t = mzi_elements(theta, phi, zero_state, r_in=None if r is None else r[:, 0], r_out=None if r is None else r[:, 1])  # type: ignore[arg-type]
+    if pert.passthrough is None or not bool(pert.passthrough[b.m_off : b.m_off + b.size].any()):
+        return tuple(t)
+    rm = pert.passthrough[b.m_off : b.m_off + b.size]
+    delay = torch.polar(torch.ones_like(theta), theta + phi)  # phase picked up by the top waveguide
+    zero = torch.zeros_like(delay)
+    if zero_state == "bar":  # removed = diag(−1, 1): the top path gets the heat
+        new = (-delay, zero, zero, torch.ones_like(delay))
+    else:  # removed = crossing i·[[0, 1], [1, 0]]: the path from the top input gets it
+        new = (zero, 1j * torch.ones_like(delay), 1j * delay, zero)
+    return tuple(torch.where(rm, n, o) for n, o in zip(new, t, strict=True))
+
+
+def _mesh(
+    topo: MeshTopology, pert: _Perturbed, b: _Block, zero_state: str, screen: torch.Tensor | None
+) -> torch.Tensor:
+    """(T, N, N) perturbed unitary (or lossy matrix) of one mesh."""
+    theta = pert.phases[:, b.h_off : b.h_off + b.size]
+    phi = pert.phases[:, b.h_off + b.size : b.h_off + 2 * b.size]
+    trials = theta.shape[0]
+    if topo.n_mzis == 0:
+        u = torch.eye(topo.n, dtype=torch.complex128).expand(trials, topo.n, topo.n)
+    else:
+        plain = pert.passthrough is None or not bool(pert.passthrough[b.m_off : b.m_off + b.size].any())
+        if pert.r is None and plain:
+            m = column_matrices_torch(topo, theta, phi, zero_state)  # type: ignore[arg-type]
+        else:
+            m = _columns_from_elements(topo, _elements(pert, b, zero_state))
+        if pert.amp is not None:
+            amp = _slot_amplitudes(topo, pert.amp[:, b.m_off : b.m_off + b.size], pert.amp_wg_layer[b.layer])
+            m = m * amp[..., :, None]
+        u = product_tree(m)
+    if screen is not None:
+        u = torch.polar(torch.ones_like(screen), screen).unsqueeze(-1) * u
+    return u
+
+
+def _sigma(layer: torch.nn.Module, pert: _Perturbed, b: _Block, zero_state: str) -> torch.Tensor:
+    s = attenuator_element(_elements(pert, b, zero_state), zero_state)  # type: ignore[arg-type]
+    if pert.amp is not None:
+        s = s * pert.amp[:, b.m_off : b.m_off + b.size]
+    return s * layer.gain * pert.gain_comp.get(b.layer, 1.0)
+
+
+def perturbed_matrices(
+    model: torch.nn.Module,
+    imp: Imperfections,
+    trials: int = 1,
+    seed: int = 0,
+    positions_um: np.ndarray | None = None,
+    layers: Sequence[int] | None = None,
+    draws: _Draws | None = None,
+) -> list[torch.Tensor]:
+    """Each layer's complex W for ``trials`` imperfect chips: a list of (T, n_out, n_in) tensors."""
+    if draws is None:
+        draws = _draw(len(heater_keys(model)), trials, seed)
+    pert = _Perturbed(model, imp, draws, positions_um, layers)
+    zs = model.zero_state
+    blocks = {(b.layer, b.mesh): b for b in pert.blocks}
+    out = []
+    for li, layer in enumerate(model.layers):
+        vh = _mesh(layer.topo_V, pert, blocks[(li, "V")], zs, None)
+        u = _mesh(layer.topo_U, pert, blocks[(li, "U")], zs, layer.screen)
+        s = _sigma(layer, pert, blocks[(li, "S")], zs)
+        k = layer.k
+        out.append((u[..., :, :k] * s.unsqueeze(-2)) @ vh[..., :k, :])
+    return out
+
+
+def _forward_fields(mats: list[torch.Tensor], x: torch.Tensor, model: torch.nn.Module) -> torch.Tensor:
+    """(T, B, n_out) output fields for inputs x (B, n_in) through a trial batch of layer matrices."""
+    from gf_prune.model import network_fields
+
+    return network_fields(mats, x, [getattr(layer, "bias_amp", None) for layer in model.layers])
+
+
+@torch.no_grad()
+def monte_carlo_accuracy(
+    model: torch.nn.Module,
+    x: torch.Tensor,
+    y: torch.Tensor,
+    imp: Imperfections | None = None,
+    trials: int = 100,
+    seed: int = 0,
+    positions_um: np.ndarray | None = None,
+    layers: Sequence[int] | None = None,
+    batch_trials: int = 250,
+) -> np.ndarray:
+    """Test accuracy of ``trials`` imperfect copies of ``model`` (float64 array, shape (trials,)).
+
+    All random numbers are drawn up front from ``seed``, so the result does not depend on
+    ``batch_trials`` and two models with the same heater count see the same draws.
+    """
+    imp = imp or Imperfections()
+    draws = _draw(len(heater_keys(model)), trials, seed)
+    accs = []
+    for start in range(0, trials, batch_trials):
+        sl = slice(start, start + batch_trials)
+        d = _Draws(draws.z_ps[sl], draws.z_bs[sl], draws.z_il[sl])
+        mats = perturbed_matrices(model, imp, positions_um=positions_um, layers=layers, draws=d)
+        pred = (_forward_fields(mats, x, model).abs() ** 2).argmax(-1)
+        accs.append((pred == y).double().mean(-1))
+    return torch.cat(accs).numpy()
+
+
+def summarize(acc: np.ndarray) -> dict[str, float]:
+    """mean / std / p5 / p50 / p95 / min of an accuracy sample (fractions)."""
+    acc = np.asarray(acc, dtype=np.float64)
+    return {
+        "mean": float(acc.mean()),
+        "std": float(acc.std()),
+        "p5": float(np.percentile(acc, 5)),
+        "p50": float(np.percentile(acc, 50)),
+        "p95": float(np.percentile(acc, 95)),
+        "min": float(acc.min()),
+        "trials": int(acc.size),
+    }
+
+
+# ----------------------------------------------------------------------------- noise-aware fine-tuning
+
+
+def noise_aware_finetune(
+    model: torch.nn.Module,
+    data: Any,
+    noise: Imperfections,
+    epochs: int = 60,
+    lr: float = 0.005,
+    trials_per_step: int = 8,
+    seed: int = 0,
+    positions_um: np.ndarray | None = None,
+) -> list[float]:
+    """Train ``model`` in place on the mean NLL over ``trials_per_step`` sampled imperfect chips per step.
+
+    Pruned phases stay exactly 0 (masks are re-applied after every step); quantisation passes
+    gradients straight through. Returns the loss history. Fresh draws every step, seeded.
+    """
+    g = torch.Generator().manual_seed(int(seed))
+    n_h = len(heater_keys(model))
+    params = [p for p in model.parameters() if p.requires_grad]
+    opt = torch.optim.Adam(params, lr=lr)
+    x, y = data.X_train, data.y_train
+    history = []
+    model.train()
+    for _ in range(int(epochs)):
+        opt.zero_grad(set_to_none=True)
+        mats = perturbed_matrices(model, noise, positions_um=positions_um, draws=_draw(n_h, trials_per_step, g))
+        logp = torch.log_softmax(_forward_fields(mats, x, model).abs() ** 2, dim=-1)  # (T, B, C)
+        loss = torch.nn.functional.nll_loss(logp.reshape(-1, logp.shape[-1]), y.repeat(trials_per_step))
+        loss.backward()
+        opt.step()
+        model.apply_masks()
+        history.append(float(loss.detach()))
+    model.eval()
+    return history
