@@ -42,6 +42,7 @@ __all__ = [
     "slot_geometry",
 ]
 
+import inspect
 from dataclasses import dataclass
 from functools import partial
 from typing import Any
@@ -138,6 +139,14 @@ def slot_geometry(
         v_fan=v_fan,
         width=round(width, 3),
     )
+
+
+def _slot_geometry_of(cell_args: dict[str, Any]) -> SlotGeometry:
+    """:func:`slot_geometry` called with the keywords of a cell's arguments that it takes."""
+    return slot_geometry(**{k: cell_args[k] for k in _GEOMETRY_ARGS})
+
+
+_GEOMETRY_ARGS = tuple(inspect.signature(slot_geometry).parameters)
 
 
 # ----------------------------------------------------------------------------- path builder
@@ -341,16 +350,7 @@ def mzi_unit(
         heater_ports: the heater's two electrical ports exposed as ``{kind}_e1/e2``.
         coupler_ports: coupler's (west-bottom, west-top, east-top, east-bottom).
     """
-    g = slot_geometry(
-        pitch=pitch,
-        heater_length=heater_length,
-        heater_margin=heater_margin,
-        zero_state=zero_state,
-        bias_length=bias_length,
-        coupler=coupler,
-        bend=bend,
-        cross_section=cross_section,
-    )
+    g = _slot_geometry_of(locals())
     c = Component()
     b = gf.get_component(bend, cross_section=cross_section)
     ports = _add_mzi(
@@ -389,16 +389,7 @@ def passthrough(
     ``g.ref_length``. Sub-instances ``s<k>`` (straights) and ``b<k>`` (bends).
     ``pitch`` and the MZI arguments only fix the geometry to match :func:`mzi_unit`.
     """
-    g = slot_geometry(
-        pitch=pitch,
-        heater_length=heater_length,
-        heater_margin=heater_margin,
-        zero_state=zero_state,
-        bias_length=bias_length,
-        coupler=coupler,
-        bend=bend,
-        cross_section=cross_section,
-    )
+    g = _slot_geometry_of(locals())
     c = Component()
     b = gf.get_component(bend, cross_section=cross_section)
     w = _wg_width(straight, cross_section)
@@ -458,16 +449,7 @@ def mzi_removed(
       of a path may be a few nm larger in radius (``a_b1``, ``b_b1``): its netlist length
       restores the parity. The crossing's own phase is that of its length (8 µm).
     """
-    g = slot_geometry(
-        pitch=pitch,
-        heater_length=heater_length,
-        heater_margin=heater_margin,
-        zero_state=zero_state,
-        bias_length=bias_length,
-        coupler=coupler,
-        bend=bend,
-        cross_section=cross_section,
-    )
+    g = _slot_geometry_of(locals())
     c = Component()
     b = gf.get_component(bend, cross_section=cross_section)
     w = _wg_width(straight, cross_section)
@@ -595,16 +577,7 @@ def attenuator(
     y = 0. Straights ``in_wg`` and ``out_s*`` of ``spacer`` µm keep the
     ``term_in``/``term_out`` terminators (on the unused MZI ports) inside the cell.
     """
-    g = slot_geometry(
-        pitch=pitch,
-        heater_length=heater_length,
-        heater_margin=heater_margin,
-        zero_state=zero_state,
-        bias_length=bias_length,
-        coupler=coupler,
-        bend=bend,
-        cross_section=cross_section,
-    )
+    g = _slot_geometry_of(locals())
     c = Component()
     b = gf.get_component(bend, cross_section=cross_section)
     w = _wg_width(straight, cross_section)
