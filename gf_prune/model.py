@@ -23,7 +23,7 @@ from gf_prune.phases import LayerPhases, MeshPhases, NetworkPhases, SigmaPhases
 from gf_prune.physics import (
     TWO_PI,
     ZeroState,
-    attenuator_port,
+    attenuator_element,
     attenuator_theta,
     attenuator_transfer,
     check_zero_state,
@@ -138,8 +138,7 @@ class SVDLayer(nn.Module):
     def sigma(self) -> torch.Tensor:
         """Complex Σ transmissions times the gain, shape (k,)."""
         t = mzi_transfer_torch(self.phase("S", "theta"), self.phase("S", "phi"), self.zero_state)
-        o, i = attenuator_port(self.zero_state)
-        return t[2 * o + i] * self.gain
+        return attenuator_element(t, self.zero_state) * self.gain
 
     def unitaries(self) -> tuple[torch.Tensor, torch.Tensor]:
         """(U, V†) realised by the two meshes."""

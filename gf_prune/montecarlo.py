@@ -332,21 +332,15 @@ def noise_aware_finetune(
     Pruned phases stay exactly 0 (masks are re-applied after every step); quantisation passes
     gradients straight through. Returns the loss history. Fresh draws every step, seeded.
     """
+    from gf_prune.train import TrainConfig, fit
+
     g = torch.Generator().manual_seed(int(seed))
     n_h = len(heater_keys(model))
-    params = [p for p in model.parameters() if p.requires_grad]
-    opt = torch.optim.Adam(params, lr=lr)
-    x, y = data.X_train, data.y_train
-    history = []
-    model.train()
-    for _ in range(int(epochs)):
-        opt.zero_grad(set_to_none=True)
-        mats = perturbed_matrices(model, noise, positions_um=positions_um, draws=_draw(n_h, trials_per_step, g))
-        logp = torch.log_softmax(_forward_fields(mats, x, model).abs() ** 2, dim=-1)  # (T, B, C)
-        loss = torch.nn.functional.nll_loss(logp.reshape(-1, logp.shape[-1]), y.repeat(trials_per_step))
-        loss.backward()
-        opt.step()
-        model.apply_masks()
-        history.append(float(loss.detach()))
-    model.eval()
-    return history
+
+    def objective(m: torch.nn.Module, x: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
+        mats = perturbed_matrices(m, noise, positions_um=positions_um, draws=_draw(n_h, trials_per_step, g))
+        logp = torch.log_softmax(_forward_fields(mats, x, m).abs() ** 2, dim=-1)  # (T, B, C)
+        return torch.nn.functional.nll_loss(logp.reshape(-1, logp.shape[-1]), y.repeat(trials_per_step))
+
+    cfg = TrainConfig(epochs=int(epochs), lr=lr, lr_min_factor=1.0, seed=int(seed))  # constant lr, full batch
+    return fit(model, data, cfg, objective=objective).history

@@ -61,7 +61,7 @@ from gf_prune.data import Dataset
 from gf_prune.gauge import gauge_network
 from gf_prune.io import atomic_output, atomic_write_text
 from gf_prune.model import PhotonicMLP, SVDLayer
-from gf_prune.physics import TWO_PI, circular_distance
+from gf_prune.physics import circular_distance, wrap_to_pi
 from gf_prune.power import power_report
 from gf_prune.train import TrainConfig, accuracy, fit, nll
 
@@ -90,8 +90,8 @@ def eligible(mesh: str, prune_sigma: bool) -> bool:
 
 
 def signed_phase(p: torch.Tensor) -> torch.Tensor:
-    """Phase wrapped into [−π, π): the signed version of the circular distance."""
-    return torch.remainder(p + math.pi, TWO_PI) - math.pi
+    """Phase wrapped into (−π, π] (:func:`gf_prune.physics.wrap_to_pi`): the signed circular distance."""
+    return wrap_to_pi(p)
 
 
 def initial_state(model: nn.Module) -> dict[str, torch.Tensor]:

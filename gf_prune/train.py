@@ -71,11 +71,13 @@ def fit(
     on_epoch: Callable[[int, float], None] | None = None,
     *,
     penalize: Callable[[nn.Module, torch.Tensor], torch.Tensor] | None = None,
+    objective: Callable[[nn.Module, torch.Tensor, torch.Tensor], torch.Tensor] | None = None,
     after_epoch: Callable[[int, nn.Module], None] | None = None,
 ) -> TrainResult:
     """Train ``model`` (log-prob outputs) with NLL loss; pruned phases stay exactly 0.
 
-    ``penalize(model, loss)`` returns the loss with penalty terms added (pruning's shrink terms).
+    ``penalize(model, loss)`` returns the loss with penalty terms added (pruning's shrink terms);
+    ``objective(model, x, y)`` replaces the NLL of ``model(x)`` (e.g. the mean NLL over sampled imperfect chips).
 
     ``on_epoch(epoch, loss)`` reports progress; ``after_epoch(epoch, model)`` may change the model (a
     gradual pruning schedule prunes there; early stopping is then off, since the model changes under it).
@@ -110,7 +112,7 @@ def fit(
         for start in range(0, n, bs):
             idx = perm[start : start + bs] if perm is not None else slice(None)
             opt.zero_grad(set_to_none=True)
-            loss = loss_fn(model(x[idx]), y[idx])
+            loss = objective(model, x[idx], y[idx]) if objective is not None else loss_fn(model(x[idx]), y[idx])
             if penalize is not None:
                 loss = penalize(model, loss)
             loss.backward()

@@ -78,11 +78,6 @@ def test_fft16_nan():
 # ----------------------------------------------------------------------------- digits default
 
 
-@pytest.fixture(scope="module")
-def digits() -> Dataset:
-    return load_dataset()
-
-
 def numpy_fft16_digits():
     """Today's recipe, recomputed independently: centred FFT, central 4×4, unit rows; 450 stratified test."""
     from sklearn.datasets import load_digits

@@ -7,13 +7,13 @@ from __future__ import annotations
 
 import csv
 import warnings
-from itertools import pairwise
 from pathlib import Path
 
 import gdsfactory as gf
 import klayout.db as kdb
 import numpy as np
 import pytest
+from conftest import random_network
 from gdsfactory.get_netlist import get_netlist_recursive
 from gf_prune.components import mzi_unit, passthrough
 
@@ -21,27 +21,10 @@ from gf_prune.geometry_checks import check_layout
 from gf_prune.layout import activate_pdk, build_network, compile_network
 from gf_prune.mesh import topology
 from gf_prune.netlist import extract_netlist, netlist_equal
-from gf_prune.phases import HEATER_COLUMNS, LayerPhases, MeshPhases, NetworkPhases, SigmaPhases
+from gf_prune.phases import HEATER_COLUMNS, NetworkPhases
 
 activate_pdk()
 warnings.filterwarnings("ignore", message="Unconnected ports")
-
-
-def random_network(sizes, p_live=0.5, seed=0, zero_state="bar", kind="clements") -> NetworkPhases:
-    """Random phases with random pruning masks (pruned phases exactly 0)."""
-    rng = np.random.default_rng(seed)
-
-    def masks(k):
-        t, p = rng.random(k) < p_live, rng.random(k) < p_live
-        return np.where(t, rng.uniform(0, 2 * np.pi, k), 0.0), np.where(p, rng.uniform(0, 2 * np.pi, k), 0.0), t, p
-
-    layers = []
-    for a, b in pairwise(sizes):
-        v = MeshPhases(a, kind, *masks(topology(a, kind).n_mzis))
-        s = SigmaPhases(*masks(min(a, b)))
-        u = MeshPhases(b, kind, *masks(topology(b, kind).n_mzis))
-        layers.append(LayerPhases(a, b, v, s, u))
-    return NetworkPhases(layers, zero_state, kind)
 
 
 def gds_instances(path: Path) -> list[tuple[str, str, str]]:

@@ -12,7 +12,6 @@ import torch
 from gf_prune import heaters
 from gf_prune import montecarlo as MC
 from gf_prune import robustness as R
-from gf_prune.data import load_digits_fft16
 from gf_prune.model import PhotonicMLP
 from gf_prune.physics import circular_distance, coupler_matrix, mzi_transfer
 from gf_prune.train import TrainConfig, accuracy, fit
@@ -30,8 +29,8 @@ def magnitude_prune(model: PhotonicMLP, fraction: float) -> PhotonicMLP:
 
 
 @pytest.fixture(scope="module")
-def data():
-    return load_digits_fft16()
+def data(digits):
+    return digits
 
 
 @pytest.fixture(scope="module")

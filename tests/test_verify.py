@@ -8,37 +8,22 @@ form (``mesh_unitary``) and SAX's own flat ``sax.circuit`` with the KLU backend.
 from __future__ import annotations
 
 import copy
-import itertools
 
 import numpy as np
 import pytest
+from conftest import random_network as shared_random_network
 
 from gf_prune.mesh import mesh_unitary, topology
 from gf_prune.naming import MESHES
-from gf_prune.phases import LayerPhases, MeshPhases, NetworkPhases, SigmaPhases
+from gf_prune.phases import NetworkPhases
 from gf_prune.verify import CompiledCircuit, Verifier, slot_tag, verify, verify_dir
 
 SIZES = (4, 4, 3)
 
 
 def random_network(sizes=SIZES, zero_state="bar", p_live=0.5, seed=3) -> NetworkPhases:
-    """A pruned network: random phases, about half of them pruned (some MZIs fully)."""
-    rng = np.random.default_rng(seed)
-
-    def mesh(n: int) -> MeshPhases:
-        k = topology(n, "clements").n_mzis
-        th, ph = rng.uniform(0, 2 * np.pi, (2, k))
-        return MeshPhases(n, "clements", th, ph, rng.random(k) < p_live, rng.random(k) < p_live)
-
-    layers = []
-    for a, b in itertools.pairwise(sizes):
-        k = min(a, b)
-        s = SigmaPhases(
-            rng.uniform(0, np.pi, k), rng.uniform(0, 2 * np.pi, k), rng.random(k) < 0.9, rng.random(k) < 0.5
-        )
-        s.gain = 1.7
-        layers.append(LayerPhases(a, b, mesh(a), s, mesh(b)))
-    return NetworkPhases(layers, zero_state, "clements")
+    """A pruned network: random phases, about half of them pruned (some MZIs fully), Σ mostly live, gain 1.7."""
+    return shared_random_network(sizes, p_live, seed, zero_state, sigma_live=(0.9, 0.5), gain=1.7)
 
 
 def first_removed(net: NetworkPhases) -> str:
@@ -86,6 +71,41 @@ def test_cross_zero_state_with_crossings_for_removed_mzis_verifies():
     assert any(m.removable.any() for layer in net.layers for m in (layer.V, layer.U))
     res = verify(build_network(net, pruned_mzi="remove"), net)
     assert res.passed and res.max_rel_error < 1e-9
+
+
+def test_bias_mode_network_verifies_with_the_bias_port_driven():
+    """A network with the optical bias mode: each V mesh one input wider, that port labelled 'bias'; SAX of
+    the layout equals W (bias column last) and predicts what the network does with the bias field on."""
+    import torch
+
+    from gf_prune.layout import build_network
+    from gf_prune.model import PhotonicMLP
+
+    model = PhotonicMLP((3, 4, 3), init="uniform", seed=4, bias=True)
+    with torch.no_grad():
+        model.layers[0].bias_amp.fill_(0.6)
+    net = model.to_phases()
+    assert [lp.n_in for lp in net.layers] == [4, 5]
+    chip = build_network(net, pruned_mzi="remove")
+    res = verify(chip, net)
+    assert res.passed and res.max_rel_error < 1e-9
+    assert res.layer_matrices[0].shape == (4, 4) and res.layer_matrices[1].shape == (3, 5)
+    x = torch.randn(20, 3, dtype=torch.complex128, generator=torch.Generator().manual_seed(0))
+    gains = [lp.S.gain for lp in net.layers]
+    mats = [np.asarray(w) * g for w, g in zip(res.layer_matrices, gains, strict=True)]
+    assert torch.equal(PhotonicMLP.predict_from_matrices(mats, x, net.bias_amps), model.predict(x))
+    texts = []
+    it = chip.kdb_cell.begin_shapes_rec(chip.kcl.layer(66, 0))
+    while not it.at_end():
+        if it.shape().is_text():
+            t = it.shape().text.transformed(it.trans())
+            texts.append((t.string, t.x * chip.kcl.dbu, t.y * chip.kcl.dbu))
+        it.next()
+    bias_labels = [(x_, y_) for s_, x_, y_ in texts if s_ == "bias"]
+    assert len(bias_labels) == 2
+    for li, (bx, by) in enumerate(sorted(bias_labels, key=lambda p: -p[1])):
+        port = chip.ports[f"l{li}_in{net.layers[li].n_in - 1}"]
+        assert (bx, by) == pytest.approx(tuple(port.center))
 
 
 def test_reck_mesh_network_verifies():
