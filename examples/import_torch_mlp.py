@@ -1,7 +1,8 @@
 """Import your own trained torch MLP and compile its linear layers to a chip.
 
-A passive mesh realises a linear map without bias, so train with ``bias=False``.
-The nonlinearity between layers stays yours (here: ReLU in the electronic domain).
+Each ``nn.Linear`` becomes one SVD layer; a non-zero bias b becomes the optical bias mode (one more V
+input driven by a constant field: W' = [W | b] at unit amplitude). The nonlinearity between layers stays
+yours (here: ReLU in the electronic domain).
 
     .venv/bin/python examples/import_torch_mlp.py
 """
@@ -22,7 +23,7 @@ def train_user_mlp() -> nn.Sequential:
     torch.manual_seed(0)
     data = load_digits_fft16()
     x = torch.cat([data.X_train.real, data.X_train.imag], 1).float()[:, ::2]  # 16 real features
-    mlp = nn.Sequential(nn.Linear(16, 16, bias=False), nn.ReLU(), nn.Linear(16, 10, bias=False))
+    mlp = nn.Sequential(nn.Linear(16, 16), nn.ReLU(), nn.Linear(16, 10))
     opt = torch.optim.Adam(mlp.parameters(), lr=0.02)
     for _ in range(200):
         opt.zero_grad()
@@ -37,8 +38,9 @@ def main() -> None:
     net = photonic.to_phases()
     for i, (lin, w) in enumerate(zip([m for m in mlp if isinstance(m, nn.Linear)], net.matrices(), strict=True)):
         x = np.random.default_rng(i).normal(size=(5, lin.in_features))
-        ref = np.abs(x @ lin.weight.detach().numpy().T)
-        print(f"layer {i}: max | |Wx| − |W_mesh x| | = {np.abs(ref - np.abs(x @ w.T)).max():.2e}")
+        ref = np.abs(x @ lin.weight.detach().numpy().T + lin.bias.detach().numpy())
+        xb = np.concatenate([x, np.ones((5, 1))], axis=1)  # the bias mode at unit amplitude
+        print(f"layer {i}: max | |Wx + b| − |W_mesh [x; 1]| | = {np.abs(ref - np.abs(xb @ w.T)).max():.2e}")
     out = Path("out/imported")
     out.mkdir(parents=True, exist_ok=True)
     from gf_prune.layout import compile_network

@@ -402,6 +402,43 @@ def mesh_unitary_torch(
     return u
 
 
+def mesh_unitaries_one_zeroed(
+    topo: MeshTopology, theta: Any, phi: Any, kind: str, idx: Any, zero_state: ZeroState = "bar"
+) -> Any:
+    """The mesh's unitary with one phase set to 0, for many candidates: ``kind`` (theta|phi) of MZI
+    ``idx[b]`` zeroed in candidate b → (B, N, N).
+
+    With U = L_c · M_c · R_c (L_c, R_c the products of the columns after and before column c), changing one
+    MZI changes only a 2×2 block of M_c: U' = U + L_c[:, r:r+2] · ΔT · R_c[r:r+2, :], a rank-2 update, O(N²)
+    per candidate after O(C·N³) once. ``theta``/``phi`` are 1-D (K,).
+    """
+    import torch
+
+    m = column_matrices_torch(topo, theta, phi, zero_state)  # (C, N, N)
+    n_cols, n = m.shape[0], topo.n
+    eye = torch.eye(n, dtype=m.dtype, device=m.device)
+    before = [eye]
+    for c in range(n_cols - 1):
+        before.append(m[c] @ before[-1])
+    after: list[Any] = [eye] * n_cols
+    acc = eye
+    for c in range(n_cols - 1, -1, -1):
+        after[c] = acc
+        acc = acc @ m[c]
+    r_stack, l_stack = torch.stack(before), torch.stack(after)
+    idx = torch.as_tensor(idx, dtype=torch.long)
+    col = torch.tensor(np.array(topo.cols), dtype=torch.long)[idx]
+    row = torch.tensor(np.array(topo.rows), dtype=torch.long)[idx]
+    th, ph = theta[idx], phi[idx]
+    th0 = torch.zeros_like(th) if kind == "theta" else th
+    ph0 = torch.zeros_like(ph) if kind == "phi" else ph
+    old, new = mzi_transfer_torch(th, ph, zero_state), mzi_transfer_torch(th0, ph0, zero_state)
+    delta = torch.stack([b - a for a, b in zip(old, new, strict=True)], -1).reshape(-1, 2, 2)
+    left = torch.stack([l_stack[col, :, row], l_stack[col, :, row + 1]], -1)  # (B, N, 2)
+    right = torch.stack([r_stack[col, row, :], r_stack[col, row + 1, :]], -2)  # (B, 2, N)
+    return acc + left @ delta @ right
+
+
 def mesh_unitary_torch_naive(topo: MeshTopology, theta: Any, phi: Any, zero_state: ZeroState = "bar") -> Any:
     """One 2×2 at a time, as most research code does (benchmark baseline only)."""
     import torch

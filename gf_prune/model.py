@@ -18,7 +18,14 @@ import numpy as np
 import torch
 from torch import nn
 
-from gf_prune.mesh import MESH_KINDS, MeshTopology, decompose, mesh_unitary_torch, topology
+from gf_prune.mesh import (
+    MESH_KINDS,
+    MeshTopology,
+    decompose,
+    mesh_unitaries_one_zeroed,
+    mesh_unitary_torch,
+    topology,
+)
 from gf_prune.phases import LayerPhases, MeshPhases, NetworkPhases, SigmaPhases
 from gf_prune.physics import (
     TWO_PI,
@@ -151,6 +158,29 @@ class SVDLayer(nn.Module):
     def matrix(self) -> torch.Tensor:
         """Complex n_out × n_in matrix W = U Σ V†."""
         return self._matrix_from(*self.unitaries())
+
+    def matrices_one_zeroed(self, mesh: str, kind: str, idx: torch.Tensor) -> torch.Tensor:
+        """W with one phase set to 0, for many candidates: ``kind`` of ``mesh``'s MZI ``idx[b]`` zeroed in
+        candidate b → (B, n_out, n_in). Meshes by rank-2 updates (:func:`mesh_unitaries_one_zeroed`)."""
+        u, vh = self.unitaries()
+        sigma = self.sigma()
+        k = self.k
+        if mesh == "S":
+            th, ph = self.phase("S", "theta"), self.phase("S", "phi")
+            th = th.expand(len(idx), -1).clone()
+            ph = ph.expand(len(idx), -1).clone()
+            (th if kind == "theta" else ph)[torch.arange(len(idx)), idx] = 0.0
+            s = attenuator_element(mzi_transfer_torch(th, ph, self.zero_state), self.zero_state) * self.gain
+            return (u[:, :k] * s.unsqueeze(-2)) @ vh[:k, :]
+        topo = self.topo_V if mesh == "V" else self.topo_U
+        m = mesh_unitaries_one_zeroed(
+            topo, self.phase(mesh, "theta"), self.phase(mesh, "phi"), kind, idx, self.zero_state
+        )
+        if mesh == "V":
+            return (u[:, :k] * sigma) @ m[:, :k, :]
+        if self.screen is not None:
+            m = torch.polar(torch.ones_like(self.screen), self.screen).unsqueeze(-1) * m
+        return (m[:, :, :k] * sigma) @ vh[:k, :]
 
     def _matrix_from(self, u: torch.Tensor, vh: torch.Tensor) -> torch.Tensor:
         k = self.k
