@@ -380,6 +380,7 @@ def passthrough(
     straight: ComponentSpec = "straight",
     bend: ComponentSpec = "bend_euler",
     cross_section: CrossSectionSpec = "strip",
+    bias: bool = False,
 ) -> Component:
     """Single-mode slot (width W) with the optical length of the MZI's reference path.
 
@@ -388,6 +389,9 @@ def passthrough(
     total ``g.ref_straights + 2·coupler_length``: with the 8 bends the length is
     ``g.ref_length``. Sub-instances ``s<k>`` (straights) and ``b<k>`` (bends).
     ``pitch`` and the MZI arguments only fix the geometry to match :func:`mzi_unit`.
+    ``bias=True``: the first bump's verticals are ``bias_length/2`` longer (as the top path of
+    :func:`mzi_removed`): a passive π delay on this mode, where compaction keeps a removed MZI's π
+    (:mod:`gf_prune.compaction`). Only for ``zero_state="bar"``.
     """
     g = slot_geometry(
         pitch=pitch,
@@ -407,12 +411,15 @@ def passthrough(
     o1.orientation = 180
     h = g.width - 8 * g.radius  # horizontal straights in total
     h1 = round(h / 4, 3)
-    p.s(h1).bump(up, g.v_fan).s(round(h - 2 * h1, 3)).bump(up, g.v_fan).s(h1)
+    if bias and not g.bias:
+        raise ValueError("a π-delay passthrough (bias=True) needs zero_state='bar'")
+    v1 = round(g.v_fan + g.bias / 2, 3) if bias else g.v_fan
+    p.s(h1).bump(up, v1).s(round(h - 2 * h1, 3)).bump(up, g.v_fan).s(h1)
     _check_end(p.port, g.width, 0.0, "passthrough")
     c.add_port("o1", port=o1)
     c.add_port("o2", port=p.port)
     c.info["width"] = g.width
-    c.info["ref_length"] = round(g.ref_length, 3)
+    c.info["ref_length"] = round(g.ref_length + (g.bias if bias else 0.0), 3)
     return c
 
 
