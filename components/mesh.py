@@ -145,6 +145,7 @@ def mesh(
     with_heater_ports: bool = False,
     slots: tuple[int, ...] | None = None,
     signs: tuple[tuple[int, int], ...] = (),
+    in_delays: tuple[tuple[int, int], ...] = (),
 ) -> Component:
     """N-mode Clements or Reck mesh of abutting slots (see the module docstring).
 
@@ -166,6 +167,8 @@ def mesh(
             Instance names keep the logical column; passthroughs are named by their slot.
         signs: ``(slot, mode)`` of passthroughs built with a passive π delay
             (``through(bias=True)``): where a compacted mesh keeps a removed MZI's π.
+        in_delays: ``(k, input)`` of MZIs built with a π delay on their top (0) / bottom (1)
+            input (``slot(in_delay=...)``).
     """
     topo = topology(n, kind)  # type: ignore[arg-type]
     states = states if states is not None else "3" * topo.n_mzis
@@ -181,6 +184,15 @@ def mesh(
     }
     if "x" in states:
         cells["x"] = gf.get_component(removed, **removed_kw)
+    delay_of: dict[int, tuple[bool, bool]] = {}
+    for k, j in in_delays:
+        d = delay_of.get(k, (False, False))
+        delay_of[k] = (d[0] or j == 0, d[1] or j == 1)
+    for k, d in delay_of.items():
+        if (states[k], d) not in cells:
+            cells[(states[k], d)] = gf.get_component(
+                slot, theta_heater=states[k] in "32", phi_heater=states[k] in "31", in_delay=d, **slot_kw
+            )
     up = gf.get_component(through, up=True, **through_kw)
     down = gf.get_component(through, up=False, **through_kw)
     delayed = {r0: gf.get_component(through, up=r0, bias=True, **through_kw) for r0 in {m == 0 for _, m in signs}}
@@ -205,10 +217,11 @@ def mesh(
             raise ValueError(f"a π delay in slot {col} sits on a mode an MZI of that slot uses")
         for r, k in sorted(rows.items()):
             name = slot_instance(layer, mesh_name, int(topo.cols[k]), r)
-            ref = c.add_ref(cells[states[k]], name=name)
+            cell = cells[(states[k], delay_of[k])] if k in delay_of else cells[states[k]]
+            ref = c.add_ref(cell, name=name)
             ref.dmove((x, -r * pitch))
             if states[k] != "x":
-                _expose_heaters(c, ref, name, list(cells[states[k]].info["heaters"]), with_heater_ports)
+                _expose_heaters(c, ref, name, list(cell.info["heaters"]), with_heater_ports)
             if col == 0:
                 c.add_port(mode_port("in", r), port=ref.ports["o1"])
                 c.add_port(mode_port("in", r + 1), port=ref.ports["o2"])
@@ -308,16 +321,17 @@ def svd_layer(
     The three blocks abut (V's ``out{r}`` = Σ's ``in{r}``, Σ's ``out{r}`` = U's ``in{r}``).
     Ports: ``in{r}`` (r < n_in), ``out{r}`` (r < n_out) and every live heater's
     electrical ports, re-exported under the same names as in :func:`mesh`.
-    ``placement``: ``(v_slots, v_signs, u_slots, u_signs)`` of a compacted layer
+    ``placement``: ``(v_slots, v_signs, u_slots, u_signs[, v_in_delays, u_in_delays])`` of a compacted layer
     (:func:`gf_prune.compaction.place_network`; see :func:`mesh`), None = logical columns.
     """
     k = min(n_in, n_out)
     kw = {"pitch": pitch, "zero_state": zero_state, "slot": slot, "removed": removed, "through": through}
-    vp, up_ = (
-        ({"slots": placement[0], "signs": placement[1]}, {"slots": placement[2], "signs": placement[3]})
-        if (placement is not None)
-        else ({}, {})
-    )
+    vp: dict[str, Any] = {}
+    up_: dict[str, Any] = {}
+    if placement is not None:
+        delays = tuple(placement[4:6]) if len(placement) > 4 else ((), ())
+        vp = {"slots": placement[0], "signs": placement[1], **({"in_delays": delays[0]} if delays[0] else {})}
+        up_ = {"slots": placement[2], "signs": placement[3], **({"in_delays": delays[1]} if delays[1] else {})}
     v = mesh(n=n_in, kind=kind, states=v_states, layer=layer, mesh_name="V", slot_settings=slot_settings, **kw, **vp)
     u = mesh(n=n_out, kind=kind, states=u_states, layer=layer, mesh_name="U", slot_settings=slot_settings, **kw, **up_)
     s = sigma_column(

@@ -10,9 +10,10 @@ What a removed MZI leaves behind: with ``zero_state="bar"`` it is the fixed pass
 ``T(0, 0) = diag(−1, 1)`` (docs/design.md, "zero_state and the π bias"), a π on its top mode.
 Compaction keeps that π exactly, as a passive delay: a passthrough slot with the same
 extra length ``bias_length`` as the MZI's own bias (``passthrough(bias=True)``), placed on that
-mode in the first physical column after the last live MZI on it. Two π on one mode between
-the same live MZIs cancel. If a live MZI would follow its predecessor on that mode in the very
-next column (no passthrough left for the delay), it moves one column later. So the laid-out
+mode in the first physical column after the last live MZI on it; where the next live MZI on
+that mode follows in the very next column, the π goes into that MZI's input fan-in instead
+(``mzi_unit(in_delay=...)``: a bend a few hundred nm larger, same footprint). Two π on one mode
+between the same live MZIs cancel. So the laid-out
 mesh realises the trained matrix exactly — no phase is re-programmed, ``phases.npz`` and
 ``weights.npz`` stay the network that was trained and pruned, every heater burns what it burned
 before — and the SAX check of the compacted GDS proves it (≤ 1e-6).
@@ -20,7 +21,7 @@ before — and the SAX check of the compacted GDS proves it (≤ 1e-6).
 (The alternative, absorbing each π into a live φ or pushing it through θ → −θ into the detected
 outputs, re-programs heaters: ±P_π per absorbed π, and a θ-only MZI cannot take a π on one
 input without an arbitrary common phase that the next φ-less MZI cannot absorb. The passive
-delay costs only a column now and then; :func:`compaction_summary` counts both.)
+delays cost nothing but a π-delay passthrough or fan-in; :func:`compaction_summary` counts them.)
 
 ``zero_state="cross"`` removes an MZI as a waveguide crossing (a swap, not a diagonal): it is not
 compacted here (every slot kept).
@@ -46,6 +47,8 @@ class MeshPlacement:
     Attributes:
         slots: physical column of each MZI (topology order); −1 = not built (removed).
         signs: ``(slot, mode)`` of every π-delay passthrough (a removed MZI's passive phase).
+        in_delays: ``(k, input)`` of every MZI built with a π delay on its top (0) or bottom (1)
+            input (``mzi_unit(in_delay=...)``), where no passthrough is left for the π.
         n_slots: physical columns of the mesh.
         logical_cols: columns of the topology (the dense mesh).
         compact: whether the mesh was compacted (else ``slots`` = the logical columns).
@@ -56,9 +59,14 @@ class MeshPlacement:
     n_slots: int
     logical_cols: int
     compact: bool
+    in_delays: tuple[tuple[int, int], ...] = ()
 
     def to_dict(self) -> dict[str, Any]:
-        return {"logical": self.logical_cols, "physical": self.n_slots, "pi_delays": len(self.signs)}
+        return {
+            "logical": self.logical_cols,
+            "physical": self.n_slots,
+            "pi_delays": len(self.signs) + len(self.in_delays),
+        }
 
 
 def place_mesh(topo: MeshTopology, states: str, zero_state: str = "bar", compact: bool = True) -> MeshPlacement:
@@ -68,8 +76,9 @@ def place_mesh(topo: MeshTopology, states: str, zero_state: str = "bar", compact
     Compacted, MZIs are taken in topology order (a valid light order). ``free[m]`` is the first
     column after the last live MZI on mode m; ``pending[m]`` is 1 while an odd number of removed MZIs'
     π wait on mode m for a π-delay passthrough. A removed MZI (``"x"``) toggles ``pending`` of its top
-    mode. A live MZI goes to ``max(free[r], free[r+1])``, one column later on a mode whose π must sit
-    before it. A π need not sit before an MZI it commutes with — one whose θ is pruned (diagonal) or
+    mode. A live MZI goes to ``max(free[r], free[r+1])``; a π that must sit before it goes into a
+    passthrough of that mode if there is one, else into the MZI's own input (``in_delay``). A π need
+    not sit before an MZI it commutes with — one whose θ is pruned (diagonal) or
     one with a π on both inputs — it is carried past it and placed later. Whatever is pending at the
     end goes into the passthroughs after the last MZI on its mode (one extra column if there is none).
     """
@@ -83,6 +92,7 @@ def place_mesh(topo: MeshTopology, states: str, zero_state: str = "bar", compact
     pending = [0] * n
     slots = [-1] * topo.n_mzis
     signs: list[tuple[int, int]] = []
+    in_delays: list[tuple[int, int]] = []
     for k in range(topo.n_mzis):  # topology order = (column, row): every MZI after its predecessors
         r = int(topo.rows[k])
         if states[k] == "x":
@@ -92,12 +102,15 @@ def place_mesh(topo: MeshTopology, states: str, zero_state: str = "bar", compact
         # a π commutes with an MZI whose θ is pruned (diagonal: bar) and a π on both inputs with any MZI
         diagonal = states[k] in "10"  # θ pruned: T(0, φ) = diag(−e^{iφ}, 1)
         passes = diagonal or (pending[r] and pending[r + 1])
-        s = max(free[m] + (pending[m] and not passes) for m in modes)
-        room = [pending[m] and free[m] <= s - 1 for m in modes]
+        s = max(free[r], free[r + 1])
+        room = [bool(pending[m]) and free[m] <= s - 1 for m in modes]
         place = room if diagonal else [all(room) or not passes] * 2
-        for m, here, has_room in zip(modes, place, room, strict=True):
-            if pending[m] and here and has_room:
-                signs.append((free[m], m))
+        for j, (m, here, has_room) in enumerate(zip(modes, place, room, strict=True)):
+            if pending[m] and here:
+                if has_room:
+                    signs.append((free[m], m))
+                else:
+                    in_delays.append((k, j))
                 pending[m] = 0
             free[m] = s + 1
         slots[k] = s
@@ -105,7 +118,7 @@ def place_mesh(topo: MeshTopology, states: str, zero_state: str = "bar", compact
     if any(pending[m] and free[m] >= n_slots for m in range(n)):
         n_slots += 1  # a π after the last column: one more column of passthroughs
     signs += [(free[m], m) for m in range(n) if pending[m]]
-    return MeshPlacement(tuple(slots), tuple(sorted(signs)), n_slots, logical, True)
+    return MeshPlacement(tuple(slots), tuple(sorted(signs)), n_slots, logical, True, tuple(in_delays))
 
 
 def place_network(
@@ -146,6 +159,9 @@ def placement_unitary(
     for s in range(placement.n_slots):
         for k in np.flatnonzero(slots == s):
             r = int(topo.rows[k])
+            for kk, j in placement.in_delays:
+                if kk == k:
+                    u[r + j] = -u[r + j]
             top, bot = u[r].copy(), u[r + 1].copy()
             u[r] = t[k, 0, 0] * top + t[k, 0, 1] * bot
             u[r + 1] = t[k, 1, 0] * top + t[k, 1, 1] * bot

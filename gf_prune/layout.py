@@ -107,7 +107,9 @@ def build_network(
     if placements is None and compact:
         placements = place_network(net, pruned_mzi, compact=True)
     if placements is not None and any(p.compact for pair in placements for p in pair):
-        chip_kwargs["placements"] = tuple((v.slots, v.signs, u.slots, u.signs) for v, u in placements)
+        chip_kwargs["placements"] = tuple(
+            (v.slots, v.signs, u.slots, u.signs, v.in_delays, u.in_delays) for v, u in placements
+        )
     return network_chip(
         bias=bias,
         sizes=sizes,

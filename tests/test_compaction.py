@@ -8,23 +8,19 @@ from __future__ import annotations
 
 import csv
 import json
-import sys
-from pathlib import Path
 
 import numpy as np
 import pytest
 import torch
+from gf_prune.components.mesh import slot_states
+from test_verify import random_network  # tests/ is on sys.path (pytest rootdir insertion)
 
 from gf_prune.compaction import place_mesh, place_network, placement_unitary
-from gf_prune.components.mesh import slot_states
 from gf_prune.layout import compile_network
 from gf_prune.mesh import mesh_unitary, topology
 from gf_prune.model import PhotonicMLP
 from gf_prune.naming import parse_slot
 from gf_prune.verify import verify
-
-sys.path.insert(0, str(Path(__file__).parent))
-from test_verify import random_network  # noqa: E402
 
 
 @pytest.mark.parametrize("kind", ["clements", "reck"])
@@ -75,7 +71,7 @@ def compacted(tmp_path_factory):
 
 
 def test_compacted_chip_is_shorter_and_reports_columns_and_areas(compacted):
-    net, out, figures = compacted
+    _, out, figures = compacted
     cols = figures["columns"]
     assert set(cols) == {"V0", "U0", "V1", "U1"}
     assert sum(c["physical"] for c in cols.values()) < sum(c["logical"] for c in cols.values())
