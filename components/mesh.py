@@ -143,6 +143,9 @@ def mesh(
     through: ComponentSpec = passthrough,
     slot_settings: dict[str, Any] | None = None,
     with_heater_ports: bool = False,
+    slots: tuple[int, ...] | None = None,
+    signs: tuple[tuple[int, int], ...] = (),
+    in_delays: tuple[tuple[int, int], ...] = (),
 ) -> Component:
     """N-mode Clements or Reck mesh of abutting slots (see the module docstring).
 
@@ -159,6 +162,13 @@ def mesh(
         with_heater_ports: export the heaters' electrical ports (labels are always
             added). Off by default: ~1 ms of netlist extraction per port;
             :func:`network_chip` exports them once, at the top.
+        slots: physical column (slot) of each MZI in topology order, −1 = not built
+            (:func:`gf_prune.compaction.place_mesh`); None = every MZI in its logical column.
+            Instance names keep the logical column; passthroughs are named by their slot.
+        signs: ``(slot, mode)`` of passthroughs built with a passive π delay
+            (``through(bias=True)``): where a compacted mesh keeps a removed MZI's π.
+        in_delays: ``(k, input)`` of MZIs built with a π delay on their top (0) / bottom (1)
+            input (``slot(in_delay=...)``).
     """
     topo = topology(n, kind)  # type: ignore[arg-type]
     states = states if states is not None else "3" * topo.n_mzis
@@ -174,24 +184,44 @@ def mesh(
     }
     if "x" in states:
         cells["x"] = gf.get_component(removed, **removed_kw)
+    delay_of: dict[int, tuple[bool, bool]] = {}
+    for k, j in in_delays:
+        d = delay_of.get(k, (False, False))
+        delay_of[k] = (d[0] or j == 0, d[1] or j == 1)
+    for k, d in delay_of.items():
+        if (states[k], d) not in cells:
+            cells[(states[k], d)] = gf.get_component(
+                slot, theta_heater=states[k] in "32", phi_heater=states[k] in "31", in_delay=d, **slot_kw
+            )
     up = gf.get_component(through, up=True, **through_kw)
     down = gf.get_component(through, up=False, **through_kw)
+    delayed = {r0: gf.get_component(through, up=r0, bias=True, **through_kw) for r0 in {m == 0 for _, m in signs}}
     width = float(up.info["width"])
     c = Component()
-    n_cols = max(topo.n_cols, 1)
+    where = [int(x) for x in (topo.cols if slots is None else slots)]
+    if len(where) != topo.n_mzis:
+        raise ValueError(f"slots must have {topo.n_mzis} entries, got {len(where)}")
+    if any(w < 0 and st != "x" for w, st in zip(where, states, strict=True)):
+        raise ValueError("only removed MZIs ('x') may be left unbuilt (slot −1)")
+    n_cols = max([1, topo.n_cols if slots is None else 0, *(w + 1 for w in where), *(s + 1 for s, _ in signs)])
+    sign_at = set(signs)
     by_col: list[dict[int, int]] = [{} for _ in range(n_cols)]
     for k in range(topo.n_mzis):
-        by_col[int(topo.cols[k])][int(topo.rows[k])] = k
+        if where[k] >= 0:
+            by_col[where[k]][int(topo.rows[k])] = k
     for col in range(n_cols):
         x = col * width
         rows = by_col[col]
         covered = set(rows) | {r + 1 for r in rows}
+        if any(s == col and m in covered for s, m in sign_at):
+            raise ValueError(f"a π delay in slot {col} sits on a mode an MZI of that slot uses")
         for r, k in sorted(rows.items()):
-            name = slot_instance(layer, mesh_name, col, r)
-            ref = c.add_ref(cells[states[k]], name=name)
+            name = slot_instance(layer, mesh_name, int(topo.cols[k]), r)
+            cell = cells[(states[k], delay_of[k])] if k in delay_of else cells[states[k]]
+            ref = c.add_ref(cell, name=name)
             ref.dmove((x, -r * pitch))
             if states[k] != "x":
-                _expose_heaters(c, ref, name, list(cells[states[k]].info["heaters"]), with_heater_ports)
+                _expose_heaters(c, ref, name, list(cell.info["heaters"]), with_heater_ports)
             if col == 0:
                 c.add_port(mode_port("in", r), port=ref.ports["o1"])
                 c.add_port(mode_port("in", r + 1), port=ref.ports["o2"])
@@ -201,7 +231,8 @@ def mesh(
         for r in range(n):
             if r in covered:
                 continue
-            ref = c.add_ref(up if r == 0 else down, name=passthrough_instance(layer, mesh_name, col, r))
+            cell = delayed[r == 0] if (col, r) in sign_at else (up if r == 0 else down)
+            ref = c.add_ref(cell, name=passthrough_instance(layer, mesh_name, col, r))
             ref.dmove((x, -r * pitch))
             if col == 0:
                 c.add_port(mode_port("in", r), port=ref.ports["o1"])
@@ -209,6 +240,8 @@ def mesh(
                 c.add_port(mode_port("out", r), port=ref.ports["o2"])
     c.info["width"] = n_cols * width
     c.info["slot_width"] = width
+    c.info["slots"] = n_cols
+    c.info["logical_cols"] = max(topo.n_cols, 1)
     c.info["n_mzis"] = topo.n_mzis
     c.info["removed"] = states.count("x")
     c.info["unpowered"] = states.count("0")
@@ -281,17 +314,26 @@ def svd_layer(
     terminator: ComponentSpec = "terminator",
     slot_settings: dict[str, Any] | None = None,
     att_settings: dict[str, Any] | None = None,
+    placement: tuple[Any, ...] | None = None,
 ) -> Component:
     """SVD layer W = U·Σ·V†: mesh ``V{layer}`` (n_in modes) → ``S{layer}`` → mesh ``U{layer}``.
 
     The three blocks abut (V's ``out{r}`` = Σ's ``in{r}``, Σ's ``out{r}`` = U's ``in{r}``).
     Ports: ``in{r}`` (r < n_in), ``out{r}`` (r < n_out) and every live heater's
     electrical ports, re-exported under the same names as in :func:`mesh`.
+    ``placement``: ``(v_slots, v_signs, u_slots, u_signs[, v_in_delays, u_in_delays])`` of a compacted layer
+    (:func:`gf_prune.compaction.place_network`; see :func:`mesh`), None = logical columns.
     """
     k = min(n_in, n_out)
     kw = {"pitch": pitch, "zero_state": zero_state, "slot": slot, "removed": removed, "through": through}
-    v = mesh(n=n_in, kind=kind, states=v_states, layer=layer, mesh_name="V", slot_settings=slot_settings, **kw)
-    u = mesh(n=n_out, kind=kind, states=u_states, layer=layer, mesh_name="U", slot_settings=slot_settings, **kw)
+    vp: dict[str, Any] = {}
+    up_: dict[str, Any] = {}
+    if placement is not None:
+        delays = tuple(placement[4:6]) if len(placement) > 4 else ((), ())
+        vp = {"slots": placement[0], "signs": placement[1], **({"in_delays": delays[0]} if delays[0] else {})}
+        up_ = {"slots": placement[2], "signs": placement[3], **({"in_delays": delays[1]} if delays[1] else {})}
+    v = mesh(n=n_in, kind=kind, states=v_states, layer=layer, mesh_name="V", slot_settings=slot_settings, **kw, **vp)
+    u = mesh(n=n_out, kind=kind, states=u_states, layer=layer, mesh_name="U", slot_settings=slot_settings, **kw, **up_)
     s = sigma_column(
         k=k,
         n_in=n_in,
@@ -339,6 +381,7 @@ def network_chip(
     slot_settings: dict[str, Any] | None = None,
     att_settings: dict[str, Any] | None = None,
     bias: bool = False,
+    placements: tuple[tuple[Any, ...], ...] | None = None,
 ) -> Component:
     """Network chip: SVD layers ``layer{ℓ}`` in sequence, ``layer_gap`` µm apart.
 
@@ -353,6 +396,8 @@ def network_chip(
         bias: every layer has one more V input, the optical bias mode (layer ℓ maps n_ℓ + 1 → n_{ℓ+1});
             its input port ``l{ℓ}_in{n_ℓ}`` is labelled ``bias`` on the TEXT layer.
         states: per layer (v_states, s_states, u_states); None = all heaters built.
+        placements: per layer ``(v_slots, v_signs, u_slots, u_signs)`` of a compacted chip
+            (:func:`gf_prune.compaction.place_network`); None = every MZI in its logical column.
         other arguments: as :func:`svd_layer`.
     """
     if len(sizes) < 2:
@@ -383,6 +428,7 @@ def network_chip(
             terminator=terminator,
             slot_settings=slot_settings,
             att_settings=att_settings,
+            **({"placement": placements[li]} if placements is not None else {}),
         )
         ref = c.add_ref(cell, name=layer_instance(li))
         if stack == "x":

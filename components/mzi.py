@@ -224,6 +224,47 @@ def _check_end(port: Any, x: float, y: float, what: str) -> None:
 # ----------------------------------------------------------------------------- MZI
 
 
+_DELAY_BENDS: dict[Any, tuple[Any, float]] = {}
+
+
+def _delay_bend(bend: Any, cross_section: Any, bias: float) -> tuple[Any, float]:
+    """A bend whose footprint is δ larger and whose netlist length, less 2δ, differs from the
+    standard bend's by an odd number of ``bias`` (a π at the design index): ``(bend, δ in µm)``.
+
+    Used in an S-shaped fan-in (bend, vertical, bend) with the straight before it and the
+    vertical after it each δ shorter: same end points, a passive π on that path. Lengths are the
+    netlist's (whole nm), as the SAX models read them.
+    """
+    if not bias:
+        raise ValueError("a π delay needs zero_state='bar' (a bias length)")
+    key = (str(bend), str(cross_section), bias)
+    if key in _DELAY_BENDS:
+        return _DELAY_BENDS[key]
+    b0 = gf.get_component(bend, cross_section=cross_section)
+    r0 = _nm(round(abs(b0.ports["o2"].center[0] - b0.ports["o1"].center[0]), 3))
+    l0 = round(float(b0.info["length"]) / GRID_UM)
+    target = _nm(bias)
+
+    def trial(dnm: int) -> tuple[Any, int, int] | None:
+        b = gf.get_component(bend, cross_section=cross_section, radius=_um(r0 + dnm))
+        dx = abs(b.ports["o2"].center[0] - b.ports["o1"].center[0])
+        dy = abs(b.ports["o2"].center[1] - b.ports["o1"].center[1])
+        fx = round(dx / GRID_UM)
+        if abs(dx - dy) > 1e-9 or abs(fx * GRID_UM - dx) > 1e-9:
+            return None
+        return b, fx - r0, round(float(b.info["length"]) / GRID_UM) - l0 - 2 * (fx - r0)
+
+    probe = trial(1000)
+    slope = probe[2] / 1000 if probe and probe[2] else -0.4
+    guess = max(1, round(target / abs(slope)))
+    for dnm in sorted(range(max(1, guess - 300), guess + 300), key=lambda d: abs(d - guess)):
+        hit = trial(dnm)
+        if hit and hit[1] > 0 and hit[2] % (2 * target) == target:
+            _DELAY_BENDS[key] = (hit[0], _um(hit[1]))
+            return _DELAY_BENDS[key]
+    raise ValueError(f"no bend radius near {_um(r0 + guess)} µm gives a π delay on the 1 nm grid")
+
+
 def _add_mzi(
     c: Component,
     g: SlotGeometry,
@@ -237,6 +278,8 @@ def _add_mzi(
     cross_section: Any,
     heater_ports: tuple[str, str],
     coupler_ports: tuple[str, str, str, str],
+    in_delay: tuple[bool, bool] = (False, False),
+    delay_bend: tuple[Any, float] | None = None,
 ) -> dict[str, Any]:
     """Build the MZI of :func:`mzi_unit` into ``c`` with its top input at (x0, 0); return its ports."""
     cp = gf.get_component(coupler)
@@ -246,7 +289,7 @@ def _add_mzi(
     m, lh, vf = g.heater_margin, g.heater_length, g.v_fan
     ports: dict[str, Any] = {}
 
-    def phase_section(p: _Path, live: bool, name: str) -> None:
+    def phase_section(p: _Path, live: bool, name: str, shorten: float = 0.0) -> None:
         p.s(m, prefix=name + "_m")
         if live:
             ref = p.dev(ht, name, "o1", "o2")
@@ -254,21 +297,29 @@ def _add_mzi(
             ports[f"{name}_e2"] = ref.ports[heater_ports[1]]
         else:
             p.s(lh, name=name)
-        p.s(m, prefix=name + "_m")
+        p.s(round(m - shorten, 3), prefix=name + "_m")
+
+    # a π delay on an input: its fan-in's first bend δ larger, the margin before it and the
+    # vertical after it δ shorter (same end points, length changed by an odd number of λ/(2·n_eff))
+    delay = delay_bend if any(in_delay) else None
+    if any(in_delay) and delay is None:
+        raise ValueError("in_delay needs the delay bend (_delay_bend)")
+    dt = delay[1] if delay and in_delay[0] else 0.0
+    db = delay[1] if delay and in_delay[1] else 0.0
 
     # top input: φ section, fan-in down to the coupler's top west port
     top = _Path(c, _start(c, x0, 0.0, w, "t"), straight, bend, cross_section)
     ports["o1"] = top.port.copy()
     ports["o1"].orientation = 180
-    phase_section(top, phi_heater, "phi")
-    top.r("fin_t").s(vf, prefix="fin_t").l("fin_t")
+    phase_section(top, phi_heater, "phi", dt)
+    top.r("fin_t", bend=delay[0] if dt else None).s(round(vf - dt, 3), prefix="fin_t").l("fin_t")
     cp1 = top.dev(cp, "cp1", cin_t, cout_t)
     # bottom input: plain φ reference, fan-in up to the coupler's bottom west port
     bot = _Path(c, _start(c, x0, -g.pitch, w, "b"), straight, bend, cross_section)
     ports["o2"] = bot.port.copy()
     ports["o2"].orientation = 180
-    phase_section(bot, False, "phi_ref")
-    bot.l("fin_b").s(vf, prefix="fin_b").r("fin_b")
+    phase_section(bot, False, "phi_ref", db)
+    bot.l("fin_b", bend=delay[0] if db else None).s(round(vf - db, 3), prefix="fin_b").r("fin_b")
     _check_end(bot.port, *cp1.ports[cin_b].center, "bottom fan-in")
     # internal arms: top (θ, + bias) goes up, bottom (reference) goes down
     vt = round(vf + g.bias / 2, 3)
@@ -317,6 +368,7 @@ def mzi_unit(
     cross_section: CrossSectionSpec = "strip",
     heater_ports: tuple[str, str] = ("l_e2", "r_e2"),
     coupler_ports: tuple[str, str, str, str] = ("o1", "o2", "o3", "o4"),
+    in_delay: tuple[bool, bool] = (False, False),
 ) -> Component:
     """MZI slot of the gf_prune convention: T(θ, φ) = B·diag(e^{i(θ+b)}, 1)·B·diag(e^{iφ}, 1).
 
@@ -349,12 +401,29 @@ def mzi_unit(
         straight: straight spec; bend: 90° bend spec; cross_section: waveguide.
         heater_ports: the heater's two electrical ports exposed as ``{kind}_e1/e2``.
         coupler_ports: coupler's (west-bottom, west-top, east-top, east-bottom).
+        in_delay: a passive π on the (top, bottom) input, ``T·diag(±1, ±1)`` (``zero_state="bar"``
+            only): where a compacted mesh keeps a removed MZI's π without a column of its own
+            (:mod:`gf_prune.compaction`). The fan-in's first bend is a few hundred nm larger
+            (:func:`_delay_bend`); the slot's width and ports do not change.
     """
     g = _slot_geometry_of(locals())
     c = Component()
     b = gf.get_component(bend, cross_section=cross_section)
     ports = _add_mzi(
-        c, g, 0.0, theta_heater, phi_heater, coupler, heater, straight, b, cross_section, heater_ports, coupler_ports
+        c,
+        g,
+        0.0,
+        theta_heater,
+        phi_heater,
+        coupler,
+        heater,
+        straight,
+        b,
+        cross_section,
+        heater_ports,
+        coupler_ports,
+        in_delay=tuple(in_delay),
+        delay_bend=_delay_bend(bend, cross_section, g.bias) if any(in_delay) else None,
     )
     _expose(c, ports)
     c.info["width"] = g.width
@@ -380,6 +449,7 @@ def passthrough(
     straight: ComponentSpec = "straight",
     bend: ComponentSpec = "bend_euler",
     cross_section: CrossSectionSpec = "strip",
+    bias: bool = False,
 ) -> Component:
     """Single-mode slot (width W) with the optical length of the MZI's reference path.
 
@@ -388,6 +458,9 @@ def passthrough(
     total ``g.ref_straights + 2·coupler_length``: with the 8 bends the length is
     ``g.ref_length``. Sub-instances ``s<k>`` (straights) and ``b<k>`` (bends).
     ``pitch`` and the MZI arguments only fix the geometry to match :func:`mzi_unit`.
+    ``bias=True``: the first bump's verticals are ``bias_length/2`` longer (as the top path of
+    :func:`mzi_removed`): a passive π delay on this mode, where compaction keeps a removed MZI's π
+    (:mod:`gf_prune.compaction`). Only for ``zero_state="bar"``.
     """
     g = _slot_geometry_of(locals())
     c = Component()
@@ -398,12 +471,15 @@ def passthrough(
     o1.orientation = 180
     h = g.width - 8 * g.radius  # horizontal straights in total
     h1 = round(h / 4, 3)
-    p.s(h1).bump(up, g.v_fan).s(round(h - 2 * h1, 3)).bump(up, g.v_fan).s(h1)
+    if bias and not g.bias:
+        raise ValueError("a π-delay passthrough (bias=True) needs zero_state='bar'")
+    v1 = round(g.v_fan + g.bias / 2, 3) if bias else g.v_fan
+    p.s(h1).bump(up, v1).s(round(h - 2 * h1, 3)).bump(up, g.v_fan).s(h1)
     _check_end(p.port, g.width, 0.0, "passthrough")
     c.add_port("o1", port=o1)
     c.add_port("o2", port=p.port)
     c.info["width"] = g.width
-    c.info["ref_length"] = round(g.ref_length, 3)
+    c.info["ref_length"] = round(g.ref_length + (g.bias if bias else 0.0), 3)
     return c
 
 

@@ -70,6 +70,9 @@ class TrainSection(_Section):
 class LayoutSection(_Section):
     enabled: bool = True
     pruned_mzi: Literal["remove", "bar"] = "remove"
+    compact: bool = True
+    """Live MZIs in the earliest physical column their modes allow (only with ``pruned_mzi: remove``;
+    ``bar`` keeps every slot): :mod:`gf_prune.compaction`."""
 
 
 class VerifySection(_Section):

@@ -28,9 +28,10 @@ from typing import Any
 import gdsfactory as gf
 import numpy as np
 
+from gf_prune.compaction import MeshPlacement, compaction_summary, place_network
 from gf_prune.io import atomic_output, recorded_path
 from gf_prune.netlist import activate_pdk, extract_netlist, netlist_equal
-from gf_prune.phases import HEATER_COLUMNS, NetworkPhases
+from gf_prune.phases import HEATER_COLUMNS, NetworkPhases, instance_name
 from gf_prune.physics import P_PI_MW_DEFAULT
 
 __all__ = [
@@ -85,10 +86,16 @@ def build_network(
     pitch: float = 100.0,
     slot_settings: dict[str, Any] | None = None,
     att_settings: dict[str, Any] | None = None,
+    compact: bool = False,
+    placements: list[tuple[MeshPlacement, MeshPlacement]] | None = None,
     **chip_kwargs: Any,
 ) -> gf.Component:
     """The chip of ``net`` (no files written). ``slot_settings``/``att_settings`` swap cells
-    (``{"coupler": ..., "heater": ...}``); other keywords go to :func:`network_chip`."""
+    (``{"coupler": ..., "heater": ...}``); other keywords go to :func:`network_chip`.
+
+    ``compact``: each live MZI in the earliest physical column its modes allow, removed MZIs
+    leave no slot (only with ``pruned_mzi="remove"``; :mod:`gf_prune.compaction`); or pass the
+    ``placements`` of :func:`gf_prune.compaction.place_network` directly."""
     from gf_prune.components.mesh import network_chip
 
     if pruned_mzi not in PRUNED_MZI_CHOICES:
@@ -97,6 +104,12 @@ def build_network(
     activate_pdk()
     bias = net.layers[0].bias_amp is not None
     sizes = (net.layers[0].n_in - int(bias), *(layer.n_out for layer in net.layers))
+    if placements is None and compact:
+        placements = place_network(net, pruned_mzi, compact=True)
+    if placements is not None and any(p.compact for pair in placements for p in pair):
+        chip_kwargs["placements"] = tuple(
+            (v.slots, v.signs, u.slots, u.signs, v.in_delays, u.in_delays) for v, u in placements
+        )
     return network_chip(
         bias=bias,
         sizes=sizes,
@@ -110,13 +123,39 @@ def build_network(
     )
 
 
-def layout_figures(net: NetworkPhases, chip: gf.Component, pruned_mzi: str) -> dict[str, Any]:
+def _uncompacted_bbox(chip: gf.Component, placements: list[tuple[MeshPlacement, MeshPlacement]]) -> tuple[float, float]:
+    """(width, height) in µm the chip would have with every mesh at its logical column count.
+
+    Layers are stacked in y and left-aligned (:func:`network_chip`): the width is the widest layer,
+    each layer's width grows by (logical − physical) slot widths of its V and U meshes.
+    """
+    from gf_prune.naming import block_instance, layer_instance
+
+    bb = chip.dbbox()
+    grown = []
+    for li, (v, u) in enumerate(placements):
+        cell = chip.insts[layer_instance(li)].cell
+        w_slot = float(cell.insts[block_instance(li, "V")].cell.info["slot_width"])
+        width = float(cell.info["width"]) + w_slot * (v.logical_cols - v.n_slots + u.logical_cols - u.n_slots)
+        grown.append((float(cell.info["width"]), width))
+    widest_now = max(a for a, _ in grown)
+    return float(bb.width()) - widest_now + max(b for _, b in grown), float(bb.height())
+
+
+def layout_figures(
+    net: NetworkPhases,
+    chip: gf.Component,
+    pruned_mzi: str,
+    placements: list[tuple[MeshPlacement, MeshPlacement]] | None = None,
+) -> dict[str, Any]:
     """Area, MZI and heater counts of the pruned layout and of the dense one.
 
     ``mzis.bar`` counts every MZI kept unpowered (both phases pruned): mesh MZIs when
     ``pruned_mzi="bar"`` (``bar_mesh``) plus Σ attenuators (``unpowered_attenuators``,
-    never removed). Removing an MZI keeps its slot, so the dense and pruned chips
-    have the same footprint.
+    never removed). Without compaction a removed MZI keeps its slot, so the dense and pruned
+    chips have the same footprint; with ``placements`` (:mod:`gf_prune.compaction`) the figures
+    add ``area_mm2.dense/pruned/compacted`` (dense = pruned = every logical column; compacted =
+    the chip as built) and ``columns`` (per mesh: logical and physical columns, π delays).
     """
     mzis_uv = sum(layer.V.topo.n_mzis + layer.U.topo.n_mzis for layer in net.layers)
     atts = sum(layer.S.k for layer in net.layers)
@@ -129,7 +168,19 @@ def layout_figures(net: NetworkPhases, chip: gf.Component, pruned_mzi: str) -> d
     bar_mesh = removable if pruned_mzi == "bar" else 0
     bb = chip.dbbox()
     area = float(bb.width() * bb.height())
+    placements = placements if placements is not None else place_network(net, pruned_mzi, compact=False)
+    w_full, h_full = _uncompacted_bbox(chip, placements)
+    area_full = w_full * h_full
+    comp = compaction_summary(placements)
+    extra = {
+        "area_mm2": {"dense": area_full * 1e-6, "pruned": area_full * 1e-6, "compacted": area * 1e-6},
+        "compact": comp["compact"],
+        "columns": comp["columns"],
+        "columns_total": {"logical": comp["logical_total"], "physical": comp["physical_total"]},
+        "pi_delays": comp["pi_delays"],
+    }
     return {
+        **extra,
         "area_um2": area,
         "width_um": float(bb.width()),
         "height_um": float(bb.height()),
@@ -145,7 +196,7 @@ def layout_figures(net: NetworkPhases, chip: gf.Component, pruned_mzi: str) -> d
             "built": mzis_uv + atts - removed,
         },
         "heaters": {"dense": 2 * (mzis_uv + atts), "pruned": theta + phi, "theta": theta, "phi": phi},
-        "dense": {"mzis_built": mzis_uv + atts, "heaters": 2 * (mzis_uv + atts), "area_um2": area},
+        "dense": {"mzis_built": mzis_uv + atts, "heaters": 2 * (mzis_uv + atts), "area_um2": area_full},
         "pruned": {"mzis_built": mzis_uv + atts - removed, "heaters": theta + phi, "area_um2": area},
         "zero_state": net.zero_state,
         "mesh_kind": net.mesh_kind,
@@ -162,15 +213,56 @@ def _atomic(path: Path, write: Any) -> None:
         write(tmp)
 
 
-def write_heater_table(net: NetworkPhases, path: str | Path, p_pi_mw: float = P_PI_MW_DEFAULT) -> None:
-    """``heaters.csv``: one row per phase shifter (``phases.HEATER_COLUMNS``)."""
+PLACEMENT_COLUMNS = ("slot", "x_um", "y_um")
+"""Columns ``heaters.csv`` adds with a chip: the physical column of the slot (−1: MZI not built) and
+the heater's centre on the chip (midpoint of its two electrical ports; empty for a pruned heater)."""
+
+
+def heater_placement(
+    net: NetworkPhases, chip: gf.Component, placements: list[tuple[MeshPlacement, MeshPlacement]]
+) -> dict[tuple[int, str, int, int, str], dict[str, Any]]:
+    """``(layer, mesh, column, row, kind)`` → ``{"slot", "x_um", "y_um"}`` for every phase shifter."""
+    from gf_prune.naming import heater_port
+
+    ports = {p.name: p for p in chip.ports if p.port_type == "electrical"}
+    out: dict[tuple[int, str, int, int, str], dict[str, Any]] = {}
+    for li, mesh_name, c, r, kind, _raw, live in net.iter_phases():
+        if mesh_name == "S":
+            slot = 0
+        else:
+            v, u = placements[li]
+            m = getattr(net.layers[li], mesh_name)
+            slot = (v if mesh_name == "V" else u).slots[m.topo.index(c, r)]
+        inst = instance_name(li, mesh_name, c, r)
+        e1, e2 = ports.get(heater_port(inst, kind, 1)), ports.get(heater_port(inst, kind, 2))
+        xy = ("", "")
+        if live and e1 is not None and e2 is not None:
+            xy = tuple(f"{(a + b) / 2:.3f}" for a, b in zip(e1.center, e2.center, strict=True))
+        out[(li, mesh_name, c, r, kind)] = {"slot": slot, "x_um": xy[0], "y_um": xy[1]}
+    return out
+
+
+def write_heater_table(
+    net: NetworkPhases,
+    path: str | Path,
+    p_pi_mw: float = P_PI_MW_DEFAULT,
+    placement: dict[tuple[int, str, int, int, str], dict[str, Any]] | None = None,
+) -> None:
+    """``heaters.csv``: one row per phase shifter (``phases.HEATER_COLUMNS``; with ``placement``
+    from :func:`heater_placement` also ``slot, x_um, y_um``)."""
+    cols = list(HEATER_COLUMNS) + (list(PLACEMENT_COLUMNS) if placement is not None else [])
 
     def write(tmp: Path) -> None:
         with tmp.open("w", newline="") as f:
-            w = csv.DictWriter(f, fieldnames=list(HEATER_COLUMNS))
+            w = csv.DictWriter(f, fieldnames=cols)
             w.writeheader()
             for row in net.heater_rows(p_pi_mw):
-                w.writerow({**row, "phase_rad": f"{row['phase_rad']:.12g}", "power_mw": f"{row['power_mw']:.12g}"})
+                extra = {}
+                if placement is not None:
+                    extra = placement[(row["layer"], row["mesh"], row["column"], row["row"], row["kind"])]
+                w.writerow(
+                    {**row, **extra, "phase_rad": f"{row['phase_rad']:.12g}", "power_mw": f"{row['power_mw']:.12g}"}
+                )
 
     _atomic(Path(path), write)
 
@@ -209,8 +301,13 @@ def compile_network(
     check: bool = True,
     slot_settings: dict[str, Any] | None = None,
     att_settings: dict[str, Any] | None = None,
+    compact: bool = True,
 ) -> dict[str, Any]:
     """Compile ``net`` into ``out_dir``: ``network.gds``, ``heaters.csv``, ``layout.png``, ``layout.json``.
+
+    ``compact`` (default; only with ``pruned_mzi="remove"`` and ``zero_state="bar"``): live MZIs in
+    the earliest physical column their modes allow (:mod:`gf_prune.compaction`). The network laid
+    out is ``net`` itself, exactly: no phase changes, the removed MZIs' π are kept as passive delays.
 
     Returns the layout figures (:func:`layout_figures`) plus ``timings_s`` and the
     written ``files``; with ``check`` (default) also ``geometry``: the result of
@@ -218,15 +315,16 @@ def compile_network(
     violations are reported, not raised).
     """
     t0 = time.perf_counter()
-    chip = build_network(net, pruned_mzi, pitch, slot_settings, att_settings)
+    placements = place_network(net, pruned_mzi, compact=compact)
+    chip = build_network(net, pruned_mzi, pitch, slot_settings, att_settings, placements=placements)
     t1 = time.perf_counter()
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
     gds = out / "network.gds"
     _atomic(gds, lambda tmp: chip.write_gds(tmp))
     t2 = time.perf_counter()
-    write_heater_table(net, out / "heaters.csv", p_pi_mw)
-    figures = layout_figures(net, chip, pruned_mzi)
+    write_heater_table(net, out / "heaters.csv", p_pi_mw, heater_placement(net, chip, placements))
+    figures = layout_figures(net, chip, pruned_mzi, placements)
     files = {"gds": recorded_path(gds, out), "heaters": recorded_path(out / "heaters.csv", out)}
     if png:
         write_png(gds, out / "layout.png")

@@ -8,6 +8,11 @@ does for ports. Nothing here imports from the rest of the package.
 A *slot* is one MZI or Σ attenuator, addressed by (layer ℓ, mesh V|S|U, column c, row r):
 ``column`` is the LOGICAL mesh column of the topology (:func:`gf_prune.mesh.topology`), not
 a physical position; ``row`` is the slot's top mode (an MZI spans modes r and r + 1).
+A ``slot`` is the PHYSICAL column of a mesh on the chip (x = slot · slot width): without
+compaction slot = column; a compacted mesh (:mod:`gf_prune.compaction`) puts each live MZI in
+the earliest slot its modes allow and builds no removed MZI (slot −1 in ``heaters.csv``). MZI
+instance names keep the logical column; passthroughs, which have no logical column, are named
+by their slot (``pass_V0_c{slot}_r{r}``).
 Names (see ``docs/design.md``)::
 
     layer{ℓ}                    an SVD layer in the chip         layer0
@@ -124,7 +129,9 @@ def slot_instance(layer: int, mesh: str, column: int, row: int) -> str:
 
 
 def passthrough_instance(layer: int, mesh: str, column: int, row: int) -> str:
-    """Instance name of the single-mode passthrough on mode ``row`` of a mesh column: ``pass_V0_c3_r4``."""
+    """Instance name of the single-mode passthrough on mode ``row`` of a mesh column: ``pass_V0_c3_r4``.
+
+    ``column`` is the passthrough's physical slot (= the logical column in a mesh that is not compacted)."""
     _check_mesh(mesh, "UV")
     return f"pass_{mesh}{layer}_c{column}_r{row}"
 

@@ -84,7 +84,7 @@ def test_pruned_phase_has_no_heater_and_csv_names_gds_instances(compiled):
     slots = {parent for parent, _ in placed}
     with (out / "heaters.csv").open() as f:
         rows = list(csv.DictReader(f))
-    assert tuple(rows[0]) == HEATER_COLUMNS
+    assert tuple(rows[0]) == (*HEATER_COLUMNS, "slot", "x_um", "y_um")
     assert len(rows) == len(net.heater_rows())
     for row in rows:
         pruned = row["pruned"] == "True"
@@ -92,8 +92,8 @@ def test_pruned_phase_has_no_heater_and_csv_names_gds_instances(compiled):
         if row["mesh"] in "UV":
             m = getattr(net.layers[int(row["layer"])], row["mesh"])
             removed = bool(m.removable[m.topo.index(int(row["column"]), int(row["row"]))])
-        if removed:
-            assert row["instance"] in slots and (row["instance"], row["kind"]) not in placed
+        if removed:  # compacted chip: a removed MZI is not built at all (slot −1)
+            assert row["instance"] not in slots and row["slot"] == "-1"
             continue
         assert row["instance"] in slots, row["instance"]
         cell = placed[(row["instance"], row["kind"])]
@@ -112,11 +112,17 @@ def test_figures_count_dense_and_pruned(compiled):
     assert fig["geometry"]["ok"]
 
 
-def test_removed_mzis_match_masks(compiled):
+def test_removed_mzis_match_masks(compiled, tmp_path):
+    """Compacted (default): a removed MZI is not built at all; ``compact=False``: plain waveguides in its slot."""
     net, out, figures = compiled
     removable = sum(int(layer.V.removable.sum() + layer.U.removable.sum()) for layer in net.layers)
     cells = [cell for _, name, cell in gds_instances(out / "network.gds") if name and name.startswith("mzi_")]
-    assert sum(c.startswith("mzi_removed") for c in cells) == removable == figures["mzis"]["removed"]
+    assert not any(c.startswith("mzi_removed") for c in cells)
+    assert len(cells) == figures["mzis"]["mesh"] - removable
+    assert removable == figures["mzis"]["removed"]
+    compile_network(net, tmp_path, pruned_mzi="remove", png=False, check=False, compact=False)
+    cells = [cell for _, name, cell in gds_instances(tmp_path / "network.gds") if name and name.startswith("mzi_")]
+    assert sum(c.startswith("mzi_removed") for c in cells) == removable
     assert len(cells) == figures["mzis"]["mesh"]
 
 
@@ -133,7 +139,7 @@ def test_gds_reads_back_with_the_same_ports(compiled):
     import kfactory as kf
 
     net, out, _ = compiled
-    chip = build_network(net)
+    chip = build_network(net, compact=True)
     kcl = kf.KCLayout("test_layout_readback")
     try:
         kcl.read(str(out / "network.gds"))

@@ -100,7 +100,7 @@ def test_heater_table_matches_report(run_dir):
     report = json.loads((run_dir / "report.json").read_text())
     with (run_dir / "heaters.csv").open() as f:
         reader = csv.DictReader(f)
-        assert reader.fieldnames == HEATER_COLUMNS
+        assert reader.fieldnames == [*HEATER_COLUMNS, "slot", "x_um", "y_um"]  # placement columns (issue 13)
         rows = list(reader)
     assert len(rows) == report["phases"]["total_all"]
     pruned = sum(r["pruned"].lower() == "true" for r in rows)
