@@ -18,7 +18,7 @@ import numpy as np
 import torch
 from torch import nn
 
-from gf_prune.mesh import MESH_KINDS, MeshTopology, decompose, mesh_unitary_torch, topology
+from gf_prune.mesh import MESH_KINDS, MeshTopology, decompose, mesh_unitary_torch, padded_size, topology
 from gf_prune.phases import LayerPhases, MeshPhases, NetworkPhases, SigmaPhases
 from gf_prune.physics import (
     TWO_PI,
@@ -46,7 +46,8 @@ class SVDLayer(nn.Module):
     Args:
         n_in: input modes (V mesh size).
         n_out: output modes (U mesh size); Σ holds k = min(n_in, n_out) attenuators.
-        mesh_kind: ``"clements"`` or ``"reck"``.
+        mesh_kind: ``"clements"``, ``"reck"`` or ``"butterfly"`` (a butterfly mesh is padded to the next
+            power of two, :func:`gf_prune.mesh.padded_size`; the extra modes are dark).
         zero_state: MZI state at zero heater power (see :mod:`gf_prune.physics`).
         init: ``"uniform"`` (phases U[0, 2π), θ of Σ U[0, π]) or ``"zero"``
             (zero-power init: every phase N(0, init_std), meshes near their bar state).
@@ -83,8 +84,8 @@ class SVDLayer(nn.Module):
         self.n_in, self.n_out, self.k = n_in, n_out, min(n_in, n_out)
         self.mesh_kind = mesh_kind
         self.zero_state = check_zero_state(zero_state)
-        self.topo_V: MeshTopology = topology(n_in, mesh_kind)  # type: ignore[arg-type]
-        self.topo_U: MeshTopology = topology(n_out, mesh_kind)  # type: ignore[arg-type]
+        self.topo_V: MeshTopology = topology(padded_size(n_in, mesh_kind), mesh_kind)  # type: ignore[arg-type]
+        self.topo_U: MeshTopology = topology(padded_size(n_out, mesh_kind), mesh_kind)  # type: ignore[arg-type]
         sizes = {"V": self.topo_V.n_mzis, "S": self.k, "U": self.topo_U.n_mzis}
         for mesh in MESHES:
             for kind in KINDS:
@@ -102,7 +103,8 @@ class SVDLayer(nn.Module):
         self.log_gain = nn.Parameter(torch.zeros((), dtype=torch.float64))
         # optical bias mode: the last V input carries a constant field of (trained) amplitude bias_amp
         self.bias_amp = nn.Parameter(torch.ones((), dtype=torch.float64)) if bias else None
-        self.screen = nn.Parameter(torch.zeros(n_out, dtype=torch.float64)) if output_phases else None
+        self.screen = nn.Parameter(torch.zeros(self.topo_U.n, dtype=torch.float64)) if output_phases else None
+        self.fit_residual: float | None = None  # set by from_matrix on a non-universal (butterfly) mesh
 
     # ------------------------------------------------------------------ phases
     def phase(self, mesh: str, kind: str) -> torch.Tensor:
@@ -155,7 +157,7 @@ class SVDLayer(nn.Module):
 
     def _matrix_from(self, u: torch.Tensor, vh: torch.Tensor) -> torch.Tensor:
         k = self.k
-        return (u[:, :k] * self.sigma()) @ vh[:k, :]
+        return (u[: self.n_out, :k] * self.sigma()) @ vh[:k, : self.n_in]
 
     @property
     def bias(self) -> bool:
@@ -188,7 +190,7 @@ class SVDLayer(nn.Module):
         )
         amp = float(self.bias_amp.detach()) if self.bias_amp is not None else None
         return LayerPhases(
-            self.n_in, self.n_out, mesh_phases("V", self.n_in), s, mesh_phases("U", self.n_out), bias_amp=amp
+            self.n_in, self.n_out, mesh_phases("V", self.topo_V.n), s, mesh_phases("U", self.topo_U.n), bias_amp=amp
         )
 
     @classmethod
@@ -214,11 +216,16 @@ class SVDLayer(nn.Module):
         zero_state: ZeroState = "bar",
         output_phases: bool = True,
         bias_amp: float | None = None,
+        max_residual: float = 1e-6,
     ) -> SVDLayer:
         """Layer realising a complex (n_out × n_in) matrix W = U Σ V† via SVD + mesh decomposition.
 
         With ``output_phases=False`` the result equals W up to output phases (|W x| exact). With
         ``bias_amp`` the last column of W is the bias mode's (driven at that amplitude).
+
+        A butterfly mesh is not universal: the layer is fitted to W by optimisation
+        (:meth:`fit_matrix`); the relative residual is kept in ``layer.fit_residual`` and a fit worse
+        than ``max_residual`` raises ValueError naming it (never a silently different matrix).
         """
         w = np.asarray(w)
         if w.ndim != 2 or min(w.shape) < 1:
@@ -227,6 +234,18 @@ class SVDLayer(nn.Module):
         if not np.all(np.isfinite(w)):
             raise ValueError("W contains NaN or infinite entries")
         n_out, n_in = w.shape
+        if mesh_kind == "butterfly":
+            layer = cls.fit_matrix(w, mesh_kind, zero_state, bias_amp=bias_amp)
+            res = float(layer.fit_residual or 0.0)
+            if not res <= max_residual:
+                raise ValueError(
+                    f"a butterfly mesh cannot realise this {n_out}×{n_in} matrix: best fit leaves a relative "
+                    f"residual ‖W_fit − W‖/‖W‖ = {res:.3g} > {max_residual:g} (butterfly meshes are not "
+                    "universal); use mesh_kind clements or reck, or accept the fit with a larger max_residual"
+                )
+            if not output_phases:
+                layer.screen = None
+            return layer
         u, s, vh = np.linalg.svd(w)
         smax = float(s[0]) if s[0] > 0 else 1.0
         _, vt, vp, vscreen = decompose(vh, mesh_kind, zero_state)  # type: ignore[arg-type]
@@ -250,6 +269,56 @@ class SVDLayer(nn.Module):
             layer.log_gain.fill_(math.log(smax))
             if layer.screen is not None:
                 layer.screen.copy_(torch.as_tensor(uscreen))
+        return layer
+
+    @classmethod
+    def fit_matrix(
+        cls,
+        w: Any,
+        mesh_kind: str = "butterfly",
+        zero_state: ZeroState = "bar",
+        bias_amp: float | None = None,
+        steps: int = 500,
+        restarts: int = 3,
+        seed: int = 0,
+    ) -> SVDLayer:
+        """Layer (with an output screen) whose W best fits ``w``, by L-BFGS on all its phases and gain.
+
+        ``layer.fit_residual`` is the relative error ‖W_layer − W‖_F / ‖W‖_F of the best of
+        ``restarts`` random starts.
+        """
+        w_t = torch.as_tensor(np.asarray(w, dtype=np.complex128))
+        n_out, n_in = w_t.shape
+        norm = float(torch.linalg.norm(w_t)) or 1.0
+        g = torch.Generator().manual_seed(seed)
+        best: tuple[float, dict[str, Any]] | None = None
+        for _ in range(max(1, restarts)):
+            layer = cls(n_in, n_out, mesh_kind, zero_state, output_phases=True, generator=g, bias=bias_amp is not None)
+            if layer.bias_amp is not None:
+                layer.bias_amp.requires_grad_(False).fill_(float(bias_amp))
+            with torch.no_grad():
+                layer.log_gain.fill_(math.log(max(float(np.linalg.norm(np.asarray(w), 2)), 1e-12)))
+            params = [p for p in layer.parameters() if p.requires_grad]
+            opt = torch.optim.LBFGS(params, lr=1, max_iter=steps, line_search_fn="strong_wolfe", tolerance_grad=1e-14)
+
+            def closure(layer: SVDLayer = layer, opt: Any = opt) -> torch.Tensor:
+                opt.zero_grad()
+                loss = (layer.matrix() - w_t).abs().pow(2).sum() / norm**2
+                loss.backward()
+                return loss
+
+            opt.step(closure)
+            with torch.no_grad():
+                err = float(torch.linalg.norm(layer.matrix() - w_t)) / norm
+            if best is None or err < best[0]:
+                best = (err, {k: v.detach().clone() for k, v in layer.state_dict().items()})
+        assert best is not None
+        layer = cls(n_in, n_out, mesh_kind, zero_state, output_phases=True, bias=bias_amp is not None)
+        layer.load_state_dict(best[1])
+        with torch.no_grad():
+            for _, _, p, _ in layer.phase_items():
+                p.copy_(p % TWO_PI)
+        layer.fit_residual = best[0]
         return layer
 
     @classmethod
