@@ -548,7 +548,14 @@ def fit_unitary(
         th = (torch.rand(topo.n_mzis, generator=g, dtype=torch.float64) * TWO_PI_F).requires_grad_()
         ph = (torch.rand(topo.n_mzis, generator=g, dtype=torch.float64) * TWO_PI_F).requires_grad_()
         sc = torch.zeros(topo.n, dtype=torch.float64, requires_grad=True)
-        opt = torch.optim.LBFGS([th, ph, sc], lr=1, max_iter=steps, line_search_fn="strong_wolfe", tolerance_grad=1e-12)
+        opt = torch.optim.LBFGS(
+            [th, ph, sc],
+            lr=1,
+            max_iter=steps,
+            line_search_fn="strong_wolfe",
+            tolerance_grad=1e-14,
+            tolerance_change=1e-24,
+        )
 
         def closure(opt: Any = opt, th: Any = th, ph: Any = ph, sc: Any = sc) -> Any:
             opt.zero_grad()

@@ -216,7 +216,7 @@ class SVDLayer(nn.Module):
         zero_state: ZeroState = "bar",
         output_phases: bool = True,
         bias_amp: float | None = None,
-        max_residual: float = 1e-6,
+        max_residual: float = 1e-4,
     ) -> SVDLayer:
         """Layer realising a complex (n_out × n_in) matrix W = U Σ V† via SVD + mesh decomposition.
 
@@ -278,8 +278,8 @@ class SVDLayer(nn.Module):
         mesh_kind: str = "butterfly",
         zero_state: ZeroState = "bar",
         bias_amp: float | None = None,
-        steps: int = 500,
-        restarts: int = 3,
+        steps: int = 200,
+        restarts: int = 2,
         seed: int = 0,
     ) -> SVDLayer:
         """Layer (with an output screen) whose W best fits ``w``, by L-BFGS on all its phases and gain.
@@ -299,7 +299,14 @@ class SVDLayer(nn.Module):
             with torch.no_grad():
                 layer.log_gain.fill_(math.log(max(float(np.linalg.norm(np.asarray(w), 2)), 1e-12)))
             params = [p for p in layer.parameters() if p.requires_grad]
-            opt = torch.optim.LBFGS(params, lr=1, max_iter=steps, line_search_fn="strong_wolfe", tolerance_grad=1e-14)
+            opt = torch.optim.LBFGS(
+                params,
+                lr=1,
+                max_iter=steps,
+                line_search_fn="strong_wolfe",
+                tolerance_grad=1e-14,
+                tolerance_change=1e-24,
+            )
 
             def closure(layer: SVDLayer = layer, opt: Any = opt) -> torch.Tensor:
                 opt.zero_grad()
@@ -307,7 +314,8 @@ class SVDLayer(nn.Module):
                 loss.backward()
                 return loss
 
-            opt.step(closure)
+            for _ in range(3):  # L-BFGS restarts its curvature memory: helps the last digits
+                opt.step(closure)
             with torch.no_grad():
                 err = float(torch.linalg.norm(layer.matrix() - w_t)) / norm
             if best is None or err < best[0]:
