@@ -45,7 +45,7 @@ class ModelConfig(_Section):
     bias: Literal["auto"] | bool = Field(
         "auto", description="optical bias mode (last V input); auto: on for feature rows, off for image FFTs"
     )
-    mesh_kind: Literal["clements", "reck"] = "clements"
+    mesh_kind: Literal["clements", "reck", "butterfly"] = "clements"
     zero_state: Literal["bar", "cross"] = "bar"
     init: Literal["uniform", "zero"] = Field("zero", description="zero-power init: phases N(0, init_std)")
     init_std: float = Field(0.5, gt=0)

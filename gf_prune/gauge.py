@@ -50,7 +50,11 @@ def _u_edges(layer: SVDLayer) -> tuple[list[tuple[int, int]], np.ndarray]:
     topo = layer.topo_U
     s = np.arange(topo.n)
     edges = []
+    col = 0
     for k in range(topo.n_mzis):  # MZIs are ordered by (column, row): light order, disjoint per column
+        while topo.perms and int(topo.cols[k]) > col:  # butterfly: the screen follows the waveguides
+            s[topo.perms[col]] = s.copy()
+            col += 1
         r = int(topo.rows[k])
         edges.append((int(s[r]), int(s[r + 1])))
         s[r] = s[r + 1]
@@ -89,7 +93,7 @@ def gauge_layer(layer: SVDLayer, prune: bool = True, prune_sigma: bool = False) 
     Returns:
         (number of U φ's zeroed, number of Σ φ's zeroed). Already-pruned phases are not counted.
     """
-    n, k = layer.n_out, layer.k
+    n, k = layer.topo_U.n, layer.k  # a padded (butterfly) U mesh: its dark inputs are free nodes too
     ground = n
     edges, final = _u_edges(layer)
     u_phi = layer.U_phi.detach().clone()

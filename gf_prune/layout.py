@@ -98,6 +98,9 @@ def build_network(
     ``placements`` of :func:`gf_prune.compaction.place_network` directly."""
     from gf_prune.components.mesh import network_chip
 
+    if net.mesh_kind == "butterfly":  # stage columns + crossings (components/butterfly.py)
+        from gf_prune.components.butterfly import butterfly_chip as network_chip
+
     if pruned_mzi not in PRUNED_MZI_CHOICES:
         raise ValueError(f"pruned_mzi must be one of {PRUNED_MZI_CHOICES}, got {pruned_mzi!r}")
     _check_network(net)
@@ -200,6 +203,7 @@ def layout_figures(
         "pruned": {"mzis_built": mzis_uv + atts - removed, "heaters": theta + phi, "area_um2": area},
         "zero_state": net.zero_state,
         "mesh_kind": net.mesh_kind,
+        "crossings": sum(layer.V.topo.n_crossings + layer.U.topo.n_crossings for layer in net.layers),
     }
 
 

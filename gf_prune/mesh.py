@@ -1,4 +1,4 @@
-"""Clements (rectangular) and Reck (triangular) MZI meshes.
+"""Clements (rectangular), Reck (triangular) and butterfly MZI meshes.
 
 A mesh maps N modes through columns of MZIs (:func:`gf_prune.physics.mzi_transfer`)
 followed by an optional output phase screen D::
@@ -11,6 +11,16 @@ MZI ``k`` sits on modes (row_k, row_k + 1) in column col_k; MZIs are ordered by
 columns multiplied as a balanced product tree; meshes deeper than ``TREE_MAX_COLS``
 first merge groups of ≈√C columns by batched 2×2 row updates), and unitary → phases
 (Clements 2016; Reck 1994) in the same convention.
+
+A butterfly mesh (PSNN, Feng, Gu et al. 2021; FFT-ONN) has log₂N stages of N/2 MZIs on the adjacent
+pairs (0, 1), (2, 3), … and a fixed waveguide permutation ``P_c`` after every stage but the last::
+
+    U = D · M_{L-1} · P_{L-2} · M_{L-2} ⋯ P_0 · M_0
+
+Stage s mixes the logical modes ℓ and ℓ XOR 2^s (see :func:`butterfly_positions`); ``perms[c][p]`` is
+the waveguide position that position p moves to after stage c. It has N/2·log₂N MZIs and is not
+universal: :func:`decompose` refuses it (:func:`fit_unitary` fits by optimisation and reports the
+residual). N must be a power of two (a layer pads its meshes, :func:`padded_size`).
 """
 
 from __future__ import annotations
@@ -33,9 +43,12 @@ from gf_prune.physics import (
     wrap_phase,
 )
 
-MeshKind = Literal["clements", "reck"]
-MESH_KINDS: tuple[str, ...] = ("clements", "reck")
+MeshKind = Literal["clements", "reck", "butterfly"]
+MESH_KINDS: tuple[str, ...] = ("clements", "reck", "butterfly")
+UNIVERSAL_KINDS: tuple[str, ...] = ("clements", "reck")
+"""Mesh kinds that realise every N×N unitary (and that :func:`decompose` handles)."""
 UNITARY_TOL = 1e-8
+TWO_PI_F = 2.0 * math.pi
 
 
 @dataclass(frozen=True, eq=False)
@@ -46,6 +59,13 @@ class MeshTopology:
     kind: str
     rows: np.ndarray
     cols: np.ndarray
+    perms: tuple[np.ndarray, ...] | None = None
+    """Butterfly only: waveguide permutation after each column but the last (position p → perms[c][p])."""
+
+    @property
+    def n_crossings(self) -> int:
+        """Waveguide crossings of the permutations (inversions; 0 for Clements/Reck)."""
+        return sum(_inversions(p) for p in self.perms) if self.perms else 0
 
     @property
     def n_mzis(self) -> int:
@@ -82,11 +102,65 @@ def _schedule(n: int, rows_in_order: list[int]) -> tuple[np.ndarray, np.ndarray,
     return rows[order], cols_a[order], order
 
 
+def _inversions(perm: np.ndarray) -> int:
+    """Pairs i < j with perm[i] > perm[j]: the crossings of a planar drawing of the permutation."""
+    p = np.asarray(perm)
+    return int(np.triu(p[:, None] > p[None, :], 1).sum())
+
+
+def is_power_of_two(n: int) -> bool:
+    return n >= 1 and (n & (n - 1)) == 0
+
+
+def padded_size(n: int, kind: str) -> int:
+    """Mesh width that carries ``n`` modes: ``n`` itself, or for a butterfly the next power of two
+    (the extra modes are dark: their inputs and outputs end in terminators in the layout)."""
+    if kind != "butterfly" or is_power_of_two(n):
+        return n
+    return 1 << (int(n) - 1).bit_length()
+
+
+def butterfly_positions(n: int, stage: int) -> np.ndarray:
+    """Waveguide position of each logical mode ℓ at butterfly stage ``stage``.
+
+    Bit ``stage`` of ℓ becomes bit 0 of the position and the lower bits move up by one, so the
+    pair (ℓ, ℓ XOR 2^stage) sits on the adjacent positions (2j, 2j + 1), lower ℓ on top.
+    """
+    ell = np.arange(n, dtype=np.int64)
+    bit = (ell >> stage) & 1
+    rest = ((ell >> (stage + 1)) << stage) | (ell & ((1 << stage) - 1))
+    return (rest << 1) | bit
+
+
+def _butterfly(n: int) -> MeshTopology:
+    if not is_power_of_two(n):
+        raise ValueError(
+            f"a butterfly mesh needs a power-of-two number of modes, got {n}; "
+            f"an SVD layer pads it to {padded_size(n, 'butterfly')} (gf_prune.mesh.padded_size)"
+        )
+    stages = n.bit_length() - 1
+    rows = np.tile(np.arange(0, n - 1, 2, dtype=np.int64), stages)
+    cols = np.repeat(np.arange(stages, dtype=np.int64), n // 2)
+    perms = []
+    for s in range(stages - 1):
+        a, b = butterfly_positions(n, s), butterfly_positions(n, s + 1)
+        p = np.empty(n, dtype=np.int64)
+        p[a] = b
+        p.setflags(write=False)
+        perms.append(p)
+    rows.setflags(write=False)
+    cols.setflags(write=False)
+    return MeshTopology(int(n), "butterfly", rows, cols, tuple(perms))
+
+
 @cache
 def topology(n: int, kind: MeshKind = "clements") -> MeshTopology:
-    """Topology of an N-mode Clements or Reck mesh with N(N−1)/2 MZIs."""
+    """Topology of an N-mode Clements or Reck mesh with N(N−1)/2 MZIs, or of a butterfly
+    (N a power of two) with N/2·log₂N MZIs."""
     if not isinstance(n, int | np.integer) or n < 1:
         raise ValueError(f"mesh size must be an integer ≥ 1, got {n!r}")
+    if kind == "butterfly":
+        return _butterfly(int(n))
     if kind == "clements":
         rc = [(r, c) for c in range(n) for r in range(c % 2, n - 1, 2)]
         rows = np.array([r for r, _ in rc], dtype=np.int64)
@@ -132,6 +206,8 @@ def mesh_unitary(
         top, bot = u[r].copy(), u[r + 1].copy()
         u[r] = t[ks, 0, 0, None] * top + t[ks, 0, 1, None] * bot
         u[r + 1] = t[ks, 1, 0, None] * top + t[ks, 1, 1, None] * bot
+        if topo.perms is not None and c < len(topo.perms):
+            u[topo.perms[c]] = u.copy()  # position p moves to perms[c][p]
     if screen is not None:
         u = np.exp(1j * screen)[:, None] * u
     return u
@@ -207,6 +283,11 @@ def decompose(
     the measured ‖U†U − I‖.
     """
     check_zero_state(zero_state)
+    if kind == "butterfly":
+        raise ValueError(
+            "a butterfly mesh is not universal: no exact decomposition exists for a general unitary; "
+            "use gf_prune.mesh.fit_unitary (optimisation, reports the residual) or mesh_kind clements/reck"
+        )
     if kind not in MESH_KINDS:
         raise ValueError(f"mesh kind must be one of {MESH_KINDS}, got {kind!r}")
     w = np.array(check_unitary(u, "U"), dtype=np.complex128, order="F")
@@ -305,7 +386,30 @@ def column_matrices_torch(topo: MeshTopology, theta: Any, phi: Any, zero_state: 
     base, cols, outs, ins = _column_scatter(topo, t00.dtype, theta.device)
     m = base.expand(*theta.shape[:-1], *base.shape).clone()
     m[..., cols, outs, ins] = torch.cat([t00, t01, t10, t11], -1)
-    return m
+    return permute_columns(topo, m)
+
+
+@cache
+def _perm_gather(topo: MeshTopology, device: Any) -> tuple[Any, Any] | None:
+    """(column index, row source) tensors that apply P_c to the rows of each column matrix (cached)."""
+    import torch
+
+    if not topo.perms:
+        return None
+    c = max(topo.n_cols, 1)
+    src = np.tile(np.arange(topo.n), (c, 1))
+    for k, p in enumerate(topo.perms):
+        src[k, p] = np.arange(topo.n)  # row perms[p] of P_c·M_c is row p of M_c
+    with torch.inference_mode(False):
+        return torch.arange(c, device=device)[:, None], torch.as_tensor(src, device=device)
+
+
+def permute_columns(topo: MeshTopology, m: Any) -> Any:
+    """P_c · M_c for a (..., C, N, N) stack of column matrices: one index gather (identity without perms)."""
+    idx = _perm_gather(topo, m.device)
+    if idx is None:
+        return m
+    return m[..., idx[0], idx[1], :]
 
 
 def product_tree(mats: Any) -> Any:
@@ -393,7 +497,7 @@ def mesh_unitary_torch(
     if topo.n_mzis == 0:
         u = torch.eye(topo.n, dtype=torch.complex128 if theta.dtype == torch.float64 else torch.complex64)
         u = u.expand(*theta.shape[:-1], topo.n, topo.n)
-    elif topo.n_cols <= TREE_MAX_COLS:
+    elif topo.n_cols <= TREE_MAX_COLS or topo.perms is not None:
         u = product_tree(column_matrices_torch(topo, theta, phi, zero_state))
     else:
         u = _grouped_product(topo, theta, phi, zero_state)
@@ -443,6 +547,8 @@ def mesh_unitary_torch_naive(topo: MeshTopology, theta: Any, phi: Any, zero_stat
     """One 2×2 at a time, as most research code does (benchmark baseline only)."""
     import torch
 
+    if topo.perms:
+        raise ValueError("the naive baseline handles Clements/Reck meshes only")
     cdtype = torch.complex128 if theta.dtype == torch.float64 else torch.complex64
     u = torch.eye(topo.n, dtype=cdtype)
     for k in range(topo.n_mzis):
@@ -451,3 +557,54 @@ def mesh_unitary_torch_naive(topo: MeshTopology, theta: Any, phi: Any, zero_stat
         top, bot = u[r], u[r + 1]
         u = torch.cat([u[:r], (t00 * top + t01 * bot)[None], (t10 * top + t11 * bot)[None], u[r + 2 :]])
     return u
+
+
+def fit_unitary(
+    u: Any,
+    topo: MeshTopology,
+    zero_state: ZeroState = "bar",
+    steps: int = 300,
+    restarts: int = 3,
+    seed: int = 0,
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, float]:
+    """Best mesh phases for a target unitary by optimisation (for non-universal meshes).
+
+    Minimises ‖D·U_mesh(θ, φ) − U‖_F / ‖U‖_F over the phases and an output screen D (L-BFGS,
+    ``restarts`` random starts). Returns ``(theta, phi, screen, residual)``, phases in [0, 2π);
+    ``residual`` is the achieved relative Frobenius error (0 only if U lies on the mesh's manifold).
+    """
+    import torch
+
+    target = torch.as_tensor(check_unitary(u, "U"))
+    if target.shape[0] != topo.n:
+        raise ValueError(f"U is {target.shape[0]}×{target.shape[0]} but the mesh has {topo.n} modes")
+    g = torch.Generator().manual_seed(seed)
+    norm = float(torch.linalg.norm(target))
+    best: tuple[float, Any, Any, Any] | None = None
+    for _ in range(max(1, restarts)):
+        th = (torch.rand(topo.n_mzis, generator=g, dtype=torch.float64) * TWO_PI_F).requires_grad_()
+        ph = (torch.rand(topo.n_mzis, generator=g, dtype=torch.float64) * TWO_PI_F).requires_grad_()
+        sc = torch.zeros(topo.n, dtype=torch.float64, requires_grad=True)
+        opt = torch.optim.LBFGS(
+            [th, ph, sc],
+            lr=1,
+            max_iter=steps,
+            line_search_fn="strong_wolfe",
+            tolerance_grad=1e-14,
+            tolerance_change=1e-24,
+        )
+
+        def closure(opt: Any = opt, th: Any = th, ph: Any = ph, sc: Any = sc) -> Any:
+            opt.zero_grad()
+            loss = (mesh_unitary_torch(topo, th, ph, sc, zero_state) - target).abs().pow(2).sum()
+            loss.backward()
+            return loss
+
+        opt.step(closure)
+        with torch.no_grad():
+            err = float(torch.linalg.norm(mesh_unitary_torch(topo, th, ph, sc, zero_state) - target)) / norm
+        if best is None or err < best[0]:
+            best = (err, th.detach(), ph.detach(), sc.detach())
+    assert best is not None
+    err, th, ph, sc = best
+    return wrap_phase(th.numpy()), wrap_phase(ph.numpy()), wrap_phase(sc.numpy()), err

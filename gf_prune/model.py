@@ -24,6 +24,7 @@ from gf_prune.mesh import (
     decompose,
     mesh_unitaries_one_zeroed,
     mesh_unitary_torch,
+    padded_size,
     topology,
 )
 from gf_prune.phases import LayerPhases, MeshPhases, NetworkPhases, SigmaPhases
@@ -53,7 +54,8 @@ class SVDLayer(nn.Module):
     Args:
         n_in: input modes (V mesh size).
         n_out: output modes (U mesh size); Σ holds k = min(n_in, n_out) attenuators.
-        mesh_kind: ``"clements"`` or ``"reck"``.
+        mesh_kind: ``"clements"``, ``"reck"`` or ``"butterfly"`` (a butterfly mesh is padded to the next
+            power of two, :func:`gf_prune.mesh.padded_size`; the extra modes are dark).
         zero_state: MZI state at zero heater power (see :mod:`gf_prune.physics`).
         init: ``"uniform"`` (phases U[0, 2π), θ of Σ U[0, π]) or ``"zero"``
             (zero-power init: every phase N(0, init_std), meshes near their bar state).
@@ -90,8 +92,8 @@ class SVDLayer(nn.Module):
         self.n_in, self.n_out, self.k = n_in, n_out, min(n_in, n_out)
         self.mesh_kind = mesh_kind
         self.zero_state = check_zero_state(zero_state)
-        self.topo_V: MeshTopology = topology(n_in, mesh_kind)  # type: ignore[arg-type]
-        self.topo_U: MeshTopology = topology(n_out, mesh_kind)  # type: ignore[arg-type]
+        self.topo_V: MeshTopology = topology(padded_size(n_in, mesh_kind), mesh_kind)  # type: ignore[arg-type]
+        self.topo_U: MeshTopology = topology(padded_size(n_out, mesh_kind), mesh_kind)  # type: ignore[arg-type]
         sizes = {"V": self.topo_V.n_mzis, "S": self.k, "U": self.topo_U.n_mzis}
         for mesh in MESHES:
             for kind in KINDS:
@@ -109,7 +111,8 @@ class SVDLayer(nn.Module):
         self.log_gain = nn.Parameter(torch.zeros((), dtype=torch.float64))
         # optical bias mode: the last V input carries a constant field of (trained) amplitude bias_amp
         self.bias_amp = nn.Parameter(torch.ones((), dtype=torch.float64)) if bias else None
-        self.screen = nn.Parameter(torch.zeros(n_out, dtype=torch.float64)) if output_phases else None
+        self.screen = nn.Parameter(torch.zeros(self.topo_U.n, dtype=torch.float64)) if output_phases else None
+        self.fit_residual: float | None = None  # set by from_matrix on a non-universal (butterfly) mesh
 
     # ------------------------------------------------------------------ phases
     def phase(self, mesh: str, kind: str) -> torch.Tensor:
@@ -161,8 +164,12 @@ class SVDLayer(nn.Module):
 
     def matrices_one_zeroed(self, mesh: str, kind: str, idx: torch.Tensor) -> torch.Tensor:
         """W with one phase set to 0, for many candidates: ``kind`` of ``mesh``'s MZI ``idx[b]`` zeroed in
-        candidate b → (B, n_out, n_in). Meshes by rank-2 updates (:func:`mesh_unitaries_one_zeroed`)."""
+        candidate b → (B, n_out, n_in). Meshes by rank-2 updates (:func:`mesh_unitaries_one_zeroed`);
+        column meshes only (Clements, Reck): a butterfly's permutations are not columns."""
+        if self.mesh_kind not in ("clements", "reck"):
+            raise NotImplementedError(f"rank-2 candidate updates need a column mesh, not {self.mesh_kind!r}")
         u, vh = self.unitaries()
+        u, vh = u[: self.n_out], vh[:, : self.n_in]
         sigma = self.sigma()
         k = self.k
         if mesh == "S":
@@ -177,14 +184,14 @@ class SVDLayer(nn.Module):
             topo, self.phase(mesh, "theta"), self.phase(mesh, "phi"), kind, idx, self.zero_state
         )
         if mesh == "V":
-            return (u[:, :k] * sigma) @ m[:, :k, :]
+            return (u[:, :k] * sigma) @ m[:, :k, : self.n_in]
         if self.screen is not None:
             m = torch.polar(torch.ones_like(self.screen), self.screen).unsqueeze(-1) * m
-        return (m[:, :, :k] * sigma) @ vh[:k, :]
+        return (m[:, : self.n_out, :k] * sigma) @ vh[:k, :]
 
     def _matrix_from(self, u: torch.Tensor, vh: torch.Tensor) -> torch.Tensor:
         k = self.k
-        return (u[:, :k] * self.sigma()) @ vh[:k, :]
+        return (u[: self.n_out, :k] * self.sigma()) @ vh[:k, : self.n_in]
 
     @property
     def bias(self) -> bool:
@@ -217,7 +224,7 @@ class SVDLayer(nn.Module):
         )
         amp = float(self.bias_amp.detach()) if self.bias_amp is not None else None
         return LayerPhases(
-            self.n_in, self.n_out, mesh_phases("V", self.n_in), s, mesh_phases("U", self.n_out), bias_amp=amp
+            self.n_in, self.n_out, mesh_phases("V", self.topo_V.n), s, mesh_phases("U", self.topo_U.n), bias_amp=amp
         )
 
     @classmethod
@@ -243,11 +250,16 @@ class SVDLayer(nn.Module):
         zero_state: ZeroState = "bar",
         output_phases: bool = True,
         bias_amp: float | None = None,
+        max_residual: float = 1e-4,
     ) -> SVDLayer:
         """Layer realising a complex (n_out × n_in) matrix W = U Σ V† via SVD + mesh decomposition.
 
         With ``output_phases=False`` the result equals W up to output phases (|W x| exact). With
         ``bias_amp`` the last column of W is the bias mode's (driven at that amplitude).
+
+        A butterfly mesh is not universal: the layer is fitted to W by optimisation
+        (:meth:`fit_matrix`); the relative residual is kept in ``layer.fit_residual`` and a fit worse
+        than ``max_residual`` raises ValueError naming it (never a silently different matrix).
         """
         w = np.asarray(w)
         if w.ndim != 2 or min(w.shape) < 1:
@@ -256,6 +268,18 @@ class SVDLayer(nn.Module):
         if not np.all(np.isfinite(w)):
             raise ValueError("W contains NaN or infinite entries")
         n_out, n_in = w.shape
+        if mesh_kind == "butterfly":
+            layer = cls.fit_matrix(w, mesh_kind, zero_state, bias_amp=bias_amp)
+            res = float(layer.fit_residual or 0.0)
+            if not res <= max_residual:
+                raise ValueError(
+                    f"a butterfly mesh cannot realise this {n_out}×{n_in} matrix: best fit leaves a relative "
+                    f"residual ‖W_fit − W‖/‖W‖ = {res:.3g} > {max_residual:g} (butterfly meshes are not "
+                    "universal); use mesh_kind clements or reck, or accept the fit with a larger max_residual"
+                )
+            if not output_phases:
+                layer.screen = None
+            return layer
         u, s, vh = np.linalg.svd(w)
         smax = float(s[0]) if s[0] > 0 else 1.0
         _, vt, vp, vscreen = decompose(vh, mesh_kind, zero_state)  # type: ignore[arg-type]
@@ -279,6 +303,64 @@ class SVDLayer(nn.Module):
             layer.log_gain.fill_(math.log(smax))
             if layer.screen is not None:
                 layer.screen.copy_(torch.as_tensor(uscreen))
+        return layer
+
+    @classmethod
+    def fit_matrix(
+        cls,
+        w: Any,
+        mesh_kind: str = "butterfly",
+        zero_state: ZeroState = "bar",
+        bias_amp: float | None = None,
+        steps: int = 200,
+        restarts: int = 2,
+        seed: int = 0,
+    ) -> SVDLayer:
+        """Layer (with an output screen) whose W best fits ``w``, by L-BFGS on all its phases and gain.
+
+        ``layer.fit_residual`` is the relative error ‖W_layer − W‖_F / ‖W‖_F of the best of
+        ``restarts`` random starts.
+        """
+        w_t = torch.as_tensor(np.asarray(w, dtype=np.complex128))
+        n_out, n_in = w_t.shape
+        norm = float(torch.linalg.norm(w_t)) or 1.0
+        g = torch.Generator().manual_seed(seed)
+        best: tuple[float, dict[str, Any]] | None = None
+        for _ in range(max(1, restarts)):
+            layer = cls(n_in, n_out, mesh_kind, zero_state, output_phases=True, generator=g, bias=bias_amp is not None)
+            if layer.bias_amp is not None:
+                layer.bias_amp.requires_grad_(False).fill_(float(bias_amp))
+            with torch.no_grad():
+                layer.log_gain.fill_(math.log(max(float(np.linalg.norm(np.asarray(w), 2)), 1e-12)))
+            params = [p for p in layer.parameters() if p.requires_grad]
+            opt = torch.optim.LBFGS(
+                params,
+                lr=1,
+                max_iter=steps,
+                line_search_fn="strong_wolfe",
+                tolerance_grad=1e-14,
+                tolerance_change=1e-24,
+            )
+
+            def closure(layer: SVDLayer = layer, opt: Any = opt) -> torch.Tensor:
+                opt.zero_grad()
+                loss = (layer.matrix() - w_t).abs().pow(2).sum() / norm**2
+                loss.backward()
+                return loss
+
+            for _ in range(3):  # L-BFGS restarts its curvature memory: helps the last digits
+                opt.step(closure)
+            with torch.no_grad():
+                err = float(torch.linalg.norm(layer.matrix() - w_t)) / norm
+            if best is None or err < best[0]:
+                best = (err, {k: v.detach().clone() for k, v in layer.state_dict().items()})
+        assert best is not None
+        layer = cls(n_in, n_out, mesh_kind, zero_state, output_phases=True, bias=bias_amp is not None)
+        layer.load_state_dict(best[1])
+        with torch.no_grad():
+            for _, _, p, _ in layer.phase_items():
+                p.copy_(p % TWO_PI)
+        layer.fit_residual = best[0]
         return layer
 
     @classmethod

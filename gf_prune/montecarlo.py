@@ -20,7 +20,7 @@ import torch
 
 from gf_prune.heaters import _Block, _blocks, _flat_phases, crosstalk_matrix, grid_heater_positions, heater_keys
 from gf_prune.imperfections import Imperfections, loss_amplitude, quantize_phase
-from gf_prune.mesh import MeshTopology, column_matrices_torch, product_tree
+from gf_prune.mesh import MeshTopology, column_matrices_torch, permute_columns, product_tree
 from gf_prune.physics import INV_SQRT2, TWO_PI, attenuator_element, mzi_elements
 
 __all__ = ["DRAW_BLOCK", "monte_carlo_accuracy", "noise_aware_finetune", "perturbed_matrices", "summarize"]
@@ -80,7 +80,7 @@ def _columns_from_elements(topo: MeshTopology, t: tuple[torch.Tensor, ...]) -> t
     m[..., col, row, row + 1] = t[1]
     m[..., col, row + 1, row] = t[2]
     m[..., col, row + 1, row + 1] = t[3]
-    return m
+    return permute_columns(topo, m)
 
 
 def _slot_amplitudes(topo: MeshTopology, amp_mzi: torch.Tensor, amp_wg: float) -> torch.Tensor:
@@ -90,7 +90,7 @@ def _slot_amplitudes(topo: MeshTopology, amp_mzi: torch.Tensor, amp_wg: float) -
     amp = torch.full((*batch, max(topo.n_cols, 1), topo.n), amp_wg, dtype=amp_mzi.dtype)
     amp[..., col, row] = amp_mzi
     amp[..., col, row + 1] = amp_mzi
-    return amp
+    return permute_columns(topo, amp[..., None])[..., 0]  # rows of P_c·M_c (butterfly)
 
 
 class _Perturbed:

@@ -21,6 +21,9 @@ Names (see ``docs/design.md``)::
     att_S{ℓ}_r{r}               a Σ attenuator                   att_S0_r3
     pass_{V|U}{ℓ}_c{c}_r{r}     a single-mode passthrough slot   pass_U1_c0_r4
     term_{V|U}{ℓ}_r{r}          a Σ column's terminator          term_V0_r3
+    xing_{V|U}{ℓ}_s{s}_k{k}_r{r}  butterfly: swap (crossing) slot   xing_V0_s1_k2_r4
+    pwg_{V|U}{ℓ}_s{s}_k{k}_r{r}   butterfly: permutation waveguide pwg_V0_s1_k2_r5
+    pad_{V|U}{ℓ}_{in|out}{r}    terminator of a dark padded mode pad_U2_out12
     in{r} out{r}                optical ports of a mesh/Σ/layer  in2
     l{ℓ}_in{r} l{ℓ}_out{r}      optical ports of the chip        l0_out2
     {kind}_e1 {kind}_e2         a slot's heater ports            theta_e1
@@ -52,11 +55,13 @@ __all__ = [
     "is_slot",
     "layer_instance",
     "mode_port",
+    "pad_instance",
     "parse_heater_label",
     "parse_mode_port",
     "parse_passthrough",
     "parse_slot",
     "passthrough_instance",
+    "permutation_instance",
     "row_of",
     "slot_heater_port",
     "slot_instance",
@@ -140,6 +145,19 @@ def terminator_instance(layer: int, mesh: str, row: int) -> str:
     """Instance name of a Σ column's terminator: V outputs ``term_V0_r4``, U inputs ``term_U0_r4``."""
     _check_mesh(mesh, "UV")
     return f"term_{mesh}{layer}_r{row}"
+
+
+def permutation_instance(layer: int, mesh: str, stage: int, step: int, row: int, swap: bool) -> str:
+    """Butterfly permutation after stage ``stage``, swap column ``step``: the crossing slot on modes
+    ``row``, ``row + 1`` (``xing_V0_s1_k2_r4``) or the waveguide on mode ``row`` (``pwg_V0_s1_k2_r5``)."""
+    _check_mesh(mesh, "UV")
+    return f"{'xing' if swap else 'pwg'}_{mesh}{layer}_s{stage}_k{step}_r{row}"
+
+
+def pad_instance(layer: int, mesh: str, port: str) -> str:
+    """Terminator on a dark padded mode of a butterfly mesh: ``pad_V0_in12`` (unused input), ``pad_U2_out10``."""
+    _check_mesh(mesh, "UV")
+    return f"pad_{mesh}{layer}_{port}"
 
 
 def block_instance(layer: int, mesh: str) -> str:

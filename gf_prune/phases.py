@@ -115,9 +115,10 @@ class LayerPhases:
     def matrix(self, zero_state: ZeroState = "bar", with_gain: bool = True) -> np.ndarray:
         """Complex n_out × n_in matrix W = U · Σ · V† of this layer."""
         k = self.S.k
-        sigma = np.zeros((self.n_out, self.n_in), dtype=np.complex128)
+        # a padded (butterfly) mesh is wider than the layer: its extra modes are dark
+        sigma = np.zeros((self.U.n, self.V.n), dtype=np.complex128)
         sigma[np.arange(k), np.arange(k)] = self.S.transmissions(zero_state) * (self.S.gain if with_gain else 1.0)
-        return self.U.unitary(zero_state) @ sigma @ self.V.unitary(zero_state)
+        return (self.U.unitary(zero_state) @ sigma @ self.V.unitary(zero_state))[: self.n_out, : self.n_in]
 
 
 class _Unreadable(ValueError):

@@ -139,7 +139,9 @@ def saliency_scores(model: PhotonicMLP, x: torch.Tensor, y: torch.Tensor, chunk:
     (:meth:`SVDLayer.matrices_one_zeroed`) and go through the rest of the network together; the result
     equals setting each phase to 0 and running the model once per phase (``_saliency_loop``).
     """
-    if not all(type(layer).matrix is SVDLayer.matrix for layer in model.layers):
+    if not all(
+        type(layer).matrix is SVDLayer.matrix and layer.mesh_kind in ("clements", "reck") for layer in model.layers
+    ):
         return _saliency_loop(model, x, y)
     mats = [w.detach() for w in model.matrices()]
     amps = model.bias_amps()

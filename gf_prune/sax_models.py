@@ -195,8 +195,14 @@ def crossing(
     ng: Any = NG_STRIP,
     length: Any = 8.0,
     loss_dB_cm: Any = 0.0,
+    insertion_loss_dB: Any = 0.0,
+    crosstalk_dB: Any = None,
 ) -> sax.SDict:
-    """Lossless waveguide crossing: west↔east and north↔south, each through ``length``.
+    """Waveguide crossing: west↔east and north↔south, each through ``length``.
+
+    Ideal by default (lossless, no crosstalk: the ≤ 1e-6 verification uses this). A real crossing:
+    ``insertion_loss_dB`` (e.g. ≈ 0.1–0.2 dB for a Si MMI crossing) scales each through path, and
+    ``crosstalk_dB`` (e.g. −40) couples each arm into the two perpendicular ports with that power ratio.
 
     ```{svgbob}
               o2
@@ -213,8 +219,12 @@ def crossing(
     Returns:
         reciprocal SDict ``{("o1", "o3"): t, ("o2", "o4"): t}``.
     """
-    t = _transmission(wl, wl0, neff, ng, length, loss_dB_cm)
-    return sax.reciprocal({("o1", "o3"): t, ("o2", "o4"): t})
+    t = _transmission(wl, wl0, neff, ng, length, loss_dB_cm) * 10 ** (-insertion_loss_dB / 20)
+    sd = {("o1", "o3"): t, ("o2", "o4"): t}
+    if crosstalk_dB is not None:
+        x = t * 10 ** (crosstalk_dB / 20)
+        sd.update({("o1", "o2"): x, ("o1", "o4"): x, ("o3", "o2"): x, ("o3", "o4"): x})
+    return sax.reciprocal(sd)
 
 
 def terminator(*, wl: Any = WL0_UM) -> sax.SDict:

@@ -176,7 +176,7 @@ def _expected(net: Any, li: int, mesh: str) -> np.ndarray:
 
 def _shape(net: Any, li: int, mesh: str) -> tuple[int, int]:
     lp = net.layers[li]
-    return {"V": (lp.n_in, lp.n_in), "U": (lp.n_out, lp.n_out)}.get(mesh, (lp.n_out, lp.n_in))
+    return {"V": (lp.V.n, lp.V.n), "U": (lp.U.n, lp.U.n)}.get(mesh, (lp.n_out, lp.n_in))
 
 
 class Verifier:

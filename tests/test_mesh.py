@@ -93,9 +93,9 @@ def test_topology_bad_size(bad):
 
 def test_topology_bad_kind():
     with pytest.raises(ValueError, match="mesh kind"):
-        topology(4, "butterfly")
+        topology(4, "hex")
     with pytest.raises(ValueError, match="mesh kind"):
-        decompose(np.eye(4), "butterfly")
+        decompose(np.eye(4), "hex")
 
 
 # ----------------------------------------------------------------------------- phases → unitary
