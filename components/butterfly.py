@@ -56,7 +56,7 @@ from gf_prune.components.mzi import (
     slot_geometry,
 )
 
-from gf_prune.mesh import padded_size, topology
+from gf_prune.mesh import MeshKind, padded_size, topology
 from gf_prune.naming import (
     block_instance,
     chip_port,
@@ -68,6 +68,7 @@ from gf_prune.naming import (
     permutation_instance,
     slot_instance,
 )
+from gf_prune.physics import ZeroState
 
 PERM_HEATER_LENGTH = 10.0
 """``heater_length`` of the permutation geometry (µm): only sets the swap-column width."""
@@ -122,7 +123,7 @@ def _heater_ports(cell: Component, trans: Any = None) -> list[tuple[str, Any, An
 @gf.cell
 def crossing_swap(
     pitch: float = 100.0,
-    zero_state: str = "bar",
+    zero_state: ZeroState = "bar",
     heater_length: float = PERM_HEATER_LENGTH,
     heater_margin: float = PERM_HEATER_MARGIN,
     bias_length: float = BIAS_LENGTH_UM,
@@ -179,7 +180,7 @@ def butterfly_mesh(
     layer: int = 0,
     mesh_name: str = "U",
     pitch: float = 100.0,
-    zero_state: str = "bar",
+    zero_state: ZeroState = "bar",
     slot: ComponentSpec = mzi_unit,
     removed: ComponentSpec = mzi_removed,
     through: ComponentSpec = passthrough,
@@ -282,7 +283,7 @@ def butterfly_layer(
     u_states: str | None = None,
     layer: int = 0,
     pitch: float = 100.0,
-    zero_state: str = "bar",
+    zero_state: ZeroState = "bar",
     slot: ComponentSpec = mzi_unit,
     removed: ComponentSpec = mzi_removed,
     through: ComponentSpec = passthrough,
@@ -357,7 +358,7 @@ def butterfly_chip(
     sizes: tuple[int, ...] = (4, 4),
     states: tuple[tuple[str | None, str | None, str | None], ...] | None = None,
     pitch: float = 100.0,
-    zero_state: str = "bar",
+    zero_state: ZeroState = "bar",
     layer_gap: float = 200.0,
     stack: str = "y",
     slot: ComponentSpec = mzi_unit,
@@ -370,7 +371,7 @@ def butterfly_chip(
     att_settings: dict[str, Any] | None = None,
     perm_settings: dict[str, Any] | None = None,
     bias: bool = False,
-    kind: str = "butterfly",
+    kind: MeshKind = "butterfly",
 ) -> Component:
     """Network chip of butterfly SVD layers; same ports, names and arguments as
     :func:`gf_prune.components.mesh.network_chip` (``kind`` must be ``"butterfly"``)."""

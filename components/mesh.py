@@ -46,7 +46,7 @@ from gdsfactory.component import Component
 from gdsfactory.typings import ComponentSpec
 from gf_prune.components.mzi import attenuator, mzi_removed, mzi_unit, passthrough
 
-from gf_prune.mesh import topology
+from gf_prune.mesh import MeshKind, topology
 from gf_prune.naming import (
     block_instance,
     chip_port,
@@ -61,6 +61,7 @@ from gf_prune.naming import (
     slot_instance,
     terminator_instance,
 )
+from gf_prune.physics import ZeroState
 
 TEXT_LAYER = (66, 0)
 
@@ -132,12 +133,12 @@ def heater_ports(cell: Component, trans: Any = None) -> list[tuple[str, Any, Any
 @gf.cell
 def mesh(
     n: int = 4,
-    kind: str = "clements",
+    kind: MeshKind = "clements",
     states: str | None = None,
     layer: int = 0,
     mesh_name: str = "U",
     pitch: float = 100.0,
-    zero_state: str = "bar",
+    zero_state: ZeroState = "bar",
     slot: ComponentSpec = mzi_unit,
     removed: ComponentSpec = mzi_removed,
     through: ComponentSpec = passthrough,
@@ -257,7 +258,7 @@ def sigma_column(
     states: str | None = None,
     layer: int = 0,
     pitch: float = 100.0,
-    zero_state: str = "bar",
+    zero_state: ZeroState = "bar",
     att: ComponentSpec = attenuator,
     terminator: ComponentSpec = "terminator",
     att_settings: dict[str, Any] | None = None,
@@ -300,13 +301,13 @@ def sigma_column(
 def svd_layer(
     n_in: int = 4,
     n_out: int = 4,
-    kind: str = "clements",
+    kind: MeshKind = "clements",
     v_states: str | None = None,
     s_states: str | None = None,
     u_states: str | None = None,
     layer: int = 0,
     pitch: float = 100.0,
-    zero_state: str = "bar",
+    zero_state: ZeroState = "bar",
     slot: ComponentSpec = mzi_unit,
     removed: ComponentSpec = mzi_removed,
     through: ComponentSpec = passthrough,
@@ -367,10 +368,10 @@ def svd_layer(
 @gf.cell
 def network_chip(
     sizes: tuple[int, ...] = (4, 4),
-    kind: str = "clements",
+    kind: MeshKind = "clements",
     states: tuple[tuple[str | None, str | None, str | None], ...] | None = None,
     pitch: float = 100.0,
-    zero_state: str = "bar",
+    zero_state: ZeroState = "bar",
     layer_gap: float = 200.0,
     stack: str = "y",
     slot: ComponentSpec = mzi_unit,

@@ -51,7 +51,7 @@ import gdsfactory as gf
 from gdsfactory.component import Component
 from gdsfactory.typings import ComponentSpec, CrossSectionSpec
 
-from gf_prune.physics import GRID_UM, NEFF_DESIGN, WL0_UM, bias_length_um
+from gf_prune.physics import GRID_UM, NEFF_DESIGN, WL0_UM, ZeroState, bias_length_um
 
 BIAS_LENGTH_UM = bias_length_um(WL0_UM, NEFF_DESIGN)
 """π bias ΔL = λ/(2·n_eff) of the top internal arm for ``zero_state="bar"`` (µm).
@@ -108,7 +108,7 @@ def slot_geometry(
     pitch: float = 100.0,
     heater_length: float = 100.0,
     heater_margin: float = 16.0,
-    zero_state: str = "bar",
+    zero_state: ZeroState = "bar",
     bias_length: float = BIAS_LENGTH_UM,
     coupler: ComponentSpec = "mmi2x2",
     bend: ComponentSpec = "bend_euler",
@@ -167,7 +167,8 @@ class _Path:
         self.n += 1
         return name or f"{tag}{self.n}"
 
-    def s(self, length: float, name: str | None = None, prefix: str = "") -> _Path:
+    def forward(self, length: float, name: str | None = None, prefix: str = "") -> _Path:
+        """A straight of ``length`` µm (on the 1 nm grid) from the current port."""
         if _nm(length) == 0:
             return self
         comp = gf.get_component(self.straight, length=_um(_nm(length)), cross_section=self.xs)
@@ -187,10 +188,12 @@ class _Path:
             self.port = ref.ports["o1"]
         return self
 
-    def l(self, prefix: str = "", bend: Any = None) -> _Path:  # noqa: E743
+    def left(self, prefix: str = "", bend: Any = None) -> _Path:
+        """A 90° bend turning left."""
         return self.turn(True, prefix, bend)
 
-    def r(self, prefix: str = "", bend: Any = None) -> _Path:
+    def right(self, prefix: str = "", bend: Any = None) -> _Path:
+        """A 90° bend turning right."""
         return self.turn(False, prefix, bend)
 
     def dev(self, comp: Component, name: str, port_in: str, port_out: str) -> Any:
@@ -202,8 +205,22 @@ class _Path:
     def bump(self, up: bool, vertical: float, prefix: str = "") -> _Path:
         """U-shaped excursion: 4 bends, two verticals of ``vertical`` µm, no horizontal straight."""
         if up:
-            return self.l(prefix).s(vertical, prefix=prefix).r(prefix).r(prefix).s(vertical, prefix=prefix).l(prefix)
-        return self.r(prefix).s(vertical, prefix=prefix).l(prefix).l(prefix).s(vertical, prefix=prefix).r(prefix)
+            return (
+                self.left(prefix)
+                .forward(vertical, prefix=prefix)
+                .right(prefix)
+                .right(prefix)
+                .forward(vertical, prefix=prefix)
+                .left(prefix)
+            )
+        return (
+            self.right(prefix)
+            .forward(vertical, prefix=prefix)
+            .left(prefix)
+            .left(prefix)
+            .forward(vertical, prefix=prefix)
+            .right(prefix)
+        )
 
 
 def _start(c: Component, x: float, y: float, width: float, name: str) -> Any:
@@ -290,14 +307,14 @@ def _add_mzi(
     ports: dict[str, Any] = {}
 
     def phase_section(p: _Path, live: bool, name: str, shorten: float = 0.0) -> None:
-        p.s(m, prefix=name + "_m")
+        p.forward(m, prefix=name + "_m")
         if live:
             ref = p.dev(ht, name, "o1", "o2")
             ports[f"{name}_e1"] = ref.ports[heater_ports[0]]
             ports[f"{name}_e2"] = ref.ports[heater_ports[1]]
         else:
-            p.s(lh, name=name)
-        p.s(round(m - shorten, 3), prefix=name + "_m")
+            p.forward(lh, name=name)
+        p.forward(round(m - shorten, 3), prefix=name + "_m")
 
     # a π delay on an input: its fan-in's first bend δ larger, the margin before it and the
     # vertical after it δ shorter (same end points, length changed by an odd number of λ/(2·n_eff))
@@ -312,32 +329,32 @@ def _add_mzi(
     ports["o1"] = top.port.copy()
     ports["o1"].orientation = 180
     phase_section(top, phi_heater, "phi", dt)
-    top.r("fin_t", bend=delay[0] if dt else None).s(round(vf - dt, 3), prefix="fin_t").l("fin_t")
+    top.right("fin_t", bend=delay[0] if dt else None).forward(round(vf - dt, 3), prefix="fin_t").left("fin_t")
     cp1 = top.dev(cp, "cp1", cin_t, cout_t)
     # bottom input: plain φ reference, fan-in up to the coupler's bottom west port
     bot = _Path(c, _start(c, x0, -g.pitch, w, "b"), straight, bend, cross_section)
     ports["o2"] = bot.port.copy()
     ports["o2"].orientation = 180
     phase_section(bot, False, "phi_ref", db)
-    bot.l("fin_b", bend=delay[0] if db else None).s(round(vf - db, 3), prefix="fin_b").r("fin_b")
+    bot.left("fin_b", bend=delay[0] if db else None).forward(round(vf - db, 3), prefix="fin_b").right("fin_b")
     _check_end(bot.port, *cp1.ports[cin_b].center, "bottom fan-in")
     # internal arms: top (θ, + bias) goes up, bottom (reference) goes down
     vt = round(vf + g.bias / 2, 3)
     arm_t = _Path(c, cp1.ports[cout_t], straight, bend, cross_section)
-    arm_t.l("arm_t").s(vt, prefix="arm_t").r("arm_t")
+    arm_t.left("arm_t").forward(vt, prefix="arm_t").right("arm_t")
     phase_section(arm_t, theta_heater, "theta")
-    arm_t.r("arm_t").s(vt, prefix="arm_t").l("arm_t")
+    arm_t.right("arm_t").forward(vt, prefix="arm_t").left("arm_t")
     cp2 = arm_t.dev(cp, "cp2", cin_t, cout_t)
     arm_b = _Path(c, cp1.ports[cout_b], straight, bend, cross_section)
-    arm_b.r("arm_b").s(vf, prefix="arm_b").l("arm_b")
+    arm_b.right("arm_b").forward(vf, prefix="arm_b").left("arm_b")
     phase_section(arm_b, False, "theta_ref")
-    arm_b.l("arm_b").s(vf, prefix="arm_b").r("arm_b")
+    arm_b.left("arm_b").forward(vf, prefix="arm_b").right("arm_b")
     _check_end(arm_b.port, *cp2.ports[cin_b].center, "bottom arm")
     # fan-out back to the mode lines
     out_t = _Path(c, cp2.ports[cout_t], straight, bend, cross_section)
-    out_t.l("fout_t").s(vf, prefix="fout_t").r("fout_t")
+    out_t.left("fout_t").forward(vf, prefix="fout_t").right("fout_t")
     out_b = _Path(c, cp2.ports[cout_b], straight, bend, cross_section)
-    out_b.r("fout_b").s(vf, prefix="fout_b").l("fout_b")
+    out_b.right("fout_b").forward(vf, prefix="fout_b").left("fout_b")
     _check_end(out_t.port, x0 + g.width, 0.0, "top output")
     _check_end(out_b.port, x0 + g.width, -g.pitch, "bottom output")
     ports["o3"], ports["o4"] = out_t.port, out_b.port
@@ -357,7 +374,7 @@ def mzi_unit(
     pitch: float = 100.0,
     theta_heater: bool = True,
     phi_heater: bool = True,
-    zero_state: str = "bar",
+    zero_state: ZeroState = "bar",
     heater_length: float = 100.0,
     heater_margin: float = 16.0,
     bias_length: float = BIAS_LENGTH_UM,
@@ -441,7 +458,7 @@ mzi_bar = partial(mzi_unit, theta_heater=False, phi_heater=False)
 def passthrough(
     pitch: float = 100.0,
     up: bool = True,
-    zero_state: str = "bar",
+    zero_state: ZeroState = "bar",
     heater_length: float = 100.0,
     heater_margin: float = 16.0,
     bias_length: float = BIAS_LENGTH_UM,
@@ -474,7 +491,7 @@ def passthrough(
     if bias and not g.bias:
         raise ValueError("a π-delay passthrough (bias=True) needs zero_state='bar'")
     v1 = round(g.v_fan + g.bias / 2, 3) if bias else g.v_fan
-    p.s(h1).bump(up, v1).s(round(h - 2 * h1, 3)).bump(up, g.v_fan).s(h1)
+    p.forward(h1).bump(up, v1).forward(round(h - 2 * h1, 3)).bump(up, g.v_fan).forward(h1)
     _check_end(p.port, g.width, 0.0, "passthrough")
     c.add_port("o1", port=o1)
     c.add_port("o2", port=p.port)
@@ -499,7 +516,7 @@ def _shim_bend(bend: Any, cross_section: Any, parity: int) -> tuple[Any, float]:
 @gf.cell
 def mzi_removed(
     pitch: float = 100.0,
-    zero_state: str = "bar",
+    zero_state: ZeroState = "bar",
     heater_length: float = 100.0,
     heater_margin: float = 16.0,
     bias_length: float = BIAS_LENGTH_UM,
@@ -538,8 +555,8 @@ def mzi_removed(
             p = _Path(c, _start(c, 0.0, y, w, name), straight, b, cross_section)
             ports["o1" if up else "o2"] = p.port.copy()
             pre = name + "_"
-            p.s(h1, prefix=pre).bump(up, round(g.v_fan + extra, 3), pre).s(h2, prefix=pre)
-            p.bump(up, g.v_fan, pre).s(h1, prefix=pre)
+            p.forward(h1, prefix=pre).bump(up, round(g.v_fan + extra, 3), pre).forward(h2, prefix=pre)
+            p.bump(up, g.v_fan, pre).forward(h1, prefix=pre)
             _check_end(p.port, g.width, y, f"removed MZI {name} path")
             ports["o3" if up else "o4"] = p.port
     else:
@@ -585,22 +602,26 @@ def _cross_path(
     if path == "a":
         p = _Path(c, _start(c, 0.0, 0.0, w, "a"), straight, b, cross_section)
         start = p.port.copy()
-        p.s(round(x_mid - lx / 2 - r - r1, 3), prefix=pre).r(pre, bend=shim).s(round(half - r - r1, 3), prefix=pre)
-        p.l(pre)
+        p.forward(round(x_mid - lx / 2 - r - r1, 3), prefix=pre).right(pre, bend=shim).forward(
+            round(half - r - r1, 3), prefix=pre
+        )
+        p.left(pre)
         p.dev(xc, "x", "o1", "o3")
-        p.r(pre).s(round(half - 2 * r, 3), prefix=pre).l(pre)
+        p.right(pre).forward(round(half - 2 * r, 3), prefix=pre).left(pre)
         y_end, up = -g.pitch, False
     else:
         p = _Path(c, _start(c, 0.0, -g.pitch, w, "b"), straight, b, cross_section)
         start = p.port.copy()
-        p.s(round(x_mid - r1, 3), prefix=pre).l(pre, bend=shim).s(round(half - r1 - lx / 2, 3), prefix=pre)
+        p.forward(round(x_mid - r1, 3), prefix=pre).left(pre, bend=shim).forward(
+            round(half - r1 - lx / 2, 3), prefix=pre
+        )
         if "x" in [i.name for i in c.insts]:
             xref = c.insts["x"]
             _check_end(p.port, *xref.ports["o4"].center, "removed MZI path B at the crossing")
             p.port = xref.ports["o2"]
         else:  # dry run: step over the crossing
-            p.s(lx, prefix="dry_")
-        p.r(pre).l(pre).s(round(half - lx / 2 - 3 * r, 3), prefix=pre).r(pre)
+            p.forward(lx, prefix="dry_")
+        p.right(pre).left(pre).forward(round(half - lx / 2 - 3 * r, 3), prefix=pre).right(pre)
         y_end, up = 0.0, True
     final = round(g.width - p.port.center[0] - 4 * r, 3)
     length = _path_length_nm(c, pre, lx) + 4 * _nm(g.bend_length) + _nm(final)
@@ -609,7 +630,7 @@ def _cross_path(
         return excess
     if excess < 0 or excess % 2:
         raise ValueError(f"pitch {g.pitch} µm too small (or off-grid) for a removed cross-state MZI")
-    p.bump(up, _um(excess // 2), pre).s(final, prefix=pre)
+    p.bump(up, _um(excess // 2), pre).forward(final, prefix=pre)
     _check_end(p.port, g.width, y_end, f"removed MZI path {path}")
     ports["o1" if path == "a" else "o2"] = start
     ports["o4" if path == "a" else "o3"] = p.port
@@ -630,7 +651,7 @@ def attenuator(
     pitch: float = 50.0,
     theta_heater: bool = True,
     phi_heater: bool = True,
-    zero_state: str = "bar",
+    zero_state: ZeroState = "bar",
     heater_length: float = 100.0,
     heater_margin: float = 16.0,
     bias_length: float = BIAS_LENGTH_UM,
@@ -660,7 +681,7 @@ def attenuator(
     inp = _Path(c, _start(c, 0.0, 0.0, w, "i"), straight, b, cross_section)
     o1 = inp.port.copy()
     o1.orientation = 180
-    inp.s(spacer, name="in_wg")
+    inp.forward(spacer, name="in_wg")
     ports = _add_mzi(
         c, g, spacer, theta_heater, phi_heater, coupler, heater, straight, b, cross_section, heater_ports, coupler_ports
     )
@@ -672,9 +693,11 @@ def attenuator(
     t_out.connect("o1", ports[out_dump])
     out = _Path(c, ports[out_used], straight, b, cross_section)
     if zero_state == "bar":
-        out.s(spacer, name="out_s1")
+        out.forward(spacer, name="out_s1")
     else:
-        out.s(spacer, name="out_s1").l("out_").s(round(pitch - 2 * g.radius, 3), name="out_s2").r("out_")
+        out.forward(spacer, name="out_s1").left("out_").forward(round(pitch - 2 * g.radius, 3), name="out_s2").right(
+            "out_"
+        )
     c.add_port("o1", port=o1)
     c.add_port("o2", port=out.port)
     for name, p in ports.items():

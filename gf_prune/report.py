@@ -376,6 +376,16 @@ def _summary(flat: Mapping[str, Any], heaters: Mapping[str, float] | None) -> st
         ("Test accuracy, dense (trained)", _pct(acc_d, 2)),
         ("Test accuracy, pruned (phase model)", _pct(acc_p, 2) + delta(acc_p)),
         ("Test accuracy, SAX-simulated layout", _pct(acc_s, 2) + delta(acc_s)),
+        (
+            "Validation accuracy, dense / pruned",
+            f"{_pct(_num(flat, 'accuracy.val_dense'), 2)} / {_pct(_num(flat, 'accuracy.val_pruned'), 2)}",
+        ),
+        (
+            "Splits (train / validation / test)",
+            f"{_int(_num(flat, 'data.n_train'))} / {_int(_num(flat, 'data.n_val'))} / {_int(_num(flat, 'data.n_test'))}"
+            " — every choice (early stopping, the pruned round) on validation; test reported only",
+        ),
+        ("Optical bias mode", _e(str(flat.get("model.bias", "—")))),
         ("Phases pruned, U/V meshes", _of(ph_uv_p, ph_uv)),
         ("Phases pruned, all (incl. Σ)", _of(ph_all_p, ph_all)),
         ("Heaters", _e(heater_row)),
@@ -428,7 +438,10 @@ def _rounds_section(folder: Path, rounds: list[dict[str, Any]], best_round: floa
     if rounds:
         has_split = any(plots.pick(r, ("sparsity_theta_uv",)) is not None for r in rounds)
         has_step = any(isinstance(r.get("step"), str) for r in rounds)
-        header = ["round", *(["step"] if has_step else []), "test accuracy", "U/V phases pruned"]
+        has_val = any(plots.pick(r, ("acc_val",)) is not None for r in rounds)
+        header = ["round", *(["step"] if has_step else [])]
+        header += ["validation accuracy (selects)"] if has_val else []
+        header += ["test accuracy (reported)", "U/V phases pruned"]
         header += ["θ / φ pruned (U/V)"] if has_split else []
         header += ["all phases pruned", "static power", "removable MZIs"]
         rows = []
@@ -439,6 +452,8 @@ def _rounds_section(folder: Path, rounds: list[dict[str, Any]], best_round: floa
             row = [f"{_int(rnd)}{mark}"]
             if has_step:
                 row.append(_e(r.get("step", "")))
+            if has_val:
+                row.append(pc(plots.pick(r, ("acc_val",))))
             row += [pc(plots.pick(r, plots.ACCURACY_KEYS)), pc(plots.pick(r, plots.SPARSITY_UV_KEYS))]
             if has_split:
                 row.append(f"{pc(plots.pick(r, ('sparsity_theta_uv',)))} / {pc(plots.pick(r, ('sparsity_phi_uv',)))}")
@@ -451,7 +466,10 @@ def _rounds_section(folder: Path, rounds: list[dict[str, Any]], best_round: floa
         first_num = 2 if has_step else 1
         parts.append(_table(header, rows, num_cols=(0, *range(first_num, len(header)))))
         if best_round is not None:
-            parts.append('<p class="note">★ the round that was laid out (best within the accuracy budget).</p>')
+            parts.append(
+                '<p class="note">★ the round that was laid out: the sparsest whose validation accuracy is within '
+                "the accuracy budget of the dense network's (chosen on validation, never on test).</p>"
+            )
     else:
         parts.append('<p class="missing">No per-round records (report["rounds"] or rounds.json).</p>')
     parts.append(_figure(folder, ROUNDS_PNG, "Accuracy, sparsity and static power per round", "no per-round records."))
