@@ -51,7 +51,7 @@ from gf_prune.config import ConfigError, RunConfig, format_validation_error
 
 THREAD_ENV = {"OMP_NUM_THREADS": "1", "MKL_NUM_THREADS": "1", "OPENBLAS_NUM_THREADS": "1", "XLA_FLAGS": ""}
 TRIAL_FILE = "trial.json"
-SWEEP_KEYS = ("grid", "random", "seeds")
+SWEEP_KEYS = ("grid", "random", "seeds", "variants")
 DISTRIBUTIONS = ("choice", "uniform", "loguniform", "randint")
 
 # sweep.csv columns after the swept keys: (column, dotted key in report.json or a callable)
@@ -90,10 +90,11 @@ class SweepSpec:
     grid: dict[str, list[Any]] = field(default_factory=dict)
     random: dict[str, Any] = field(default_factory=dict)
     seeds: list[int] = field(default_factory=lambda: [0])
+    variants: dict[str, dict[str, Any]] = field(default_factory=dict)  # name → {dotted key: value}
 
     @property
     def keys(self) -> list[str]:
-        return [*self.grid, *self.random.get("params", {})]
+        return [*(["variant"] if self.variants else []), *self.grid, *self.random.get("params", {})]
 
 
 # ----------------------------------------------------------------------------- config
@@ -108,7 +109,11 @@ def _set_dotted(d: dict[str, Any], key: str, value: Any) -> None:
         if not isinstance(nxt, dict):
             raise ConfigError(f"sweep: {key}: {'.'.join(parts[: i + 1])} is a value, not a section")
         d = nxt
-    d[parts[-1]] = value
+    old = d.get(parts[-1])
+    if isinstance(old, dict) and isinstance(value, dict):  # a section given as a mapping: merged into the base
+        old.update(copy.deepcopy(value))
+    else:
+        d[parts[-1]] = value
 
 
 def _validate(cfg: dict[str, Any], what: str) -> RunConfig:
@@ -180,12 +185,16 @@ def load_sweep(path: str | Path) -> tuple[dict[str, Any], SweepSpec]:
         or not all(isinstance(s, int) and not isinstance(s, bool) for s in seeds)
     ):
         raise ConfigError(f"sweep.seeds: must be a non-empty list of integers, got {seeds!r}")
+    variants = sw.get("variants") or {}
+    if not isinstance(variants, dict) or not all(isinstance(v, dict) for v in variants.values()):
+        raise ConfigError("sweep.variants: must map a name to {dotted key: value, …}")
     both = set(grid) & set(rnd.get("params", {}))
     if both:
         raise ConfigError(f"sweep: {sorted(both)[0]}: both in grid and random")
     if "seed" in grid or "seed" in rnd.get("params", {}):
         raise ConfigError("sweep: seed: use `sweep.seeds: [...]` for the top-level seed")
-    return data, SweepSpec(grid=dict(grid), random=dict(rnd), seeds=list(seeds))
+    variants = {str(k): dict(v) for k, v in variants.items()}
+    return data, SweepSpec(grid=dict(grid), random=dict(rnd), seeds=list(seeds), variants=variants)
 
 
 def _samples(spec: SweepSpec) -> list[dict[str, Any]]:
@@ -218,7 +227,7 @@ def _slug(overrides: dict[str, Any]) -> str:
         val = json.dumps(v) if not isinstance(v, str) else v
         if isinstance(v, float):
             val = f"{v:.4g}"
-        parts.append(f"{k.split('.')[-1]}={val}")
+        parts.append(val if k == "variant" else f"{k.split('.')[-1]}={val}")
     s = re.sub(r"[^A-Za-z0-9=.,_+-]+", "", "_".join(parts))
     return s[:60] or "trial"
 
@@ -232,15 +241,25 @@ def expand(base: dict[str, Any], spec: SweepSpec) -> list[Trial]:
             d = copy.deepcopy(base)
             _set_dotted(d, k, v)
             _validate(d, f"{k} = {v!r}")
+    for name, var in spec.variants.items():
+        d = copy.deepcopy(base)
+        for k, v in var.items():
+            _set_dotted(d, k, v)
+        _validate(d, f"variant {name}")
     trials, seen = [], set()
     keys = list(spec.grid)
-    for combo in itertools.product(*(spec.grid[k] for k in keys)) if keys else [()]:
+    variants = spec.variants or {"": {}}
+    for (vname, var), combo in itertools.product(
+        variants.items(), itertools.product(*(spec.grid[k] for k in keys)) if keys else [()]
+    ):
         for sample in _samples(spec):
             for seed in spec.seeds:
-                ov = {**dict(zip(keys, combo, strict=True)), **sample, "seed": seed}
+                ov = {**({"variant": vname} if vname else {}), **dict(zip(keys, combo, strict=True)), **sample}
+                ov["seed"] = seed
                 d = copy.deepcopy(base)
-                for k, v in ov.items():
-                    _set_dotted(d, k, v)
+                for k, v in {**var, **ov}.items():
+                    if k != "variant":
+                        _set_dotted(d, k, v)
                 what = ", ".join(f"{k} = {v!r}" for k, v in ov.items())
                 cfg = _validate(d, what).model_dump(mode="json")
                 h = hashlib.sha256(json.dumps(cfg, sort_keys=True).encode()).hexdigest()

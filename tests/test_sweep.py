@@ -291,3 +291,14 @@ def test_stale_staging_of_live_process_is_left_alone(tmp_path):
     assert got == dead[1]  # the newest dead one is reused, the older removed
     assert not dead[0].exists() and not old.exists() and live.exists()
     assert not (got / ".x.abc.tmp.json").exists()
+
+
+def test_variants_and_example_config():
+    base, spec = load_sweep(Path(__file__).parent.parent / "examples" / "sweep_prune_methods.yaml")
+    trials = expand(base, spec)
+    assert len(trials) == len(spec.variants) * 3
+    by = {(t.overrides["variant"], t.overrides["seed"]): t.config for t in trials}
+    assert by[("magnitude_iterative", 1)]["prune"]["method"] == "magnitude_iterative"
+    assert by[("magnitude_iterative", 1)]["prune"]["finetune_epochs"] == 100  # merged from the anchor
+    assert by[("recommended", 2)]["prune"]["method"] == "lth" and by[("recommended", 2)]["seed"] == 2
+    assert by[("gradual", 0)]["train"]["epochs"] == 600  # the base outside `sweep:`
