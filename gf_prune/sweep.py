@@ -83,6 +83,8 @@ class Trial:
     overrides: dict[str, Any]
     config: dict[str, Any]  # the full validated RunConfig as JSON
     config_hash: str = ""
+    raw: dict[str, Any] = field(default_factory=dict)  # what the trial runs: base + overrides, as written
+    # (not the full dump: unset keys keep their meaning, e.g. prune.dense_epochs defaults to train.epochs)
 
 
 @dataclass
@@ -266,7 +268,7 @@ def expand(base: dict[str, Any], spec: SweepSpec) -> list[Trial]:
                 if h in seen:
                     continue
                 seen.add(h)
-                trials.append(Trial(id=f"{_slug(ov)}-{h[:6]}", overrides=ov, config=cfg, config_hash=h))
+                trials.append(Trial(id=f"{_slug(ov)}-{h[:6]}", overrides=ov, config=cfg, config_hash=h, raw=d))
     return trials
 
 
@@ -309,7 +311,7 @@ def run_trial(trial_dir: str, config: dict[str, Any], cache_dir: str | None, run
             os.environ[k] = v
     marker = Path(running_dir) / f".{Path(trial_dir).name}.running"
     t0 = time.perf_counter()
-    status, error, report = "ok", "", None
+    status, error, report, config_hash = "ok", "", None, ""
     try:
         marker.parent.mkdir(parents=True, exist_ok=True)
         marker.write_text(f"{socket.gethostname()} {os.getpid()}\n")
@@ -320,6 +322,7 @@ def run_trial(trial_dir: str, config: dict[str, Any], cache_dir: str | None, run
         from gf_prune.pipeline import StageFailed, read_json, run_all
 
         cfg = validate(RunConfig, config)
+        config_hash = hashlib.sha256(json.dumps(cfg.model_dump(mode="json"), sort_keys=True).encode()).hexdigest()
         out = Path(trial_dir)
         try:
             report = run_all(out, cfg, cache=Path(cache_dir) if cache_dir else None)
@@ -338,7 +341,7 @@ def run_trial(trial_dir: str, config: dict[str, Any], cache_dir: str | None, run
         "status": status,
         "error": error,
         "wall_s": wall,
-        "config_hash": hashlib.sha256(json.dumps(config, sort_keys=True).encode()).hexdigest(),
+        "config_hash": config_hash,
         "row": row_from_report(report) if report else {},
     }
     out = Path(trial_dir)
@@ -503,7 +506,7 @@ def run_sweep(
                 remote = ray.remote(num_cpus=1, max_retries=2)(run_trial)
                 futures = {
                     remote.remote(
-                        str((tdir / t.id).resolve()), t.config, str((out / "cache").resolve()), str(tdir.resolve())
+                        str((tdir / t.id).resolve()), t.raw, str((out / "cache").resolve()), str(tdir.resolve())
                     ): t
                     for t in todo
                 }
