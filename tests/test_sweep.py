@@ -92,6 +92,8 @@ def test_expand_grid_random_seeds(tmp_path):
     assert {t.config["seed"] for t in trials} == {0, 1, 2}
     assert all(0.05 <= t.config["prune"]["rate"] <= 0.2 for t in trials)
     assert expand(*load_sweep(cfg))[5].id == trials[5].id  # stable ids: a restart finds its trials
+    # a trial runs its config as written: unset keys keep their meaning (dense_epochs follows train.epochs)
+    assert "dense_epochs" not in trials[0].raw.get("prune", {}) and trials[0].raw["seed"] in (0, 1, 2)
 
 
 def test_pareto_front():
