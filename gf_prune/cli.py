@@ -252,6 +252,25 @@ def predict(
         out_console.print(f"{len(result.labels)} predictions → {out}")
 
 
+@app.command()
+def sweep(
+    config: Annotated[Path, typer.Argument(help="YAML: a run config plus a `sweep:` section (grid, random, seeds)")],
+    out: OutOpt = Path("sweep"),
+    workers: Annotated[int, typer.Option("--workers", "-w", help="local Ray workers (one thread each)")] = 2,
+    address: Annotated[
+        str | None, typer.Option("--address", help="an existing Ray cluster (HOST:PORT, ray://HOST:PORT, auto)")
+    ] = None,
+) -> None:
+    """Run a grid/random study × seeds on Ray → OUT/trials/<id>/, OUT/sweep.csv, OUT/sweep.html (resumable)."""
+    from gf_prune.sweep import run_sweep
+
+    rows = run_sweep(config, out, workers=workers, address=address)
+    n_ok = sum(r["status"] == "ok" for r in rows)
+    out_console.print(f"{n_ok}/{len(rows)} trials ok → {out / 'sweep.csv'}, {out / 'sweep.html'}")
+    if n_ok < len(rows):
+        raise typer.Exit(1)
+
+
 @app.command("import")
 def import_weights(
     weights: Annotated[Path, typer.Argument(help=".npz with W0, W1, … (or U0, S0, Vh0, …) or a .pt state dict")],

@@ -243,7 +243,22 @@ def stage_prune(out: Path, cfg: RunConfig, data: Dataset, progress: Progress | N
     defaults = {k: v for k, v in (("dense_epochs", cfg.train.epochs), ("lr", cfg.train.lr)) if k not in set_keys}
     pcfg = pr.PruneConfig.parse({**cfg.prune.model_dump(), **defaults, "p_pi_mw": cfg.p_pi_mw, "seed": cfg.seed})
     cb = _prune_progress(progress, pcfg.max_rounds + pcfg.max_steps) if progress is not None else None
-    result = pr.run_pruning(init, data, pcfg, progress=cb, trained=dense)
+    from gf_prune.checkpoint import CHECKPOINT_NAME, PruneCheckpoint, ResumeMismatch
+
+    key = _fingerprint(out, "prune", cfg)
+    ckpt = PruneCheckpoint(out / CHECKPOINT_NAME, key)
+    if ckpt.resumed_rounds and progress is not None:
+        progress(f"resuming from {CHECKPOINT_NAME}: {ckpt.resumed_rounds} records (rounds 0…{ckpt.resumed_rounds - 1})")
+    try:
+        with ckpt:
+            result = pr.run_pruning(init, data, pcfg, progress=cb, trained=dense, checkpoint=ckpt)
+    except ResumeMismatch as exc:  # the checkpoint does not fit this run: start afresh
+        if progress is not None:
+            progress(f"checkpoint not usable ({exc}); pruning from the start")
+        ckpt.remove()
+        ckpt = PruneCheckpoint(out / CHECKPOINT_NAME, key)
+        with ckpt:
+            result = pr.run_pruning(init, data, pcfg, progress=cb, trained=dense, checkpoint=ckpt)
     pruned = result.model
     save_model(pruned, out / "model_pruned.pt", preprocessing=data.preprocessing.to_dict())
     with atomic_output(out / "phases.npz") as tmp:
@@ -251,6 +266,7 @@ def stage_prune(out: Path, cfg: RunConfig, data: Dataset, progress: Progress | N
     with atomic_output(out / "phases_dense.npz") as tmp:
         (result.dense_model or dense).to_phases().save(tmp)
     pr.write_prune_record(result, out, name="rounds")
+    ckpt.remove()  # the stage's outputs are complete: the checkpoint has served
     return {
         "dense_acc": result.dense_accuracy,
         "pruned_acc": accuracy(pruned, data.X_test, data.y_test),
@@ -274,6 +290,12 @@ def _prune_progress(progress: Progress, max_records: int) -> Callable[[dict[str,
             f"{rec.get('step', f'round {n}')}: U/V {rec.get('sparsity_uv', 0.0):.1%} pruned, "
             f"{key} {rec.get(key, float('nan')):.3f}, {now - t0:.1f} s elapsed"
         )
+        if rec.get("resumed"):
+            t_dense[0] = now
+            progress(
+                f"{rec.get('step', f'round {n}')}: resumed from checkpoint (not recomputed), {key} {rec.get(key):.3f}"
+            )
+            return
         if n == 0:
             t_dense[0] = now
         elif max_records > n:
@@ -461,11 +483,18 @@ def run_all(
     cfg: RunConfig,
     progress: Callable[[str, str], None] | None = None,
     force: bool = False,
+    cache: Path | None = None,
 ) -> dict[str, Any]:
     """Run every stage into a staging copy of ``out``; swap it in only when all succeeded.
 
     An earlier complete ``out`` is never damaged: on any failure (or Ctrl-C) the staging
-    folder is removed and ``out`` is left as it was.
+    folder is removed and ``out`` is left as it was. A staging folder left by a killed run
+    (``.NAME.partial-PID`` of a dead process) is taken over: its finished stages are skipped
+    through their fingerprints and the prune stage resumes from its checkpoint.
+
+    ``cache``: a folder shared by several runs (a sweep's trials) where the outputs of the
+    train and prune stages are kept by fingerprint: a run whose stage inputs equal another's
+    copies that stage's files instead of computing them (see :func:`_cached_stage`).
     """
     out = Path(out)
     parent = out.parent if str(out.parent) else Path(".")
@@ -478,12 +507,17 @@ def run_all(
     staging = parent / f".{out.name}.partial-{os.getpid()}"
     if staging.exists():
         shutil.rmtree(staging)
+    stale = clean_stale_staging(parent, out.name)
     try:
-        if out.is_dir():
+        if stale is not None:  # a killed run's staging folder: its finished stages (and checkpoint) are reused
+            os.replace(stale, staging)
+            if progress:
+                progress("run", f"resuming the killed run in {stale.name}")
+        elif out.is_dir():
             shutil.copytree(out, staging)
         else:
             staging.mkdir()
-        report, failure = _run_stages(staging, cfg, progress, force)
+        report, failure = _run_stages(staging, cfg, progress, force, cache)
         old = parent / f".{out.name}.old-{os.getpid()}"
         if out.exists():
             os.replace(out, old)
@@ -498,8 +532,97 @@ def run_all(
             shutil.rmtree(staging, ignore_errors=True)
 
 
+def _pid_alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:  # alive, someone else's
+        return True
+    return True
+
+
+def clean_stale_staging(parent: Path, name: str) -> Path | None:
+    """The newest staging folder ``.NAME.partial-PID`` of a dead process (to resume), or None.
+
+    Older stale staging folders and stale ``.NAME.old-PID`` folders are removed; half-written
+    temporary files (``.x.*.tmp*``) in the one returned are removed. Folders of live processes
+    (another run on the same output) are left alone.
+    """
+    stale: list[Path] = []
+    pat = re.compile(rf"\.{re.escape(name)}\.(partial|old)-(\d+)")
+    for p in parent.iterdir() if parent.is_dir() else ():
+        m = pat.fullmatch(p.name)
+        if not m or not p.is_dir() or int(m.group(2)) == os.getpid() or _pid_alive(int(m.group(2))):
+            continue
+        if m.group(1) == "old":
+            shutil.rmtree(p, ignore_errors=True)
+        else:
+            stale.append(p)
+    stale.sort(key=lambda p: p.stat().st_mtime, reverse=True)
+    for p in stale[1:]:
+        shutil.rmtree(p, ignore_errors=True)
+    if not stale:
+        return None
+    for f in stale[0].glob(".*.tmp*"):
+        if f.is_file():
+            f.unlink(missing_ok=True)
+    return stale[0]
+
+
+CACHED_STAGES = ("train", "prune")
+
+
+def _snapshot(out: Path) -> dict[str, tuple[int, int]]:
+    return {p.name: (p.stat().st_mtime_ns, p.stat().st_size) for p in out.iterdir() if p.is_file()}
+
+
+def _cached_stage(cache: Path, out: Path, stage: str, cfg: RunConfig, fn: Callable[[], Any]) -> bool:
+    """Run ``stage`` through the shared cache; True when its files were copied from another run.
+
+    Entries are ``cache/<stage>/<fingerprint>/`` (complete folders, published by an atomic rename, so
+    a reader never sees half an entry). One run computes an entry while others wait on its lock file
+    (``fcntl.flock``); without a working lock (some network file systems) two runs may both compute it,
+    and the first rename wins: still correct, only wasted work.
+    """
+    import contextlib
+
+    fp = _fingerprint(out, stage, cfg)
+    root = cache / stage
+    root.mkdir(parents=True, exist_ok=True)
+    entry = root / fp
+    with open(root / f"{fp}.lock", "a+") as lock:
+        with contextlib.suppress(OSError):
+            import fcntl
+
+            fcntl.flock(lock, fcntl.LOCK_EX)
+        if entry.is_dir():
+            for f in entry.iterdir():
+                shutil.copy2(f, out / f.name)
+            return True
+        skip = {"stages.json", "run_config.json"}
+        before = _snapshot(out)
+        fn()
+        after = _snapshot(out)
+        new = [n for n, v in after.items() if before.get(n) != v and n not in skip and ".tmp" not in n]
+        tmp = root / f".{fp}.tmp-{os.getpid()}"
+        shutil.rmtree(tmp, ignore_errors=True)
+        tmp.mkdir()
+        for n in new:
+            shutil.copy2(out / n, tmp / n)
+        try:
+            os.rename(tmp, entry)
+        except OSError:  # another run published it first
+            shutil.rmtree(tmp, ignore_errors=True)
+    return False
+
+
 def _run_stages(
-    out: Path, cfg: RunConfig, progress: Callable[[str, str], None] | None, force: bool
+    out: Path,
+    cfg: RunConfig,
+    progress: Callable[[str, str], None] | None,
+    force: bool,
+    cache: Path | None = None,
 ) -> tuple[dict[str, Any], str | None]:
     save_run_config(out, cfg)
     data = get_data(cfg)
@@ -532,11 +655,20 @@ def _run_stages(
         if progress:
             progress(stage, "running")
         t0 = time.perf_counter()
-        fn()
+        shared = False
+        if cache is not None and stage in CACHED_STAGES and not force:
+            shared = _cached_stage(Path(cache), out, stage, cfg, fn)
+        else:
+            fn()
         timings[stage] = time.perf_counter() - t0
         _record_stage(out, stage, cfg, timings[stage])
         if progress:
-            progress(stage, f"done in {timings[stage]:.1f} s")
+            progress(
+                stage,
+                f"done (shared: copied from the cache) in {timings[stage]:.1f} s"
+                if shared
+                else f"done in {timings[stage]:.1f} s",
+            )
     verify = read_json(out / "verify.json") if (out / "verify.json").is_file() else None
     t0 = time.perf_counter()
     report = build_report(out, cfg, data, timings)

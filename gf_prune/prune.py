@@ -56,6 +56,7 @@ import numpy as np
 import torch
 from torch import nn
 
+from gf_prune.checkpoint import replaying as _replaying
 from gf_prune.config import PruneConfig, PruneConfigError  # noqa: F401 (PruneConfigError re-exported)
 from gf_prune.data import Dataset
 from gf_prune.gauge import gauge_network
@@ -307,7 +308,7 @@ def train_phases(
     validation loss (the best validation state is kept).
     Returns the last training loss.
     """
-    if epochs <= 0:
+    if epochs <= 0 or (on_epoch is None and _replaying()):  # a resumed run skips checkpointed training
         return float("nan")
 
     def penalize(m: nn.Module, loss: torch.Tensor) -> torch.Tensor:
@@ -453,13 +454,21 @@ class _Runner:
         self.states: list[dict[str, Any]] = []
         self.dense_acc = 0.0  # validation accuracy of the dense network: the budget's reference
         self.dense_power = 0.0
+        self.checkpoint: Any = None  # a gf_prune.checkpoint.PruneCheckpoint (resumable runs)
 
     def record(self, model: PhotonicMLP, **info: Any) -> dict[str, Any]:
-        rec = make_record(model, self.data, self.cfg, self.dense_power or None, round=len(self.records), **info)
+        # checkpoint hook (gf_prune.checkpoint): a resumed run replays its checkpointed records
+        ck = self.checkpoint
+        rec = ck.replay(model, len(self.records), info) if ck is not None else None
+        resumed = rec is not None
+        if rec is None:
+            rec = make_record(model, self.data, self.cfg, self.dense_power or None, round=len(self.records), **info)
         self.records.append(rec)
         self.states.append(copy.deepcopy(model.state_dict()))
+        if ck is not None:
+            ck.save(self.records, self.states)
         if self.progress is not None:
-            self.progress(rec)
+            self.progress({**rec, "resumed": True} if resumed else rec)
         return rec
 
     def ok(self, rec: dict[str, Any]) -> bool:
@@ -716,6 +725,7 @@ def run_pruning(
     config: PruneConfig | dict[str, Any] | None = None,
     progress: Callable[[dict[str, Any]], None] | None = None,
     trained: PhotonicMLP | None = None,
+    checkpoint: Any = None,
 ) -> PruneResult:
     """Train ``model`` dense (``dense_epochs``), prune it with ``config.method`` and return the best round
     (chosen on validation).
@@ -730,6 +740,8 @@ def run_pruning(
         progress: called with each per-round record as it is made (see :func:`tqdm_progress`).
         trained: the same network already trained dense from ``model``'s phases (e.g. by ``gf-prune
             train``); the dense training is then skipped and ``model`` is only the rewinding point.
+        checkpoint: a :class:`gf_prune.checkpoint.PruneCheckpoint` (entered as a context): written after
+            every record; its records are replayed instead of recomputed (resumption after a kill).
 
     Returns:
         :class:`PruneResult` with the best pruned model (highest U/V phase sparsity within ``max_loss``),
@@ -744,6 +756,9 @@ def run_pruning(
     model = copy.deepcopy(model)
     init = initial_state(model)
     run = _Runner(data, cfg, progress)
+    run.checkpoint = checkpoint
+    if checkpoint is not None and trained is None:
+        raise ValueError("a pruning checkpoint needs the trained dense model (trained=…): it replays from it")
     if trained is not None:
         if not isinstance(trained, PhotonicMLP) or trained.config["sizes"] != model.config["sizes"]:
             raise ValueError("trained must be a PhotonicMLP of the same sizes as model")
