@@ -44,6 +44,7 @@ from torch import nn
 from gf_prune.config import RunConfig
 from gf_prune.data import Dataset, load_dataset
 from gf_prune.model import PhotonicMLP, modulus_softplus
+from gf_prune.pipeline import INIT_STD_FEATURES, INIT_STD_IMAGES
 from gf_prune.train import TrainConfig, accuracy, fit
 
 SMALL = ("iris", "wine", "breast_cancer")
@@ -154,7 +155,8 @@ def evaluate(load: Callable[..., Dataset], seed: int, hidden: list[int]) -> dict
         bias = name.endswith("+bias")
         d = data
         if name.startswith("photonic"):
-            m: nn.Module = PhotonicMLP(sizes, init="zero", init_std=0.5, seed=seed, bias=bias)
+            std = INIT_STD_FEATURES if data.feature_rows else INIT_STD_IMAGES  # the pipeline's `auto`
+            m: nn.Module = PhotonicMLP(sizes, init="zero", init_std=std, seed=seed, bias=bias)
         elif name.startswith("complex"):
             m = ComplexMLP(sizes, bias, seed)
         else:

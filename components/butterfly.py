@@ -30,16 +30,14 @@ __all__ = ["butterfly_chip", "butterfly_layer", "butterfly_mesh", "crossing_swap
 from typing import Any
 
 import gdsfactory as gf
-import kfactory as kf
 import numpy as np
 from gdsfactory.component import Component
 from gdsfactory.typings import ComponentSpec, CrossSectionSpec
 from gf_prune.components.mesh import (
-    TEXT_LAYER,
-    _copy_ports,
     _expose_heaters,
     _without,
     sigma_column,
+    stack_layers,
 )
 from gf_prune.components.mzi import (
     BIAS_LENGTH_UM,
@@ -59,10 +57,8 @@ from gf_prune.components.mzi import (
 from gf_prune.mesh import MeshKind, padded_size, topology
 from gf_prune.naming import (
     block_instance,
-    chip_port,
     instance_port,
     is_slot,
-    layer_instance,
     mode_port,
     pad_instance,
     permutation_instance,
@@ -384,7 +380,7 @@ def butterfly_chip(
     n_layers = len(sizes) - 1
     states = states if states is not None else tuple((None, None, None) for _ in range(n_layers))
     c = Component()
-    x = 0.0
+    cells: list[Component] = []
     crossings = 0
     for li in range(n_layers):
         vs, ss, us = states[li]
@@ -409,17 +405,8 @@ def butterfly_chip(
             perm_settings=perm_settings,
         )
         crossings += int(cell.info["crossings"])
-        ref = c.add_ref(cell, name=layer_instance(li))
-        if stack == "x":
-            ref.dmovex(x)
-            x += float(cell.info["width"]) + layer_gap
-        else:
-            ref.dmovey(x)
-            x -= (int(cell.info["modes"]) - 1) * pitch + 2 * pitch + layer_gap
-        _copy_ports(c, ref, [(p.name, chip_port(li, p.name)) for p in cell.ports if p.port_type != "electrical"])
-        if bias:
-            c.add_label("bias", position=tuple(c.ports[chip_port(li, f"in{n_in - 1}")].center), layer=TEXT_LAYER)
-    for name, t, base in _heater_ports(c):
-        c.ports.add_port(port=kf.Port(base=base.model_copy(update={"trans": t})), name=name, keep_mirror=True)
+        cells.append(cell)
+    rows = [int(cell.info["modes"]) for cell in cells]
+    stack_layers(c, cells, rows, bias=bias, stack=stack, layer_gap=layer_gap, pitch=pitch, heaters=_heater_ports)
     c.info["crossings"] = crossings
     return c

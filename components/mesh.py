@@ -56,6 +56,7 @@ from gf_prune.naming import (
     is_slot,
     layer_instance,
     mode_port,
+    parse_mode_port,
     passthrough_instance,
     slot_heater_port,
     slot_instance,
@@ -366,6 +367,38 @@ def svd_layer(
 
 
 @gf.cell
+def stack_layers(
+    c: Component,
+    cells: list[Component],
+    rows: list[int],
+    *,
+    bias: bool,
+    stack: str,
+    layer_gap: float,
+    pitch: float,
+    heaters: Any = None,
+) -> None:
+    """Place SVD-layer cells as ``layer{ℓ}`` in ``c``: side by side (``stack="x"``) or each below the last
+    (``"y"``, ``rows[ℓ]`` mode rows high); re-export their optical ports as ``l{ℓ}_*``, label each bias
+    input ``bias`` and export every live heater's electrical ports (found by ``heaters``, default
+    :func:`heater_ports`)."""
+    x = 0.0
+    for li, cell in enumerate(cells):
+        ref = c.add_ref(cell, name=layer_instance(li))
+        if stack == "x":
+            ref.dmovex(x)
+            x += float(cell.info["width"]) + layer_gap
+        else:
+            ref.dmovey(x)
+            x -= (rows[li] - 1) * pitch + 2 * pitch + layer_gap
+        _copy_ports(c, ref, [(p.name, chip_port(li, p.name)) for p in cell.ports if p.port_type != "electrical"])
+        if bias:  # the bias mode's input: a tap of the same laser at a fixed amplitude
+            n_in = sum(1 for p in cell.ports if (mp := parse_mode_port(p.name)) and mp.direction == "in")
+            c.add_label("bias", position=tuple(c.ports[chip_port(li, f"in{n_in - 1}")].center), layer=TEXT_LAYER)
+    for name, t, base in (heaters or heater_ports)(c):
+        c.ports.add_port(port=kf.Port(base=base.model_copy(update={"trans": t})), name=name, keep_mirror=True)
+
+
 def network_chip(
     sizes: tuple[int, ...] = (4, 4),
     kind: MeshKind = "clements",
@@ -408,7 +441,8 @@ def network_chip(
     n_layers = len(sizes) - 1
     states = states if states is not None else tuple((None, None, None) for _ in range(n_layers))
     c = Component()
-    x = 0.0
+    cells: list[Component] = []
+    rows: list[int] = []
     for li in range(n_layers):
         vs, ss, us = states[li]
         n_in = sizes[li] + int(bias)
@@ -431,16 +465,7 @@ def network_chip(
             att_settings=att_settings,
             **({"placement": placements[li]} if placements is not None else {}),
         )
-        ref = c.add_ref(cell, name=layer_instance(li))
-        if stack == "x":
-            ref.dmovex(x)
-            x += float(cell.info["width"]) + layer_gap
-        else:
-            ref.dmovey(x)
-            x -= (max(n_in, sizes[li + 1]) - 1) * pitch + 2 * pitch + layer_gap
-        _copy_ports(c, ref, [(p.name, chip_port(li, p.name)) for p in cell.ports if p.port_type != "electrical"])
-        if bias:  # the bias mode's input: a tap of the same laser at a fixed amplitude
-            c.add_label("bias", position=tuple(c.ports[chip_port(li, f"in{n_in - 1}")].center), layer=TEXT_LAYER)
-    for name, t, base in heater_ports(c):
-        c.ports.add_port(port=kf.Port(base=base.model_copy(update={"trans": t})), name=name, keep_mirror=True)
+        cells.append(cell)
+        rows.append(max(n_in, sizes[li + 1]))
+    stack_layers(c, cells, rows, bias=bias, stack=stack, layer_gap=layer_gap, pitch=pitch)
     return c

@@ -48,7 +48,18 @@ class ModelConfig(_Section):
     mesh_kind: Literal["clements", "reck", "butterfly"] = "clements"
     zero_state: Literal["bar", "cross"] = "bar"
     init: Literal["uniform", "zero"] = Field("zero", description="zero-power init: phases N(0, init_std)")
-    init_std: float = Field(0.5, gt=0)
+    init_std: float | Literal["auto"] = Field(
+        "auto",
+        description="std (rad) of the zero-power init; auto: 0.5 for Fourier features of images, "
+        "2.0 for feature rows (measured: docs/design.md, README)",
+    )
+
+    @field_validator("init_std")
+    @classmethod
+    def _positive_std(cls, v: float | str) -> float | str:
+        if not isinstance(v, str) and not v > 0:
+            raise ValueError(f"init_std must be > 0 or 'auto', got {v}")
+        return v
 
     @field_validator("hidden")
     @classmethod
@@ -63,7 +74,7 @@ class TrainSection(_Section):
     lr: float = Field(0.02, gt=0)
     batch_size: int | None = Field(None, ge=1, description="mini-batch size (None: full batch)")
     patience: int | None = Field(
-        None, ge=1, description="early stopping: epochs without a better validation loss (None: off)"
+        100, ge=1, description="early stopping: epochs without a lower validation loss (None: off); best kept"
     )
 
 
