@@ -18,7 +18,7 @@ from typing import Any
 import numpy as np
 import torch
 
-from gf_prune.heaters import _Block, _blocks, _flat_phases, crosstalk_matrix, grid_heater_positions, heater_keys
+from gf_prune.heaters import _Block, _blocks, _flat_phases, crosstalk_sparse, grid_heater_positions, heater_keys
 from gf_prune.imperfections import Imperfections, loss_amplitude, quantize_phase
 from gf_prune.mesh import MeshTopology, column_matrices_torch, product_tree
 from gf_prune.physics import INV_SQRT2, TWO_PI, attenuator_element, mzi_elements
@@ -122,14 +122,14 @@ class _Perturbed:
             in_layer_m[ms] = scoped
         built = ~removed if imp.pruned_mzi == "remove" else torch.ones_like(removed)
         act = live & in_layer  # heaters that receive control errors
-        p = p0.expand(trials, h)
+        p = p0  # the programmed drive: one (H,) vector, the same for every trial
         if imp.bits is not None:
             q = quantize_phase(p0, imp.bits)
-            p = torch.where(act, p0 + (q - p0).detach(), p0).expand(trials, h)  # straight-through gradient
+            p = torch.where(act, p0 + (q - p0).detach(), p0)  # straight-through gradient
         if imp.crosstalk > 0:
             if positions_um is None:
                 positions_um = grid_heater_positions(model)
-            k = crosstalk_matrix(
+            k = crosstalk_sparse(
                 positions_um,
                 (live & in_layer).numpy(),
                 imp.crosstalk,
@@ -137,10 +137,13 @@ class _Perturbed:
                 imp.crosstalk_decay_um,
                 imp.crosstalk_cutoff_um,
                 receive_at_pruned=imp.crosstalk_into_pruned,
-            )
-            k = torch.as_tensor(k) * in_layer[:, None]
+            ).tocoo()
+            sel = in_layer.numpy()[k.row]  # heaters outside the scoped layers receive nothing
+            rows, cols = torch.as_tensor(k.row[sel], dtype=torch.long), torch.as_tensor(k.col[sel], dtype=torch.long)
             drive = torch.where(live, p % TWO_PI, torch.zeros_like(p))
-            p = p + drive @ k.T
+            # Δφ_i = Σ_j K_ij·drive_j over the neighbour pairs only (differentiable in the drive)
+            p = p + torch.zeros_like(p).index_add(0, rows, torch.as_tensor(k.data[sel]) * drive[cols])
+        p = p.expand(trials, h)
         if imp.sigma_ps > 0:
             p = p + (imp.sigma_ps * math.pi) * draws.z_ps * act
         self.phases = p
