@@ -77,3 +77,29 @@ def test_crosstalk_scales_linearly_in_heaters():
     k = heaters.crosstalk_sparse(pos, live)
     assert time.perf_counter() - t < 3.0
     assert k.shape == (len(pos), len(pos)) and k.nnz < 100 * len(pos)
+
+
+@pytest.mark.parametrize("zero_state", ["bar", "cross"])
+def test_deep_mesh_monte_carlo_equals_column_product(zero_state):
+    """Deep meshes (> TREE_MAX_COLS columns) take the grouped row-update path: same matrices as the
+    plain product of every perturbed column matrix (couplers, loss, crosstalk into removed MZIs)."""
+    from gf_prune.heaters import _blocks
+    from gf_prune.mesh import product_tree
+
+    model = PhotonicMLP((20, 19), seed=4, zero_state=zero_state)
+    with torch.no_grad():
+        for _, _, _, p, m in model.phase_items():
+            m.copy_(torch.rand(m.shape, generator=torch.Generator().manual_seed(p.numel())) > 0.4)
+    model.apply_masks()
+    imp = Imperfections(sigma_ps=0.02, sigma_bs=0.03, loss_db=0.3, waveguide_loss_db=0.05, crosstalk=0.02)
+    draws = MC._draw(len(heaters.heater_keys(model)), 5, 1)
+    pert = MC._Perturbed(model, imp, draws)
+    for b in _blocks(model):
+        if b.topo is None:
+            continue
+        assert b.topo.n_cols > 16
+        got = MC._mesh(b.topo, pert, b, zero_state, None)
+        m = MC._columns_from_elements(b.topo, MC._elements(pert, b, zero_state))
+        amp = MC._slot_amplitudes(b.topo, pert.amp[:, b.m_off : b.m_off + b.size], pert.amp_wg_layer[b.layer])
+        want = product_tree(m * amp[..., :, None])
+        torch.testing.assert_close(got, want, rtol=0, atol=1e-12)
