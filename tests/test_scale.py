@@ -103,3 +103,70 @@ def test_deep_mesh_monte_carlo_equals_column_product(zero_state):
         amp = MC._slot_amplitudes(b.topo, pert.amp[:, b.m_off : b.m_off + b.size], pert.amp_wg_layer[b.layer])
         want = product_tree(m * amp[..., :, None])
         torch.testing.assert_close(got, want, rtol=0, atol=1e-12)
+
+
+# ----------------------------------------------------------------------------- verify: netlist reuse, λ sweep
+
+
+@pytest.fixture(scope="module")
+def small_run(tmp_path_factory):
+    """A small pruned network laid out to network.gds (the verify tests' random network)."""
+    from test_verify import random_network
+
+    from gf_prune.layout import compile_network
+
+    out = tmp_path_factory.mktemp("scale_verify")
+    net = random_network()
+    compile_network(net, out, png=False, check=False)
+    net.save(out / "phases.npz")
+    return out, net
+
+
+def test_netlist_read_back_once_and_reused_gives_identical_verify(small_run, monkeypatch):
+    import gdsfactory as gf
+
+    from gf_prune.netlist import load_netlist, netlist_cache_path
+    from gf_prune.verify import verify
+
+    out, net = small_run
+    gds = out / "network.gds"
+    fresh = verify(gds, net)  # no cache: reads the GDS
+    first = verify(gds, net, netlist_cache=True)  # reads the GDS, keeps the netlist
+    assert netlist_cache_path(gds).is_file()
+    calls = []
+    real = gf.import_gds
+    monkeypatch.setattr(gf, "import_gds", lambda *a, **k: calls.append(a) or real(*a, **k))
+    again = verify(gds, net, netlist_cache=True)  # reuses it: the GDS is not imported again
+    assert calls == []
+    for res in (first, again):
+        assert res.passed
+        assert [d["rel_error"] for d in res.per_mesh] == [d["rel_error"] for d in fresh.per_mesh]
+        assert res.chip_rel_error == fresh.chip_rel_error
+        for k, m in fresh.matrices.items():
+            np.testing.assert_array_equal(res.matrices[k], m)
+    import json
+
+    assert load_netlist(gds, cache=True) == json.loads(json.dumps(load_netlist(gds)))  # tuples read back as lists
+    # a changed GDS is read again, not served from the stale cache
+    n_reads = len(calls)
+    gds.write_bytes(gds.read_bytes() + b"\0" * 2048)
+    import contextlib
+
+    with contextlib.suppress(Exception):  # the padded file may not parse; what matters is that it was read
+        load_netlist(gds, cache=True)
+    assert len(calls) == n_reads + 1
+
+
+def test_wavelength_sweep_batched_equals_looped(small_run):
+    from gf_prune.verify import Verifier
+
+    out, net = small_run
+    v = Verifier(out / "network.gds", net)
+    wls = np.linspace(1.50, 1.60, 7)
+    looped = v.cc.evaluate_sweep(v.phases, wls, chunk=1)
+    batched = v.cc.evaluate_sweep(v.phases, wls, chunk=7)
+    single = np.stack([v.cc.evaluate(v.phases, w) for w in wls])
+    np.testing.assert_allclose(batched, looped, rtol=0, atol=1e-10)  # a bigger batch may pick another solver
+    np.testing.assert_allclose(single, looped, rtol=0, atol=1e-12)
+    sw = v.sweep(wls)
+    assert len(sw["chip_rel_error"]) == 7 and min(sw["chip_rel_error"]) < 1.0
