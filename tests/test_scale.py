@@ -170,3 +170,27 @@ def test_wavelength_sweep_batched_equals_looped(small_run):
     np.testing.assert_allclose(single, looped, rtol=0, atol=1e-12)
     sw = v.sweep(wls)
     assert len(sw["chip_rel_error"]) == 7 and min(sw["chip_rel_error"]) < 1.0
+
+
+# ----------------------------------------------------------------------------- report size
+
+
+def test_report_of_a_64_mode_network_stays_small(tmp_path):
+    """12 k heaters: the mesh maps are one embedded picture, no per-heater table is inlined."""
+    from gf_prune.report import write_report
+
+    model = PhotonicMLP((65, 64, 10), seed=0)
+    g = torch.Generator().manual_seed(0)
+    with torch.no_grad():
+        for _, _, _, _, m in model.phase_items():
+            m.copy_(torch.rand(m.shape, generator=g) > 0.7)
+    model.apply_masks()
+    net = model.to_phases()
+    net.save(tmp_path / "phases.npz")
+    n_heaters = len(heaters.heater_keys(model))
+    assert n_heaters > 12_000
+    report = {"accuracy": {"dense": 0.95, "pruned": 0.94}, "phases": {"total_uv": 12314}, "timings_s": {"prune": 1.0}}
+    html = write_report(tmp_path, report).read_text()
+    assert len(html.encode()) < 5 * 2**20
+    assert html.count("<tr") < 500  # tables summarise; the heater list stays in heaters.csv
+    assert (tmp_path / "mesh_maps.png").is_file() and "data:image/png;base64" in html  # maps as an image
