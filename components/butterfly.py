@@ -35,9 +35,9 @@ from gdsfactory.component import Component
 from gdsfactory.typings import ComponentSpec, CrossSectionSpec
 from gf_prune.components.mesh import (
     _expose_heaters,
+    _stack_layers,
     _without,
     sigma_column,
-    stack_layers,
 )
 from gf_prune.components.mzi import (
     BIAS_LENGTH_UM,
@@ -407,6 +407,6 @@ def butterfly_chip(
         crossings += int(cell.info["crossings"])
         cells.append(cell)
     rows = [int(cell.info["modes"]) for cell in cells]
-    stack_layers(c, cells, rows, bias=bias, stack=stack, layer_gap=layer_gap, pitch=pitch, heaters=_heater_ports)
+    _stack_layers(c, cells, rows, bias=bias, stack=stack, layer_gap=layer_gap, pitch=pitch, heaters=_heater_ports)
     c.info["crossings"] = crossings
     return c

@@ -367,7 +367,7 @@ def svd_layer(
 
 
 @gf.cell
-def stack_layers(
+def _stack_layers(
     c: Component,
     cells: list[Component],
     rows: list[int],
@@ -467,5 +467,5 @@ def network_chip(
         )
         cells.append(cell)
         rows.append(max(n_in, sizes[li + 1]))
-    stack_layers(c, cells, rows, bias=bias, stack=stack, layer_gap=layer_gap, pitch=pitch)
+    _stack_layers(c, cells, rows, bias=bias, stack=stack, layer_gap=layer_gap, pitch=pitch)
     return c

@@ -26,6 +26,8 @@ __all__ = [
     "HeaterKey",
     "crosstalk_coefficient",
     "crosstalk_matrix",
+    "crosstalk_pairs",
+    "crosstalk_sparse",
     "fill_missing_positions",
     "grid_heater_positions",
     "heater_keys",
@@ -74,6 +76,58 @@ def crosstalk_coefficient(
     return np.where((d > 0) & (d <= cutoff_um) & np.isfinite(d), k, 0.0)
 
 
+def crosstalk_pairs(positions_um: Any, cutoff_um: float = 300.0) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Every ordered pair (i, j), i ≠ j, of heaters at most ``cutoff_um`` apart, and their distance.
+
+    A k-d tree (``scipy.spatial.cKDTree.query_pairs``) finds the neighbours, so the cost grows with
+    the number of pairs inside the cutoff (∝ H for a layout of fixed density), never with H².
+    Sites with a NaN position are in no pair. Returns (i, j, d_um), each of shape (2·pairs,).
+    """
+    from scipy.spatial import cKDTree
+
+    pos = np.asarray(positions_um, dtype=np.float64)
+    if pos.ndim != 2 or pos.shape[1] != 2:
+        raise ValueError(f"positions must be (H, 2), got {pos.shape}")
+    ok = np.flatnonzero(np.isfinite(pos).all(1))
+    empty = np.zeros(0, np.int64)
+    if ok.size < 2 or not cutoff_um >= 0:
+        return empty, empty, np.zeros(0)
+    pairs = cKDTree(pos[ok]).query_pairs(r=float(cutoff_um), output_type="ndarray")
+    a, b = ok[pairs[:, 0]], ok[pairs[:, 1]]
+    d = np.sqrt(((pos[a] - pos[b]) ** 2).sum(-1))
+    return np.concatenate([a, b]), np.concatenate([b, a]), np.concatenate([d, d])
+
+
+def crosstalk_sparse(
+    positions_um: Any,
+    live: Any,
+    kappa_ref: float = 0.01,
+    ref_distance_um: float = 50.0,
+    decay_um: float = 30.0,
+    cutoff_um: float = 300.0,
+    receive_at_pruned: bool = False,
+) -> Any:
+    """Heater-to-heater thermal crosstalk K (H × H) as a ``scipy.sparse.csr_matrix``: Δφ = K · φ_programmed.
+
+    Same matrix as :func:`crosstalk_matrix` (which is this one, densified), built from the
+    neighbour lists of :func:`crosstalk_pairs`: memory and time grow with the pairs inside the
+    cutoff, linearly in the number of heaters H for a layout of fixed density.
+    """
+    from scipy.sparse import csr_matrix
+
+    pos = np.asarray(positions_um, dtype=np.float64)
+    live = np.asarray(live, dtype=bool)
+    if pos.ndim != 2 or pos.shape[1] != 2 or live.shape != (pos.shape[0],):
+        raise ValueError(f"positions must be (H, 2) and live (H,), got {pos.shape} and {live.shape}")
+    h = pos.shape[0]
+    i, j, d = crosstalk_pairs(pos, cutoff_um)
+    k = crosstalk_coefficient(d, kappa_ref, ref_distance_um, decay_um, cutoff_um)
+    keep = live[j] & (k != 0)
+    if not receive_at_pruned:
+        keep &= live[i]
+    return csr_matrix((k[keep], (i[keep], j[keep])), shape=(h, h))
+
+
 def crosstalk_matrix(
     positions_um: Any,
     live: Any,
@@ -83,30 +137,23 @@ def crosstalk_matrix(
     cutoff_um: float = 300.0,
     receive_at_pruned: bool = False,
 ) -> np.ndarray:
-    """Heater-to-heater thermal crosstalk matrix K (H × H): Δφ = K · φ_programmed.
+    """Heater-to-heater thermal crosstalk matrix K (H × H), dense: Δφ = K · φ_programmed.
 
     K is symmetric with a zero diagonal; a pruned heater (``live`` False) is not built, so its
     column is zero (it does not heat). With ``receive_at_pruned=False`` (the heater-to-heater
     matrix) its row is zero too; with True the waveguide under a pruned site still picks up the
     neighbours' heat (row kept; K is then no longer symmetric). Sites with a NaN position couple
-    to nothing.
+    to nothing. Dense H × H output, for inspection of small cases: the Monte-Carlo uses
+    :func:`crosstalk_sparse` (the same entries, built from neighbour lists).
 
     Args:
         positions_um: (H, 2) heater centres (µm).
         live: (H,) bool, heater built and driven.
         kappa_ref, ref_distance_um, decay_um, cutoff_um: see :func:`crosstalk_coefficient`.
     """
-    pos = np.asarray(positions_um, dtype=np.float64)
-    live = np.asarray(live, dtype=bool)
-    if pos.ndim != 2 or pos.shape[1] != 2 or live.shape != (pos.shape[0],):
-        raise ValueError(f"positions must be (H, 2) and live (H,), got {pos.shape} and {live.shape}")
-    d = np.sqrt(((pos[:, None, :] - pos[None, :, :]) ** 2).sum(-1))
-    k = crosstalk_coefficient(d, kappa_ref, ref_distance_um, decay_um, cutoff_um)
-    k = k * live[None, :]
-    if not receive_at_pruned:
-        k = k * live[:, None]
-    np.fill_diagonal(k, 0.0)
-    return k
+    return crosstalk_sparse(
+        positions_um, live, kappa_ref, ref_distance_um, decay_um, cutoff_um, receive_at_pruned
+    ).toarray()
 
 
 @dataclass(frozen=True)

@@ -18,9 +18,9 @@ from typing import Any
 import numpy as np
 import torch
 
-from gf_prune.heaters import _Block, _blocks, _flat_phases, crosstalk_matrix, grid_heater_positions, heater_keys
+from gf_prune.heaters import _Block, _blocks, _flat_phases, crosstalk_sparse, grid_heater_positions, heater_keys
 from gf_prune.imperfections import Imperfections, loss_amplitude, quantize_phase
-from gf_prune.mesh import MeshTopology, column_matrices_torch, permute_columns, product_tree
+from gf_prune.mesh import TREE_MAX_COLS, MeshTopology, column_matrices_torch, permute_columns, product_tree
 from gf_prune.physics import INV_SQRT2, TWO_PI, attenuator_element, mzi_elements
 
 __all__ = ["DRAW_BLOCK", "monte_carlo_accuracy", "noise_aware_finetune", "perturbed_matrices", "summarize"]
@@ -35,6 +35,9 @@ class _Draws:
 
 DRAW_BLOCK = 64
 """Trials per independently seeded block of random numbers (trial t's draws depend on seed and t only)."""
+
+CACHE_BYTES = 2 * 2**20
+"""Working set of one chunk of trials in the deep-mesh row updates (about an L2 cache)."""
 
 
 def _draw_block(g: torch.Generator, n_heaters: int, trials: int) -> _Draws:
@@ -83,6 +86,57 @@ def _columns_from_elements(topo: MeshTopology, t: tuple[torch.Tensor, ...]) -> t
     return permute_columns(topo, m)
 
 
+@cache
+def _partner_index(topo: MeshTopology, group: int) -> tuple[int, torch.Tensor]:
+    """(padded column count, (C_pad/G, G, N) partner row of every row in every column)."""
+    col, row, _ = _scatter_index(topo)
+    c = max(topo.n_cols, 1)
+    c_pad = -(-c // group) * group
+    partner = torch.arange(topo.n).repeat(c_pad, 1)
+    partner[col, row] = row + 1
+    partner[col, row + 1] = row
+    return c_pad, partner.reshape(c_pad // group, group, topo.n)
+
+
+def _grouped_from_elements(
+    topo: MeshTopology, t: tuple[torch.Tensor, ...], amp: torch.Tensor | None = None
+) -> torch.Tensor:
+    """(T, N, N) mesh matrix M_{C-1}⋯M_0 from per-MZI elements (T, K) and optional slot amplitudes (T, C, N).
+
+    Same product as ``product_tree`` of :func:`_columns_from_elements` (rows scaled by ``amp``), the
+    way :func:`gf_prune.mesh.mesh_unitary_torch` does deep meshes: groups of G ≈ √C columns are built
+    by G batched 2×2 row updates (O(N²) each), then the C/G group matrices form a product tree, so
+    a trial costs O(C·N² + (C/G)·N³) instead of O(C·N³).
+    """
+    col, row, _ = _scatter_index(topo)
+    n, c = topo.n, max(topo.n_cols, 1)
+    group = max(1, round(math.sqrt(c)))
+    c_pad, partner = _partner_index(topo, group)
+    batch, dtype = t[0].shape[:-1], t[0].dtype
+    a = torch.ones(*batch, c_pad, n, dtype=dtype)
+    b = torch.zeros(*batch, c_pad, n, dtype=dtype)
+    a[..., col, row], b[..., col, row] = t[0], t[1]  # out_r = t00·x_r + t01·x_{r+1}
+    a[..., col, row + 1], b[..., col, row + 1] = t[3], t[2]  # out_{r+1} = t11·x_{r+1} + t10·x_r
+    if amp is not None:
+        a[..., :c, :] = a[..., :c, :] * amp
+        b[..., :c, :] = b[..., :c, :] * amp
+    n_groups = c_pad // group
+    a = a.reshape(-1, n_groups, group, n, 1)
+    b = b.reshape(-1, n_groups, group, n, 1)
+    g_idx = torch.arange(n_groups)[:, None]
+    eye = torch.eye(n, dtype=dtype)
+    # the row updates are memory-bound: a few trials at a time keep their matrices in cache (13× faster)
+    chunk = max(1, CACHE_BYTES // (n_groups * n * n * 16))
+    out = []
+    for s in range(0, a.shape[0], chunk):
+        ac, bc = a[s : s + chunk], b[s : s + chunk]
+        m = eye.expand(ac.shape[0], n_groups, n, n)
+        for j in range(group):
+            m = torch.addcmul(ac[:, :, j] * m, bc[:, :, j], m[..., g_idx, partner[:, j, :], :])
+        out.append(product_tree(m))
+    return torch.cat(out).reshape(*batch, n, n)
+
+
 def _slot_amplitudes(topo: MeshTopology, amp_mzi: torch.Tensor, amp_wg: float) -> torch.Tensor:
     """(..., C, N) field amplitude of each column slot: the MZI's on its two modes, else the waveguide's."""
     col, row, _ = _scatter_index(topo)
@@ -122,14 +176,14 @@ class _Perturbed:
             in_layer_m[ms] = scoped
         built = ~removed if imp.pruned_mzi == "remove" else torch.ones_like(removed)
         act = live & in_layer  # heaters that receive control errors
-        p = p0.expand(trials, h)
+        p = p0  # the programmed drive: one (H,) vector, the same for every trial
         if imp.bits is not None:
             q = quantize_phase(p0, imp.bits)
-            p = torch.where(act, p0 + (q - p0).detach(), p0).expand(trials, h)  # straight-through gradient
+            p = torch.where(act, p0 + (q - p0).detach(), p0)  # straight-through gradient
         if imp.crosstalk > 0:
             if positions_um is None:
                 positions_um = grid_heater_positions(model)
-            k = crosstalk_matrix(
+            k = crosstalk_sparse(
                 positions_um,
                 (live & in_layer).numpy(),
                 imp.crosstalk,
@@ -137,10 +191,13 @@ class _Perturbed:
                 imp.crosstalk_decay_um,
                 imp.crosstalk_cutoff_um,
                 receive_at_pruned=imp.crosstalk_into_pruned,
-            )
-            k = torch.as_tensor(k) * in_layer[:, None]
+            ).tocoo()
+            sel = in_layer.numpy()[k.row]  # heaters outside the scoped layers receive nothing
+            rows, cols = torch.as_tensor(k.row[sel], dtype=torch.long), torch.as_tensor(k.col[sel], dtype=torch.long)
             drive = torch.where(live, p % TWO_PI, torch.zeros_like(p))
-            p = p + drive @ k.T
+            # Δφ_i = Σ_j K_ij·drive_j over the neighbour pairs only (differentiable in the drive)
+            p = p + torch.zeros_like(p).index_add(0, rows, torch.as_tensor(k.data[sel]) * drive[cols])
+        p = p.expand(trials, h)
         if imp.sigma_ps > 0:
             p = p + (imp.sigma_ps * math.pi) * draws.z_ps * act
         self.phases = p
@@ -219,14 +276,17 @@ def _mesh(
         u = torch.eye(topo.n, dtype=torch.complex128).expand(trials, topo.n, topo.n)
     else:
         plain = pert.passthrough is None or not bool(pert.passthrough[b.m_off : b.m_off + b.size].any())
-        if pert.r is None and plain:
-            m = column_matrices_torch(topo, theta, phi, zero_state)  # type: ignore[arg-type]
-        else:
-            m = _columns_from_elements(topo, _elements(pert, b, zero_state))
+        amp = None
         if pert.amp is not None:
             amp = _slot_amplitudes(topo, pert.amp[:, b.m_off : b.m_off + b.size], pert.amp_wg_layer[b.layer])
-            m = m * amp[..., :, None]
-        u = product_tree(m)
+        if topo.n_cols > TREE_MAX_COLS and topo.kind != "butterfly":  # deep column mesh: O(N²) row updates
+            u = _grouped_from_elements(topo, _elements(pert, b, zero_state), amp)
+        else:
+            if pert.r is None and plain:
+                m = column_matrices_torch(topo, theta, phi, zero_state)  # type: ignore[arg-type]
+            else:
+                m = _columns_from_elements(topo, _elements(pert, b, zero_state))
+            u = product_tree(m if amp is None else m * amp[..., :, None])
     if screen is not None:
         u = torch.polar(torch.ones_like(screen), screen).unsqueeze(-1) * u
     return u

@@ -8,12 +8,13 @@ file or a run folder. Only public gdsfactory/kfactory API is used.
 
 from __future__ import annotations
 
+import json
 from collections import defaultdict
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
-__all__ = ["activate_pdk", "extract_netlist", "load_netlist", "netlist_equal"]
+__all__ = ["activate_pdk", "extract_netlist", "load_netlist", "netlist_cache_path", "netlist_equal"]
 
 
 def extract_netlist(
@@ -144,17 +145,55 @@ def netlist_equal(a: dict[str, Any], b: dict[str, Any]) -> list[str]:
     return diffs
 
 
-def load_netlist(layout: Any) -> dict[str, Any]:
+NETLIST_CACHE_VERSION = 1
+"""Bumped whenever :func:`extract_netlist` changes what it returns (old caches are then ignored)."""
+
+
+def netlist_cache_path(gds: str | Path) -> Path:
+    """Where :func:`load_netlist` keeps the netlist read back from ``gds``: ``<stem>.netlist.json`` beside it."""
+    gds = Path(gds)
+    return gds.with_name(f"{gds.stem}.netlist.json")
+
+
+def _cache_key(path: Path) -> dict[str, Any]:
+    import hashlib
+
+    import gdsfactory as gf
+
+    h = hashlib.sha256()
+    with path.open("rb") as f:
+        for block in iter(lambda: f.read(1 << 20), b""):
+            h.update(block)
+    return {"gds_sha256": h.hexdigest(), "gdsfactory": gf.__version__, "version": NETLIST_CACHE_VERSION}
+
+
+def load_netlist(layout: Any, cache: bool = False) -> dict[str, Any]:
     """Recursive netlist of a ``gf.Component``, a ``.gds`` file, a folder holding
-    ``network.gds``, or an already extracted recursive netlist (returned as is)."""
+    ``network.gds``, or an already extracted recursive netlist (returned as is).
+
+    With ``cache`` (a file only), the netlist read back from the GDS is kept in
+    :func:`netlist_cache_path`, keyed by the SHA-256 of the GDS bytes (and the gdsfactory and
+    extractor versions): the file is read back once, and every later check of the same bytes
+    reuses that read (``gf-prune verify`` again, the λ sweep, a re-run). A changed GDS, a
+    missing or unreadable cache file means reading the GDS again.
+    """
     if isinstance(layout, Mapping):
         return dict(layout)
+    key = cache_file = None
     if isinstance(layout, str | Path):
         path = Path(layout)
         if path.is_dir():
             path = path / "network.gds"
         if not path.is_file():
             raise FileNotFoundError(f"missing layout file {path}")
+        if cache:
+            key, cache_file = _cache_key(path), netlist_cache_path(path)
+            try:
+                stored = json.loads(cache_file.read_text())
+                if stored.get("key") == key:
+                    return stored["netlist"]
+            except (OSError, ValueError, AttributeError):
+                pass
         import gdsfactory as gf
         import kfactory as kf
 
@@ -167,9 +206,19 @@ def load_netlist(layout: Any) -> dict[str, Any]:
         finally:
             kf.config.logfilter.regex = previous
     try:  # the layout compiler's extractor: same dict as get_netlist(recursive=True), faster
-        return extract_netlist(layout)
+        recnet = extract_netlist(layout)
     except ValueError:
-        return layout.get_netlist(recursive=True)
+        recnet = layout.get_netlist(recursive=True)
+    if cache_file is not None:
+        from gf_prune.io import atomic_write_text
+
+        try:  # JSON round trip: the cached netlist is exactly what a later call returns
+            text = json.dumps({"key": key, "netlist": recnet})
+        except TypeError:
+            return recnet
+        atomic_write_text(cache_file, text)
+        return json.loads(text)["netlist"]
+    return recnet
 
 
 def activate_pdk() -> None:

@@ -391,7 +391,10 @@ def stage_report(out: Path, cfg: RunConfig, data: Dataset, timings: dict[str, fl
 
 
 def write_report_files(out: Path, report: dict[str, Any]) -> None:
-    """``report.json`` and ``report.html`` (with its figures) of a report dict."""
+    """``report.json`` and ``report.html`` (with its figures) of a report dict, validated against the schema."""
+    from gf_prune.schema import Report
+
+    Report.model_validate(report)  # a missing or mistyped contract key is a bug: fail here, not downstream
     write_json(out / "report.json", report)
     from gf_prune.report import write_report
 

@@ -33,6 +33,7 @@ from matplotlib.patches import Patch, Rectangle
 from gf_prune.io import atomic_output
 from gf_prune.phases import NetworkPhases
 from gf_prune.physics import P_PI_MW_DEFAULT, phase_power_mw
+from gf_prune.schema import RECORD_KEYS
 
 # MZI status codes and their colours (colour-blind-safe, Okabe–Ito).
 LIVE, THETA_PRUNED, PHI_PRUNED, REMOVED = 0, 1, 2, 3
@@ -193,22 +194,13 @@ def plot_mesh_maps(net: NetworkPhases, path: str | Path, p_pi_mw: float = P_PI_M
 
 
 # ---------------------------------------------------------------------- per-round records
-ACCURACY_KEYS = (
-    "acc_test",
-    "accuracy",
-    "acc",
-    "test_accuracy",
-    "accuracy_test",
-    "accuracy.test",
-    "val_accuracy",
-    "accuracy.pruned",
-)
-TRAIN_ACCURACY_KEYS = ("acc_train", "train_accuracy", "accuracy_train", "accuracy.train")
-SPARSITY_UV_KEYS = ("sparsity_uv", "sparsity.uv", "phase_sparsity_uv", "sparsity")
-SPARSITY_ALL_KEYS = ("sparsity_all", "sparsity.all", "phase_sparsity_all")
-POWER_KEYS = ("power_mw", "power_mw.total", "power_mw.pruned", "static_power_mw", "power.total_mw", "power")
-REMOVABLE_KEYS = ("mzis_removable", "removable_mzis", "mzis.removable", "removable", "mzis.removed")
-ROUND_KEYS = ("round", "iteration", "step")
+ACCURACY_KEYS = (RECORD_KEYS["accuracy"],)
+TRAIN_ACCURACY_KEYS = (RECORD_KEYS["train_accuracy"],)
+SPARSITY_UV_KEYS = (RECORD_KEYS["sparsity_uv"],)
+SPARSITY_ALL_KEYS = (RECORD_KEYS["sparsity_all"],)
+POWER_KEYS = (RECORD_KEYS["power"],)
+REMOVABLE_KEYS = (RECORD_KEYS["removable"],)
+ROUND_KEYS = (RECORD_KEYS["round"],)
 
 
 def flatten(d: Mapping[str, Any], prefix: str = "") -> dict[str, Any]:

@@ -41,6 +41,7 @@ from typing import Any
 from gf_prune.io import atomic_write_text
 from gf_prune.physics import P_PI_MW_DEFAULT
 from gf_prune.plots import first_number, flatten
+from gf_prune.schema import PRUNING_KEYS
 
 REPORT_JSON = "report.json"
 REPORT_HTML = "report.html"
@@ -59,10 +60,10 @@ VERIFY_JSON = "verify.json"
 LAYOUT_JSON = "layout.json"
 VERIFY_TOL_DEFAULT = 1e-6
 ROBUSTNESS_LAYERS_PNG = "robustness_layers.png"
-METHOD_KEYS = ("pruning.method", "pruning.summary.method", "pruning.config.method", "method", "prune.method")
-RANKING_KEYS = ("pruning.ranking", "pruning.summary.ranking", "pruning.config.ranking", "ranking", "prune.ranking")
-SCOPE_KEYS = ("pruning.scope", "pruning.config.scope", "pruning.mode", "prune.scope")
-BEST_ROUND_KEYS = ("pruning.best_round", "pruning.summary.best_round", "best_round")
+METHOD_KEYS = (PRUNING_KEYS["method"],)
+RANKING_KEYS = (PRUNING_KEYS["ranking"],)
+SCOPE_KEYS = (PRUNING_KEYS["scope"],)
+BEST_ROUND_KEYS = (PRUNING_KEYS["best_round"],)
 
 NAV = (
     "<nav>"

@@ -186,12 +186,20 @@ class Verifier:
         layout: ``gf.Component``, ``.gds`` path, folder with ``network.gds``, or a
             recursive netlist dict.
         net: the :class:`~gf_prune.phases.NetworkPhases` that was laid out.
+        netlist_cache: for a GDS file, keep the netlist read back from it beside it and reuse
+            it while the file's bytes are unchanged (:func:`gf_prune.netlist.load_netlist`).
     """
 
-    def __init__(self, layout: Any, net: Any, cell_models: Mapping[str, sax_models.CellModel] | None = None) -> None:
+    def __init__(
+        self,
+        layout: Any,
+        net: Any,
+        cell_models: Mapping[str, sax_models.CellModel] | None = None,
+        netlist_cache: bool = False,
+    ) -> None:
         t0 = time.perf_counter()
         self.net = net
-        self.recnet = load_netlist(layout)
+        self.recnet = load_netlist(layout, cache=netlist_cache)
         t1 = time.perf_counter()
         self.cc = CompiledCircuit(self.recnet, cell_models=cell_models)
         self.hier = _Hierarchy(self.cc)
@@ -318,6 +326,7 @@ def verify(
     tol: float = TOL_DEFAULT,
     sweep: bool = False,
     plot: str | Path | None = None,
+    netlist_cache: bool = False,
 ) -> VerifyResult:
     """Check that ``layout`` (Component, .gds, folder or recursive netlist) realises ``net``.
 
@@ -326,7 +335,7 @@ def verify(
     on a mismatch, ``culprit`` — the first slot or net whose local transfer is wrong.
     With ``sweep`` the error is also computed over 1.50–1.60 µm (and plotted to ``plot``).
     """
-    v = Verifier(layout, net)
+    v = Verifier(layout, net, netlist_cache=netlist_cache)
     res = v.check(wl, tol)
     if sweep:
         t0 = time.perf_counter()
@@ -340,7 +349,8 @@ def verify(
 def verify_dir(out_dir: str | Path, wl: float = WL0_UM, sweep: bool = True, tol: float = TOL_DEFAULT) -> dict[str, Any]:
     """``gf-prune verify DIR``: check DIR/network.gds against DIR/phases.npz.
 
-    Writes ``DIR/wavelength_sweep.png`` when ``sweep``. Returns :meth:`VerifyResult.to_dict`
+    Writes ``DIR/wavelength_sweep.png`` when ``sweep``; the netlist read back from the GDS is kept in
+    ``DIR/network.netlist.json`` and reused while the GDS bytes are unchanged. Returns :meth:`VerifyResult.to_dict`
     with ``layer_matrices`` (list of complex arrays, no gain) for the accuracy check.
     """
     from gf_prune.phases import NetworkPhases
@@ -350,5 +360,6 @@ def verify_dir(out_dir: str | Path, wl: float = WL0_UM, sweep: bool = True, tol:
     if not phases.is_file():
         raise FileNotFoundError(f"missing file {phases} (run `gf-prune prune` first)")
     net = NetworkPhases.load(phases)
-    res = verify(out_dir / "network.gds", net, wl, tol, sweep, out_dir / "wavelength_sweep.png" if sweep else None)
+    png = out_dir / "wavelength_sweep.png" if sweep else None
+    res = verify(out_dir / "network.gds", net, wl, tol, sweep, png, netlist_cache=True)
     return res.to_dict(with_matrices=True)
