@@ -146,8 +146,8 @@ def train_cfg(seed: int) -> TrainConfig:
     return TrainConfig(epochs=t.epochs, lr=t.lr, batch_size=t.batch_size, patience=t.patience, seed=seed)
 
 
-def evaluate(load: Callable[..., Dataset], seed: int, hidden: list[int]) -> dict[str, float]:
-    data = load()
+def evaluate(load: Callable[..., Dataset], seed: int, hidden: list[int], encoding: str) -> dict[str, float]:
+    data = load(encoding)
     sizes = [data.n_features, *hidden, data.n_classes]
     cfg = train_cfg(seed)
     res: dict[str, float] = {}
@@ -208,6 +208,9 @@ def main() -> None:
     ap.add_argument("--seeds", nargs="+", type=int, default=[0, 1, 2])
     ap.add_argument("--folds", type=int, default=5)
     ap.add_argument("--hidden", nargs="+", type=int, default=[16, 16])
+    ap.add_argument(
+        "--encoding", default=RunConfig().data.encoding, choices=("unit_norm", "scale"), help="data.encoding"
+    )
     ap.add_argument("--chain", action="store_true", help="also run prune → layout → verify on each dataset")
     ap.add_argument("--out", type=Path, default=Path("bench_data_out"))
     args = ap.parse_args()
@@ -220,7 +223,7 @@ def main() -> None:
             per: dict[str, list[float]] = {m: [] for m in MODELS}
             evals = splits(name, args.seeds, args.folds, Path(tmp))
             for _, seed, load in evals:
-                for m, acc in evaluate(load, seed, args.hidden).items():
+                for m, acc in evaluate(load, seed, args.hidden, args.encoding).items():
                     per[m].append(acc)
             stats = {m: ci95(v) for m, v in per.items()}
             feature_rows = load_dataset(evals[0][0], 0).feature_rows if name != "digits" else False

@@ -366,7 +366,6 @@ def svd_layer(
     return c
 
 
-@gf.cell
 def _stack_layers(
     c: Component,
     cells: list[Component],
@@ -399,6 +398,7 @@ def _stack_layers(
         c.ports.add_port(port=kf.Port(base=base.model_copy(update={"trans": t})), name=name, keep_mirror=True)
 
 
+@gf.cell
 def network_chip(
     sizes: tuple[int, ...] = (4, 4),
     kind: MeshKind = "clements",

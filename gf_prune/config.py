@@ -33,7 +33,9 @@ class DataConfig(_Section):
     fft_block: int = Field(4, ge=1, description="central block of the centred 2-D FFT of images (4 → 16 features)")
     standardize: bool = Field(True, description="z-score feature rows with training-split statistics")
     encoding: Literal["unit_norm", "scale"] = Field(
-        "unit_norm", description="amplitude encoding: per-sample unit norm, or one training-set scale"
+        "scale",
+        description="amplitude encoding of feature rows: one training-set scale that keeps each sample's norm "
+        "(default, measured: README) or per-sample unit norm",
     )
 
 

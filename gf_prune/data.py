@@ -556,7 +556,7 @@ def load_dataset(
     images: bool = False,
     fft_block: int = 4,
     standardize: bool = True,
-    encoding: str = "unit_norm",
+    encoding: str = "scale",
     test_size: int | float | None = None,
 ) -> Dataset:
     """Load, check, split and preprocess a dataset (see the module docstring for the formats).

@@ -279,7 +279,7 @@ def test_standardised_with_training_statistics_and_transform_reproduces(tmp_path
 def test_no_standardisation_keeps_features(tmp_path):
     x, y = blobs()
     np.savez(tmp_path / "mine.npz", X=x, y=y)
-    ds = load_dataset(tmp_path / "mine.npz", standardize=False)
+    ds = load_dataset(tmp_path / "mine.npz", standardize=False, encoding="unit_norm")
     assert ds.preprocessing.mean is None and ds.preprocessing.std is None
     ref = torch.as_tensor(x / np.linalg.norm(x, axis=1, keepdims=True), dtype=torch.complex128)
     row_ids(ds.X_train, ref)

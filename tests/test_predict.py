@@ -53,10 +53,11 @@ def test_predict_applies_the_saved_preprocessing(trained, tmp_path):
         rows = list(csv.DictReader(f))
     assert len(rows) == len(x) and set(rows[0]) == {"index", "predicted", "label"}
     assert {row["predicted"] for row in rows} <= {"setosa", "versicolor", "virginica"}
-    # independent path: the saved preprocessing by hand (z-score with the training statistics, unit norm)
+    # independent path: the saved preprocessing by hand (z-score with the training statistics, one scale)
     model, prep = load_model_with_preprocessing(model_path)
     z = (x - np.asarray(prep.mean)) / np.asarray(prep.std)
-    z = z / np.linalg.norm(z, axis=1, keepdims=True)
+    assert prep.encoding == "scale"  # the default: one training-set scale keeps each sample's norm
+    z = z / prep.scale
     ref = model.predict(torch.as_tensor(z.astype(np.complex128))).numpy()
     assert [row["predicted"] for row in rows] == [prep.classes[i] for i in ref]
     acc = float(np.mean([row["predicted"] == lab for row, lab in zip(rows, labels, strict=True)]))
