@@ -27,6 +27,7 @@ from dataclasses import dataclass, field
 import numpy as np
 import torch
 
+from gf_prune.mesh import MeshTopology
 from gf_prune.model import PhotonicMLP, SVDLayer
 from gf_prune.physics import wrap_phase, wrap_to_pi
 
@@ -39,6 +40,9 @@ class GaugeResult:
     zeroed_sigma: list[int] = field(default_factory=list)
     pruned_uv: int = 0
     pruned_sigma: int = 0
+    zeroed_v: list[int] = field(default_factory=list)  # full gauge: V φ's zeroed per layer
+    conditional: list[int] = field(default_factory=list)  # full gauge: φ's zeroed on θ-pruned MZIs
+    dead_phases: list[int] = field(default_factory=list)  # full gauge: phases of dead MZIs pruned
 
     @property
     def total_zeroed(self) -> int:
@@ -177,5 +181,232 @@ def gauge_network(model: PhotonicMLP, prune: bool = True, prune_sigma: bool = Fa
         res.zeroed_uv.append(n_u)
         res.zeroed_sigma.append(n_s)
     res.pruned_uv = sum(res.zeroed_uv) if prune else 0
+    res.pruned_sigma = sum(res.zeroed_sigma) if (prune and prune_sigma) else 0
+    return res
+
+
+# --------------------------------------------------------------------------- full (conditional) gauge
+
+
+def _mzi_kind(theta_live: bool, zero_state: str) -> str:
+    """How an MZI passes a phase screen: ``mix`` (θ live), ``bar`` / ``cross`` (θ pruned, fixed at 0)."""
+    if theta_live:
+        return "mix"
+    return "bar" if zero_state == "bar" else "cross"
+
+
+def _dead_mzis(topo: MeshTopology, lit_in: np.ndarray, seen_out: np.ndarray) -> np.ndarray:
+    """MZIs of a mesh whose inputs are both dark or whose outputs both reach only discarded modes."""
+    lit = lit_in.copy()
+    lit_before = np.zeros((topo.n_mzis, 2), bool)
+    for k in range(topo.n_mzis):
+        r = int(topo.rows[k])
+        lit_before[k] = lit[r], lit[r + 1]
+        lit[r] = lit[r + 1] = lit[r] or lit[r + 1]
+    seen = seen_out.copy()
+    seen_after = np.zeros((topo.n_mzis, 2), bool)
+    for k in range(topo.n_mzis - 1, -1, -1):
+        r = int(topo.rows[k])
+        seen_after[k] = seen[r], seen[r + 1]
+        seen[r] = seen[r + 1] = seen[r] or seen[r + 1]
+    return ~lit_before.any(1) | ~seen_after.any(1)
+
+
+@dataclass
+class FullGaugeCounts:
+    """What :func:`gauge_layer_full` freed in one layer."""
+
+    zeroed_v: int = 0
+    zeroed_u: int = 0
+    zeroed_sigma: int = 0
+    conditional: int = 0  # φ zeroed on an MZI whose θ is pruned (the MZI becomes removable)
+    dead_mzis: int = 0  # MZIs that carry no light or reach only discarded outputs: θ and φ pruned
+    dead_phases: int = 0
+
+
+@torch.no_grad()
+def gauge_layer_full(
+    layer: SVDLayer, prune: bool = True, prune_sigma: bool = False, dead: bool = True
+) -> FullGaugeCounts:
+    """The exact gauge of one layer over V, Σ and U, with θ-pruned MZIs as phase screens.
+
+    Every waveguide segment of the layer (between two MZI columns) gets a potential ``x``; each element is
+    replaced by ``e^{−i·x_out} · element · e^{i·x_in}``. That changes nothing the detection sees when the
+    V mesh's inputs keep ``x = 0`` (the data, or a real softplus output) and the U mesh's outputs are free
+    (the modulus / |·|² detection drops them; a layer's ``screen`` absorbs them, keeping W exact). An
+    element stays an element of the convention only under constraints (docs/design.md, one MZI
+    ``T(θ, φ) = B·diag(e^{i(θ+b)}, 1)·B·diag(e^{iφ}, 1)``; Clements et al., Optica 2016, for
+    ``T(θ,φ)·diag(e^{ia}, e^{ib}) = e^{ib}·T(θ, φ+a−b)``):
+
+    - a mixing MZI (θ live): both outputs and the bottom input share one potential; ``φ' = φ + x_top_in − x_bot_in``;
+    - an MZI whose θ is pruned with ``zero_state="bar"``: ``T = diag(−e^{iφ}, 1)`` is a screen on the top
+      waveguide: the bottom potential passes, ``φ' = φ + x_top_in − x_top_out`` — its φ can leave
+      **downstream** into the next live φ, into Σ, or out to the detected outputs;
+    - θ pruned with ``zero_state="cross"``: ``T = [[0, i], [i·e^{iφ}, 0]]``: ``x_top_out = x_bot_in``,
+      ``φ' = φ + x_top_in − x_bot_out``;
+    - a Σ attenuator (its through element ∝ e^{iφ}): ``φ' = φ + x_V_out − x_U_in``;
+    - U inputs beyond ``k`` carry no light and V outputs beyond ``k`` are discarded: their potentials are free.
+
+    With each φ an edge between two potentials, any spanning forest of edges can be zeroed exactly at once;
+    pruned φ's (value 0) enter the forest first as constraints, then live ones by preference: φ's on MZIs
+    whose θ is pruned (the MZI becomes removable), then by the heater power they burn. With ``dead``, an
+    MZI that carries no light (both inputs dark) or whose outputs reach only discarded modes has θ and φ
+    pruned (exact: it does not act on anything detected).
+
+    Args:
+        layer: changed in place.
+        prune: mark zeroed U/V φ's pruned (mask off); with ``prune_sigma`` also zeroed Σ φ's.
+        prune_sigma: see ``prune``; also ranks Σ φ's with the mesh φ's (else mesh φ's go first).
+        dead: prune dead MZIs.
+
+    Returns:
+        :class:`FullGaugeCounts` (already-pruned phases are not counted).
+    """
+    zs = layer.zero_state
+    counts = FullGaugeCounts()
+    for name in ("V_phi", "U_phi", "S_phi"):
+        if not bool(torch.all(torch.isfinite(getattr(layer, name)))):
+            raise ValueError(f"NaN or infinite phase in {name}: cannot apply a gauge move")
+    k = layer.k
+    meshes = (("V", layer.topo_V), ("U", layer.topo_U))
+    dead_masks = {
+        "V": _dead_mzis(layer.topo_V, np.ones(layer.n_in, bool), np.arange(layer.n_in) < k),
+        "U": _dead_mzis(layer.topo_U, np.arange(layer.n_out) < k, np.ones(layer.n_out, bool)),
+    }
+    if dead:
+        for mesh, _ in meshes:
+            dm = torch.as_tensor(dead_masks[mesh])
+            for kind in ("theta", "phi"):
+                m = getattr(layer, f"{mesh}_{kind}_mask")
+                counts.dead_phases += int((m & dm).sum())
+                m &= ~dm
+            counts.dead_mzis += int(dm.sum())
+        layer.apply_masks()
+    # segments: 0 is ground (V inputs)
+    n_seg = [1]
+
+    def new() -> int:
+        n_seg[0] += 1
+        return n_seg[0] - 1
+
+    merges: list[tuple[int, int]] = []
+    edges: list[tuple[str, int, int, int]] = []  # (mesh, index, u, v): φ' = φ + x_u − x_v
+    seg_out: dict[str, np.ndarray] = {}
+    start = {"V": np.zeros(layer.n_in, dtype=np.int64)}
+    u_in = np.array([new() for _ in range(layer.n_out)], dtype=np.int64)
+    for mesh, topo in meshes:
+        s = start["V"].copy() if mesh == "V" else u_in.copy()
+        th_mask = getattr(layer, f"{mesh}_theta_mask")
+        for i in range(topo.n_mzis):
+            r = int(topo.rows[i])
+            it, ib = int(s[r]), int(s[r + 1])
+            ot, ob = new(), new()
+            s[r], s[r + 1] = ot, ob
+            if dead and dead_masks[mesh][i]:
+                continue  # acts on nothing detected: no constraint
+            kind = _mzi_kind(bool(th_mask[i]), zs)
+            if kind == "mix":
+                merges += [(ot, ob), (ob, ib)]
+                edges.append((mesh, i, it, ib))
+            elif kind == "bar":
+                merges.append((ob, ib))
+                edges.append((mesh, i, it, ot))
+            else:
+                merges.append((ot, ib))
+                edges.append((mesh, i, it, ob))
+        seg_out[mesh] = s
+        if mesh == "V":
+            for j in range(k):
+                edges.append(("S", j, int(s[j]), int(u_in[j])))
+    eq = _Forest(n_seg[0])
+    for a, b in merges:
+        eq.union(a, b)
+
+    def cls(a: int) -> int:
+        return eq.find(a)
+
+    phis = {m: getattr(layer, f"{m}_phi").detach().clone() for m in ("V", "U", "S")}
+    live = {m: getattr(layer, f"{m}_phi_mask").clone() for m in ("V", "U", "S")}
+    th_live = {m: getattr(layer, f"{m}_theta_mask").clone() for m in ("V", "U", "S")}
+    forest = _Forest(n_seg[0])
+    chosen: list[tuple[str, int, int, int, float]] = []
+    cand = []
+    for mesh, i, a, b in edges:
+        u, v = cls(a), cls(b)
+        ph = float(phis[mesh][i])
+        if not bool(live[mesh][i]):
+            forest.union(u, v)
+            chosen.append((mesh, i, u, v, 0.0))
+        elif u != v:
+            completes = mesh != "S" and not bool(th_live[mesh][i])
+            first = 0 if (prune_sigma or mesh != "S") else 1
+            cand.append(((first, -int(completes), -float(wrap_phase(ph))), mesh, i, u, v, ph))
+    zeroed = []
+    for _, mesh, i, u, v, ph in sorted(cand, key=lambda c: c[0]):
+        if forest.union(u, v):
+            chosen.append((mesh, i, u, v, ph))
+            zeroed.append((mesh, i))
+    adj: dict[int, list[tuple[int, float]]] = {}
+    for _, _, u, v, ph in chosen:  # x_v = x_u + φ
+        adj.setdefault(u, []).append((v, ph))
+        adj.setdefault(v, []).append((u, -ph))
+    x = np.full(n_seg[0], np.nan)
+    for root in [cls(0), *sorted(adj)]:
+        if not np.isnan(x[root]):
+            continue
+        x[root] = 0.0
+        stack = [root]
+        while stack:
+            a = stack.pop()
+            for b, delta in adj.get(a, []):
+                if np.isnan(x[b]):
+                    x[b] = x[a] + delta
+                    stack.append(b)
+    x = np.nan_to_num(x, nan=0.0)
+    for mesh, i, a, b in edges:
+        getattr(layer, f"{mesh}_phi")[i] += float(x[cls(a)] - x[cls(b)])
+    if layer.screen is not None:
+        out = torch.as_tensor([x[cls(int(a))] for a in seg_out["U"]], dtype=torch.float64)
+        layer.screen.add_(out)
+    for mesh, i in zeroed:
+        getattr(layer, f"{mesh}_phi")[i] = 0.0
+        if mesh == "S":
+            counts.zeroed_sigma += int(float(phis[mesh][i]) != 0.0)
+            if prune and prune_sigma:
+                layer.S_phi_mask[i] = False
+            continue
+        if mesh == "V":
+            counts.zeroed_v += 1
+        else:
+            counts.zeroed_u += 1
+        counts.conditional += int(not bool(th_live[mesh][i]))
+        if prune:
+            getattr(layer, f"{mesh}_phi_mask")[i] = False
+    for name in ("V_phi", "U_phi", "S_phi"):
+        p = getattr(layer, name)
+        p.copy_(torch.where(p.abs() > math.pi, wrap_to_pi(p), p))
+    layer.apply_masks()
+    return counts
+
+
+@torch.no_grad()
+def gauge_network_full(
+    model: PhotonicMLP, prune: bool = True, prune_sigma: bool = False, dead: bool = True
+) -> GaugeResult:
+    """:func:`gauge_layer_full` on every layer; predictions do not change (each W changes at most by a
+    diagonal phase screen on its output, ``|D·W·x| = |W·x|``; a layer with a ``screen`` keeps W exactly).
+
+    ``GaugeResult.zeroed_uv`` counts U and V φ's zeroed per layer (``conditional`` of them on θ-pruned
+    MZIs), ``dead_phases`` the phases of dead MZIs pruned.
+    """
+    res = GaugeResult()
+    for layer in model.layers:
+        c = gauge_layer_full(layer, prune=prune, prune_sigma=prune_sigma, dead=dead)
+        res.zeroed_uv.append(c.zeroed_u + c.zeroed_v)
+        res.zeroed_sigma.append(c.zeroed_sigma)
+        res.zeroed_v.append(c.zeroed_v)
+        res.conditional.append(c.conditional)
+        res.dead_phases.append(c.dead_phases)
+    res.pruned_uv = (sum(res.zeroed_uv) if prune else 0) + sum(res.dead_phases)
     res.pruned_sigma = sum(res.zeroed_sigma) if (prune and prune_sigma) else 0
     return res
