@@ -103,6 +103,16 @@ class PruneConfig(BaseModel):
     prune_sigma: bool = False
     complete_mzis: float = Field(0.0, ge=0.0, le=1.0, description="score discount when the MZI partner is pruned")
     gauge: bool = True
+    gauge_full: bool = Field(
+        False,
+        description="gauge over V, Σ and U, θ-pruned MZIs as phase screens, dead MZIs pruned (gauge_network_full)",
+    )
+    final_gauge: bool = Field(
+        True, description="after the search, apply the exact full gauge to every round (predictions unchanged)"
+    )
+    sigma_tol: float = Field(
+        0.0, ge=0.0, lt=1.0, description="Σ pruning: switch off attenuators with |t| ≥ 1 − sigma_tol (0: off)"
+    )
     # dense training (the model passed in is the initialisation; 0 epochs: it is already trained)
     dense_epochs: int = Field(600, ge=0)
     lr: float = Field(0.02, gt=0.0)

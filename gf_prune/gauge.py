@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass, field
+from typing import Any
 
 import numpy as np
 import torch
@@ -212,6 +213,98 @@ def _dead_mzis(topo: MeshTopology, lit_in: np.ndarray, seen_out: np.ndarray) -> 
     return ~lit_before.any(1) | ~seen_after.any(1)
 
 
+def _power_units(phase: float) -> float:
+    """Heater power of a phase in units of P_π (a value within 1e-12 of 0 mod 2π burns nothing)."""
+    w = phase % (2 * math.pi)
+    return 0.0 if (w < 1e-12 or 2 * math.pi - w < 1e-12) else w / math.pi
+
+
+def _shift_potentials(
+    edges: list[tuple[str, int, int, int]],
+    cls: Any,
+    phis: dict[str, torch.Tensor],
+    live: dict[str, torch.Tensor],
+    th_live: dict[str, torch.Tensor],
+    n: int,
+    ground: int,
+    prune_sigma: bool,
+    power_neutral: bool,
+) -> tuple[np.ndarray, list[tuple[str, int]]]:
+    """Greedy spanning forest of φ edges with explicit potentials ``x`` (``φ' = φ + x_u − x_v``).
+
+    Pruned edges join first (they stay 0). Each live edge joining two components is zeroed by shifting one
+    of the two components (never the ground's) by a constant; the shift that costs the other live edges
+    least heater power is taken, and with ``power_neutral`` the edge is zeroed only when the total heater
+    power does not grow (a moved phase that lands just below 0 would cost almost 2·P_π).
+    """
+    uv = [(cls(a), cls(b)) for _, _, a, b in edges]
+    phi0 = np.array([float(phis[m][i]) for m, i, _, _ in edges])
+    is_live = np.array([bool(live[m][i]) for m, i, _, _ in edges])
+    x = np.zeros(n)
+    forest = _Forest(n)
+    members: dict[int, list[int]] = {}
+    incident: dict[int, list[int]] = {}
+    for e, (u, v) in enumerate(uv):
+        incident.setdefault(u, []).append(e)
+        if v != u:
+            incident.setdefault(v, []).append(e)
+
+    def join(u: int, v: int) -> None:
+        ru, rv = forest.find(u), forest.find(v)
+        if ru != rv:
+            mu, mv = members.pop(ru, [ru]), members.pop(rv, [rv])
+            forest.union(ru, rv)
+            members[forest.find(rv)] = mu + mv
+
+    for e, (u, v) in enumerate(uv):
+        if not is_live[e]:
+            join(u, v)
+    zeroed_e = np.zeros(len(edges), bool)
+
+    def cur(e: int) -> float:
+        u, v = uv[e]
+        return phi0[e] + x[u] - x[v]
+
+    def delta(root: int, shift: float, skip: int) -> float:
+        nodes = set(members.get(root, [root]))
+        d = 0.0
+        seen = set()
+        for node in nodes:
+            for e in incident.get(node, []):
+                if e in seen or e == skip or not is_live[e] or zeroed_e[e]:
+                    continue
+                seen.add(e)
+                u, v = uv[e]
+                s = (shift if u in nodes else 0.0) - (shift if v in nodes else 0.0)
+                if s:
+                    d += _power_units(cur(e) + s) - _power_units(cur(e))
+        return d
+
+    cand = []
+    for e, (mesh, i, _, _) in enumerate(edges):
+        u, v = uv[e]
+        if is_live[e] and u != v:
+            completes = mesh != "S" and not bool(th_live[mesh][i])
+            first = 0 if (prune_sigma or mesh != "S") else 1
+            cand.append(((first, -int(completes), -_power_units(phi0[e])), e))
+    g = ground
+    for _, e in sorted(cand, key=lambda c: c[0]):
+        u, v = uv[e]
+        ru, rv, rg = forest.find(u), forest.find(v), forest.find(g)
+        if ru == rv:
+            continue
+        d = cur(e)  # x_v − x_u must grow by d: shift v's component by +d or u's by −d
+        options = [(delta(r, s, e), r, s) for r, s in ((rv, d), (ru, -d)) if r != rg]
+        cost, root, shift = min(options, key=lambda o: o[0])
+        if power_neutral and cost - _power_units(d) > 1e-12:
+            continue
+        for node in members.get(root, [root]):
+            x[node] += shift
+        join(u, v)
+        zeroed_e[e] = True
+    return x, [(edges[e][0], edges[e][1]) for e in np.flatnonzero(zeroed_e)]
+
+
 @dataclass
 class FullGaugeCounts:
     """What :func:`gauge_layer_full` freed in one layer."""
@@ -226,7 +319,11 @@ class FullGaugeCounts:
 
 @torch.no_grad()
 def gauge_layer_full(
-    layer: SVDLayer, prune: bool = True, prune_sigma: bool = False, dead: bool = True
+    layer: SVDLayer,
+    prune: bool = True,
+    prune_sigma: bool = False,
+    dead: bool = True,
+    power_neutral: bool = True,
 ) -> FullGaugeCounts:
     """The exact gauge of one layer over V, Σ and U, with θ-pruned MZIs as phase screens.
 
@@ -249,15 +346,18 @@ def gauge_layer_full(
 
     With each φ an edge between two potentials, any spanning forest of edges can be zeroed exactly at once;
     pruned φ's (value 0) enter the forest first as constraints, then live ones by preference: φ's on MZIs
-    whose θ is pruned (the MZI becomes removable), then by the heater power they burn. With ``dead``, an
-    MZI that carries no light (both inputs dark) or whose outputs reach only discarded modes has θ and φ
-    pruned (exact: it does not act on anything detected).
+    whose θ is pruned (the MZI becomes removable), then by the heater power they burn; each zeroing shifts
+    the potentials of one side of the edge, and is skipped when that would raise the total heater power.
+    With ``dead``, an MZI that carries no light (both inputs dark) or whose outputs reach only discarded
+    modes has θ and φ pruned (exact: it does not act on anything detected).
 
     Args:
         layer: changed in place.
         prune: mark zeroed U/V φ's pruned (mask off); with ``prune_sigma`` also zeroed Σ φ's.
         prune_sigma: see ``prune``; also ranks Σ φ's with the mesh φ's (else mesh φ's go first).
         dead: prune dead MZIs.
+        power_neutral: zero a φ only when the heater power of the phases it moves does not grow in total
+            (each zeroing shifts the potentials of one side; the cheaper side is taken).
 
     Returns:
         :class:`FullGaugeCounts` (already-pruned phases are not counted).
@@ -328,41 +428,7 @@ def gauge_layer_full(
     phis = {m: getattr(layer, f"{m}_phi").detach().clone() for m in ("V", "U", "S")}
     live = {m: getattr(layer, f"{m}_phi_mask").clone() for m in ("V", "U", "S")}
     th_live = {m: getattr(layer, f"{m}_theta_mask").clone() for m in ("V", "U", "S")}
-    forest = _Forest(n_seg[0])
-    chosen: list[tuple[str, int, int, int, float]] = []
-    cand = []
-    for mesh, i, a, b in edges:
-        u, v = cls(a), cls(b)
-        ph = float(phis[mesh][i])
-        if not bool(live[mesh][i]):
-            forest.union(u, v)
-            chosen.append((mesh, i, u, v, 0.0))
-        elif u != v:
-            completes = mesh != "S" and not bool(th_live[mesh][i])
-            first = 0 if (prune_sigma or mesh != "S") else 1
-            cand.append(((first, -int(completes), -float(wrap_phase(ph))), mesh, i, u, v, ph))
-    zeroed = []
-    for _, mesh, i, u, v, ph in sorted(cand, key=lambda c: c[0]):
-        if forest.union(u, v):
-            chosen.append((mesh, i, u, v, ph))
-            zeroed.append((mesh, i))
-    adj: dict[int, list[tuple[int, float]]] = {}
-    for _, _, u, v, ph in chosen:  # x_v = x_u + φ
-        adj.setdefault(u, []).append((v, ph))
-        adj.setdefault(v, []).append((u, -ph))
-    x = np.full(n_seg[0], np.nan)
-    for root in [cls(0), *sorted(adj)]:
-        if not np.isnan(x[root]):
-            continue
-        x[root] = 0.0
-        stack = [root]
-        while stack:
-            a = stack.pop()
-            for b, delta in adj.get(a, []):
-                if np.isnan(x[b]):
-                    x[b] = x[a] + delta
-                    stack.append(b)
-    x = np.nan_to_num(x, nan=0.0)
+    x, zeroed = _shift_potentials(edges, cls, phis, live, th_live, n_seg[0], cls(0), prune_sigma, power_neutral)
     for mesh, i, a, b in edges:
         getattr(layer, f"{mesh}_phi")[i] += float(x[cls(a)] - x[cls(b)])
     if layer.screen is not None:
@@ -391,7 +457,7 @@ def gauge_layer_full(
 
 @torch.no_grad()
 def gauge_network_full(
-    model: PhotonicMLP, prune: bool = True, prune_sigma: bool = False, dead: bool = True
+    model: PhotonicMLP, prune: bool = True, prune_sigma: bool = False, dead: bool = True, power_neutral: bool = True
 ) -> GaugeResult:
     """:func:`gauge_layer_full` on every layer; predictions do not change (each W changes at most by a
     diagonal phase screen on its output, ``|D·W·x| = |W·x|``; a layer with a ``screen`` keeps W exactly).
@@ -401,7 +467,7 @@ def gauge_network_full(
     """
     res = GaugeResult()
     for layer in model.layers:
-        c = gauge_layer_full(layer, prune=prune, prune_sigma=prune_sigma, dead=dead)
+        c = gauge_layer_full(layer, prune=prune, prune_sigma=prune_sigma, dead=dead, power_neutral=power_neutral)
         res.zeroed_uv.append(c.zeroed_u + c.zeroed_v)
         res.zeroed_sigma.append(c.zeroed_sigma)
         res.zeroed_v.append(c.zeroed_v)

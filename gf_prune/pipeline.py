@@ -402,6 +402,7 @@ def build_report(out: Path, cfg: RunConfig, data: Dataset, timings: dict[str, fl
             "mesh": lay_mzis.get("mesh", pw["mzis"]["total"]),
             "attenuators": lay_mzis.get("attenuators", pw["mzis"]["sigma_total"]),
             "removable": pw["mzis"]["removable"],
+            "sigma_removable": pw["mzis"]["sigma_removable"],
         },
         "heaters": layout.get("heaters", {}),
         "verify": {k: v for k, v in verify.items() if k not in ("sweep",)},

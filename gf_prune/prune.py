@@ -341,6 +341,8 @@ def make_record(
         "power_saved": (1.0 - power / dense_power) if dense_power else 0.0,
         "removable_mzis": rep["mzis"]["removable"],
         "total_mzis": rep["mzis"]["total"],
+        "sigma_removable": rep["mzis"]["sigma_removable"],
+        "power_sigma_mw": rep["power_mw"]["sigma"],
     }
 
 
@@ -445,6 +447,10 @@ class _Runner:
     def gauge(self, model: PhotonicMLP) -> int:
         if not self.cfg.gauge:
             return 0
+        if self.cfg.gauge_full or self.cfg.sigma_tol > 0:  # issue 12: Σ pruning, conditional gauge
+            from gf_prune.prune_methods import hardware_moves
+
+            return hardware_moves(self, model)
         return gauge_network(model, prune=True, prune_sigma=self.cfg.prune_sigma).pruned_uv
 
     def scores(self, model: PhotonicMLP, ranking: str | None = None) -> list[Any]:
@@ -639,6 +645,8 @@ def _continue(run: _Runner, model: PhotonicMLP, rec: dict[str, Any]) -> None:
         if sparsity >= 1.0:
             break
         n = _prune_to(run, model, min(sparsity, 0.999), cfg.step_ranking, soft=True)
+        if cfg.gauge_full or cfg.sigma_tol > 0:  # Σ pruning and the conditional gauge in every step
+            n += run.gauge(model)
         run.finetune(model)
         rec = run.record(model, step=f"step to {sparsity:.3f}", target=sparsity, newly_pruned=n)
 
@@ -723,6 +731,10 @@ def run_pruning(
         _gradual(run, model)
     else:
         _weight_domain(run, model)
+    if cfg.final_gauge and cfg.gauge and cfg.method != "weight_domain":
+        from gf_prune.prune_methods import final_gauge
+
+        final_gauge(run, model)
     best = run.best_index()
     out = copy.deepcopy(dense_model)
     out.load_state_dict(run.states[best])
