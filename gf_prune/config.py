@@ -97,7 +97,7 @@ class PruneConfig(BaseModel):
 
     model_config = ConfigDict(extra="forbid", validate_assignment=True)
 
-    method: Literal["magnitude_oneshot", "magnitude_iterative", "lth", "gradual", "weight_domain"] = "lth"
+    method: Literal["magnitude_oneshot", "magnitude_iterative", "lth", "gradual", "weight_domain", "l0", "obs"] = "lth"
     ranking: Literal["wrap", "magnitude", "saliency"] = "wrap"
     scope: Literal["layer", "global"] = "layer"
     prune_sigma: bool = False
@@ -152,9 +152,18 @@ class PruneConfig(BaseModel):
     milestones: float = Field(0.1, ge=0.0, lt=1.0, description="record a round each time the schedule gains this")
     soft_epochs: int = Field(40, ge=0, description="epochs of soft shrinking of the chosen phases before fixing them")
     soft_weight: float = Field(1.0, gt=0.0)
-    step_ranking: Literal["wrap", "magnitude", "saliency"] | None = Field(
-        "saliency", description="ranking of the continuation steps (None: same as ranking)"
+    step_ranking: Literal["wrap", "magnitude", "saliency", "obs"] | None = Field(
+        "saliency", description="ranking of the continuation steps (None: same as ranking; obs: OBS + compensation)"
     )
+    # learned gates (method l0, gf_prune.prune_methods.l0_method)
+    l0_lambdas: list[float] = Field(default_factory=lambda: [0.1, 0.2, 0.4, 0.8, 1.6, 3.2], description="L0 stages")
+    l0_epochs: int = Field(200, ge=1, description="epochs of gate training per L0 stage")
+    l0_group: float = Field(0.5, ge=0.0, description="weight of the per-MZI group term (whole MZIs removable)")
+    l0_init: float = Field(3.0, description="initial gate logit (open)")
+    # second order (method obs, step_ranking obs: gf_prune.prune_methods.obs_prune)
+    obs_sparsities: list[float] = Field(default_factory=lambda: [0.3, 0.5, 0.6, 0.7, 0.8], description="one-shot")
+    obs_samples: int = Field(256, ge=1, description="samples of the empirical Fisher")
+    obs_damp: float = Field(0.01, gt=0.0, description="Fisher damping, relative to its mean diagonal")
     # weight-domain contrast
     weight_sparsities: list[float] = Field(default_factory=lambda: [0.1, 0.3, 0.5, 0.7, 0.9])
     # power model, reproducibility

@@ -65,13 +65,14 @@ from gf_prune.physics import TWO_PI, circular_distance
 from gf_prune.power import power_report
 from gf_prune.train import TrainConfig, accuracy, fit, nll
 
-METHODS = ("magnitude_oneshot", "magnitude_iterative", "lth", "gradual", "weight_domain")
+METHODS = ("magnitude_oneshot", "magnitude_iterative", "lth", "gradual", "weight_domain", "l0", "obs")
 RANKINGS = ("wrap", "magnitude", "saliency")
 RECORD_FORMAT = "gf_prune.prune_record/1"
 RANKING_TEXT = {
     "wrap": "wrap-aware magnitude (circular distance of the phase to 0)",
     "magnitude": "plain magnitude |phase| of the stored phase (not wrap-aware)",
     "saliency": "saliency: training-loss increase when the phase alone is set to 0",
+    "obs": "second order (OBS/OBC): w²/[F⁻¹]_qq with the empirical Fisher, others compensated",
 }
 
 
@@ -644,7 +645,12 @@ def _continue(run: _Runner, model: PhotonicMLP, rec: dict[str, Any]) -> None:
             sparsity = min(sparsity, cfg.target_sparsity)
         if sparsity >= 1.0:
             break
-        n = _prune_to(run, model, min(sparsity, 0.999), cfg.step_ranking, soft=True)
+        if cfg.step_ranking == "obs":  # issue 12: second order with compensation
+            from gf_prune.prune_methods import obs_prune_to
+
+            n = obs_prune_to(run, model, min(sparsity, 0.999))
+        else:
+            n = _prune_to(run, model, min(sparsity, 0.999), cfg.step_ranking, soft=True)
         if cfg.gauge_full or cfg.sigma_tol > 0:  # Σ pruning and the conditional gauge in every step
             n += run.gauge(model)
         run.finetune(model)
@@ -729,6 +735,10 @@ def run_pruning(
         _lth(run, model, init)
     elif cfg.method == "gradual":
         _gradual(run, model)
+    elif cfg.method in ("l0", "obs"):  # issue 12: gf_prune.prune_methods
+        from gf_prune import prune_methods
+
+        {"l0": prune_methods.l0_method, "obs": prune_methods.obs_method}[cfg.method](run, model)
     else:
         _weight_domain(run, model)
     if cfg.final_gauge and cfg.gauge and cfg.method != "weight_domain":

@@ -114,3 +114,272 @@ def final_gauge(run: _Runner, model: PhotonicMLP) -> dict[str, Any] | None:
         gauge_dead=sum(res.dead_phases),
         gauge_sigma=res.pruned_sigma,
     )
+
+
+# --------------------------------------------------------------------------- learned gates (L0)
+
+#: hard-concrete stretch (γ, ζ) and temperature β of Louizos, Welling & Kingma (ICLR 2018)
+HC_GAMMA, HC_ZETA, HC_BETA = -0.1, 1.1, 2.0 / 3.0
+
+
+class GatedMLP(torch.nn.Module):
+    """A :class:`PhotonicMLP` whose eligible phases pass through hard-concrete gates: ``φ_eff = z·wrap(φ)``.
+
+    ``wrap`` is the signed wrapped phase (−π, π], so a closed gate ``z = 0`` is a heater that is off; ``z``
+    is sampled while training (the reparametrised hard-concrete of Louizos et al., ICLR 2018, "Learning
+    sparse neural networks through L0 regularization") and deterministic in eval mode. ``log_alpha`` holds
+    one gate logit per phase; pruned phases (mask off) stay 0 whatever their gate.
+    """
+
+    def __init__(self, model: PhotonicMLP, prune_sigma: bool, init_logit: float = 3.0) -> None:
+        super().__init__()
+        self.model = model
+        self.keys: list[tuple[int, str, str]] = []
+        for li, mesh, kind, p, _ in model.phase_items():
+            if mesh != "S" or prune_sigma:
+                self.keys.append((li, mesh, kind))
+                self.register_parameter(
+                    f"log_alpha_{li}_{mesh}_{kind}", torch.nn.Parameter(torch.full_like(p.detach(), init_logit))
+                )
+
+    def log_alpha(self, key: tuple[int, str, str]) -> torch.Tensor:
+        return getattr(self, f"log_alpha_{key[0]}_{key[1]}_{key[2]}")
+
+    def gate(self, key: tuple[int, str, str]) -> torch.Tensor:
+        la = self.log_alpha(key)
+        if self.training:
+            u = torch.rand_like(la).clamp(1e-6, 1 - 1e-6)
+            s = torch.sigmoid((torch.log(u) - torch.log1p(-u) + la) / HC_BETA)
+        else:
+            s = torch.sigmoid(la)
+        return (s * (HC_ZETA - HC_GAMMA) + HC_GAMMA).clamp(0.0, 1.0)
+
+    def p_open(self, key: tuple[int, str, str]) -> torch.Tensor:
+        """P(gate ≠ 0): the expected L0 norm of one phase (Louizos et al., eq. 12)."""
+        return torch.sigmoid(self.log_alpha(key) - HC_BETA * math.log(-HC_GAMMA / HC_ZETA))
+
+    def gated_params(self) -> dict[str, torch.Tensor]:
+        from gf_prune.physics import wrap_to_pi
+
+        out = {}
+        for key in self.keys:
+            li, mesh, kind = key
+            p = getattr(self.model.layers[li], f"{mesh}_{kind}")
+            out[f"layers.{li}.{mesh}_{kind}"] = self.gate(key) * wrap_to_pi(p)
+        return out
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return torch.func.functional_call(self.model, self.gated_params(), (x,))
+
+    def apply_masks(self) -> None:
+        self.model.apply_masks()
+
+    def penalty(self, group: float) -> torch.Tensor:
+        """Mean expected L0 over the live gated phases, plus ``group ·`` the mean P(MZI keeps a heater)."""
+        total, n = 0.0, 0
+        opens: dict[tuple[int, str], dict[str, torch.Tensor]] = {}
+        for key in self.keys:
+            li, mesh, kind = key
+            m = getattr(self.model.layers[li], f"{mesh}_{kind}_mask")
+            po = self.p_open(key) * m
+            total = total + po.sum()
+            n += int(m.sum())
+            opens.setdefault((li, mesh), {})[kind] = po
+        pen = total / max(n, 1)
+        if group > 0:
+            g, ng = 0.0, 0
+            for pair in opens.values():
+                if len(pair) == 2:  # P(θ or φ open) = 1 − (1 − p_θ)(1 − p_φ): whole MZIs become removable
+                    g = g + (1 - (1 - pair["theta"]) * (1 - pair["phi"])).sum()
+                    ng += pair["theta"].numel()
+            pen = pen + group * g / max(ng, 1)
+        return pen
+
+    @torch.no_grad()
+    def fold(self) -> int:
+        """Write the deterministic gates into the phases: a closed gate prunes its phase, an open one scales it.
+
+        Returns the number of phases pruned.
+        """
+        from gf_prune.physics import wrap_to_pi
+
+        self.eval()
+        n = 0
+        for key in self.keys:
+            li, mesh, kind = key
+            layer = self.model.layers[li]
+            p, m = getattr(layer, f"{mesh}_{kind}"), getattr(layer, f"{mesh}_{kind}_mask")
+            z = self.gate(key)
+            closed = (z <= 0.0) & m
+            n += int(closed.sum())
+            p.copy_(torch.where(m, z * wrap_to_pi(p), p))
+            m &= ~closed
+        self.model.apply_masks()
+        return n
+
+
+def l0_method(run: _Runner, model: PhotonicMLP) -> None:
+    """Method ``l0``: learned hard-concrete gates (Louizos et al., ICLR 2018), in the spirit of continuous
+    sparsification (Savarese, Silva & Maire, NeurIPS 2020: a penalty schedule that hardens the masks).
+
+    From the trained dense network, for each λ of ``l0_lambdas`` in turn (each stage continues from the last):
+    train phases and gate logits for ``l0_epochs`` with ``NLL + λ·(mean expected L0 + l0_group · mean
+    P(MZI keeps a heater))``, fold the deterministic gates into the phases (closed gate: pruned; open: the
+    phase scaled by its gate), apply the hardware moves (Σ pruning, gauge), fine-tune ``finetune_epochs``,
+    record. Every choice is made on validation by the runner; the stages stop when a record leaves the budget.
+    """
+    from gf_prune.train import TrainConfig, fit
+
+    cfg = run.cfg
+    sigma = cfg.prune_sigma
+    for lam in cfg.l0_lambdas:
+        gated = GatedMLP(model, sigma, init_logit=cfg.l0_init)
+
+        def penalize(m: torch.nn.Module, loss: torch.Tensor, lam: float = lam) -> torch.Tensor:
+            return loss + lam * m.penalty(cfg.l0_group)  # type: ignore[operator]
+
+        fit(
+            gated,
+            run.data,
+            TrainConfig(epochs=cfg.l0_epochs, lr=cfg.finetune_lr, lr_min_factor=cfg.lr_min_factor, seed=cfg.seed),
+            penalize=penalize,
+        )
+        n = gated.fold()
+        n_g = run.gauge(model)
+        run.finetune(model)
+        rec = run.record(model, step=f"l0 λ={lam:g}", l0_lambda=lam, newly_pruned=n, gauge_pruned=n_g)
+        if not run.ok(rec) or run.reached_target(rec):
+            break
+
+
+# --------------------------------------------------------------------------- second order (OBS / OBC)
+
+
+def _live_vector(model: PhotonicMLP, prune_sigma: bool) -> list[tuple[int, str, str, int]]:
+    out = []
+    for li, mesh, kind, _, m in model.phase_items():
+        if mesh != "S" or prune_sigma:
+            out += [(li, mesh, kind, int(i)) for i in torch.nonzero(m).flatten().tolist()]
+    return out
+
+
+def empirical_fisher(model: PhotonicMLP, data: Any, index: list[tuple[int, str, str, int]], samples: int) -> Any:
+    """``G^T G / N``: per-sample gradients of the NLL with respect to the listed phases (N = ``samples``)."""
+    import numpy as np
+
+    params = {(li, mesh, kind): p for li, mesh, kind, p, _ in model.phase_items()}
+    x, y = data.X_train[:samples], data.y_train[:samples]
+    g = np.zeros((len(y), len(index)))
+    cols: dict[tuple[int, str, str], tuple[list[int], list[int]]] = {}
+    for j, (li, mesh, kind, i) in enumerate(index):
+        cols.setdefault((li, mesh, kind), ([], []))
+        cols[(li, mesh, kind)][0].append(j)
+        cols[(li, mesh, kind)][1].append(i)
+    model.eval()
+    for s in range(len(y)):
+        model.zero_grad(set_to_none=True)
+        loss = torch.nn.functional.nll_loss(model(x[s : s + 1]), y[s : s + 1])
+        loss.backward()
+        for key, (js, iis) in cols.items():
+            grad = params[key].grad
+            if grad is not None:
+                g[s, js] = grad.detach().numpy()[iis]
+    model.zero_grad(set_to_none=True)
+    return g.T @ g / len(y)
+
+
+@torch.no_grad()
+def obs_prune(run: _Runner, model: PhotonicMLP, n_prune: list[int]) -> int:
+    """Optimal brain surgeon with the OBC greedy order (Hassibi & Stork 1993; Frantar & Alistarh, "Optimal
+    Brain Compression", NeurIPS 2022) on the phases, with the empirical Fisher as the Hessian.
+
+    One phase at a time: remove the live eligible phase q of least saliency ``w_q² / [H⁻¹]_qq`` (w the signed
+    wrapped phase: its distance to 0) within its group's quota (``n_prune`` per layer or global), update the
+    others by ``δw = −w_q·H⁻¹[:, q] / [H⁻¹]_qq`` (the compensation), and drop q from H⁻¹ (Schur complement).
+    Returns the number pruned.
+    """
+    import numpy as np
+
+    from gf_prune.physics import wrap_to_pi
+
+    cfg = run.cfg
+    index = _live_vector(model, cfg.prune_sigma)
+    if not index or sum(n_prune) <= 0:
+        return 0
+    with torch.enable_grad():
+        fisher = empirical_fisher(model, run.data, index, cfg.obs_samples)
+    d = len(index)
+    fisher += cfg.obs_damp * max(float(np.mean(np.diag(fisher))), 1e-12) * np.eye(d)
+    hinv = np.linalg.inv(fisher)
+    params = {(li, mesh, kind): p for li, mesh, kind, p, _ in model.phase_items()}
+    masks = {(li, mesh, kind): m for li, mesh, kind, _, m in model.phase_items()}
+    w = np.array([float(wrap_to_pi(params[(li, mesh, kind)][i])) for li, mesh, kind, i in index])
+    group = np.array([li if cfg.scope == "layer" else 0 for li, *_ in index])
+    quota = dict(zip(sorted(set(group.tolist())), n_prune, strict=False))
+    alive = np.ones(d, bool)
+    n = 0
+    while True:
+        open_groups = [g for g, q in quota.items() if q > 0]
+        cand = alive & np.isin(group, open_groups)
+        if not cand.any():
+            break
+        diag = np.clip(np.diag(hinv), 1e-18, None)
+        score = np.where(cand, w**2 / diag, np.inf)
+        q = int(np.argmin(score))
+        col = hinv[:, q].copy()
+        w = w - w[q] * col / diag[q]
+        w[q] = 0.0
+        hinv -= np.outer(col, hinv[q, :]) / diag[q]
+        hinv[q, :] = hinv[:, q] = 0.0
+        alive[q] = False
+        w[~alive] = 0.0
+        quota[int(group[q])] -= 1
+        n += 1
+    for j, (li, mesh, kind, i) in enumerate(index):
+        params[(li, mesh, kind)][i] = float(w[j])
+        if not alive[j]:
+            masks[(li, mesh, kind)][i] = False
+    model.apply_masks()
+    return n
+
+
+def obs_prune_to(run: _Runner, model: PhotonicMLP, sparsity: float) -> int:
+    """OBS pruning until the eligible sparsity reaches ``sparsity`` in every group (layer or global)."""
+    from gf_prune.prune import live_counts, total_counts
+
+    cfg = run.cfg
+    live = live_counts(model, cfg.prune_sigma, cfg.scope)
+    tot = total_counts(model, cfg.prune_sigma, cfg.scope)
+    n_prune = [max(0, n - math.ceil((1 - sparsity) * t - 1e-9)) for n, t in zip(live, tot, strict=True)]
+    return obs_prune(run, model, n_prune)
+
+
+def obs_method(run: _Runner, model: PhotonicMLP) -> None:
+    """Method ``obs``: second-order pruning with compensation (Frantar & Alistarh, NeurIPS 2022).
+
+    One-shot rows (retraining-free): from the trained dense network, OBS to each of ``obs_sparsities``
+    after the hardware moves, recorded without fine-tuning. Then, from the sparsest one-shot record within
+    the budget, the continuation steps of :mod:`gf_prune.prune` with OBS choosing and compensating each step
+    (``step_ranking="obs"``) and fine-tuning after it.
+    """
+    from gf_prune.prune import _continue
+
+    dense_state = copy.deepcopy(model.state_dict())
+    best, best_state = None, None
+    for s in sorted(run.cfg.obs_sparsities):
+        model.load_state_dict(dense_state)
+        n_g = run.gauge(model)
+        n = obs_prune_to(run, model, s)
+        rec = run.record(model, step=f"obs one-shot {s:g}", target=s, newly_pruned=n, gauge_pruned=n_g)
+        if run.ok(rec):
+            best, best_state = rec, copy.deepcopy(model.state_dict())
+    if best is None:
+        model.load_state_dict(dense_state)
+        best = run.records[0]
+    else:
+        model.load_state_dict(best_state)
+    run.finetune(model)
+    rec = run.record(model, step="obs one-shot + fine-tune", target=best.get("target"))
+    cfg_step = run.cfg.step_ranking
+    if cfg_step == "obs" or cfg_step is None:
+        _continue(run, model, rec)

@@ -55,3 +55,67 @@ def test_final_gauge_changes_no_prediction_and_only_adds_pruned_phases():
         assert rec["gauged"]["pruned_uv"] >= rec["pruned_uv"]
     off = run_pruning(PhotonicMLP(SIZES, init="zero", init_std=0.3), data, {**cfg, "final_gauge": False})
     assert len(off.records) == len(res.records) - 1
+
+
+@torch.no_grad()
+def test_l0_gates_open_are_the_network_and_closed_gates_prune_on_fold():
+    from gf_prune.prune_methods import GatedMLP
+
+    model = PhotonicMLP(SIZES, seed=1)
+    x = tiny_data().X_val
+    y0 = model(x).clone()
+    gated = GatedMLP(model, prune_sigma=False, init_logit=20.0).eval()
+    assert torch.allclose(gated(x), y0, atol=1e-10)  # open gates: φ_eff = wrap(φ), the same network
+    gated.log_alpha((0, "V", "theta"))[:3] = -20.0  # three closed gates
+    gated.log_alpha((1, "U", "phi"))[0] = -20.0
+    assert gated.fold() == 4
+    assert model.layers[0].V_theta_mask[:3].sum() == 0 and not bool(model.layers[1].U_phi_mask[0])
+    assert float(gated.p_open((0, "V", "theta"))[0]) < 1e-6 and float(gated.p_open((0, "V", "theta"))[5]) > 0.99
+
+
+def test_l0_method_prunes_more_as_lambda_grows():
+    cfg = {**FAST, "method": "l0", "l0_lambdas": [0.5, 4.0], "l0_epochs": 40, "max_loss": 1.0, "final_gauge": False}
+    res = run_pruning(PhotonicMLP(SIZES, init="zero", init_std=0.3), tiny_data(), cfg)
+    steps = [r for r in res.records if str(r["step"]).startswith("l0")]
+    assert len(steps) == 2
+    assert 0 < steps[0]["pruned_uv"] <= steps[1]["pruned_uv"]
+    _assert_zero(res.model)
+
+
+def _assert_zero(model: PhotonicMLP) -> None:
+    for *_, p, m in model.phase_items():
+        assert torch.all(p[~m] == 0.0)
+
+
+def _nll(model: PhotonicMLP, data) -> float:
+    return float(torch.nn.functional.nll_loss(model(data.X_train), data.y_train).detach())
+
+
+def test_obs_compensation_beats_plain_removal_of_the_same_phases():
+    import copy
+
+    from gf_prune.config import PruneConfig
+    from gf_prune.prune import _Runner, train_phases
+    from gf_prune.prune_methods import obs_prune
+
+    data = tiny_data()
+    model = PhotonicMLP(SIZES, init="zero", init_std=0.3)
+    train_phases(model, data, 60, 0.05)
+    run = _Runner(data, PruneConfig.parse({"scope": "global", "obs_samples": 45}), None)
+    plain = copy.deepcopy(model)
+    n = obs_prune(run, model, [10])
+    assert n == 10 and sum(int((~m).sum()) for *_, m in model.phase_items()) == 10
+    with torch.no_grad():  # the same 10 phases set to 0 without the compensating update
+        for (*_, m), (*_, q, _) in zip(model.phase_items(), plain.phase_items(), strict=True):
+            q[~m] = 0.0
+    assert _nll(model, data) < _nll(plain, data)
+    _assert_zero(model)
+
+
+def test_obs_method_records_one_shot_rows_and_continues():
+    cfg = {**FAST, "method": "obs", "obs_sparsities": [0.2, 0.4], "obs_samples": 30, "max_steps": 2}
+    cfg |= {"step_ranking": "obs", "extra_step": 0.05, "max_loss": 1.0}
+    res = run_pruning(PhotonicMLP(SIZES, init="zero", init_std=0.3), tiny_data(), cfg)
+    steps = [r["step"] for r in res.records]
+    assert steps[1:3] == ["obs one-shot 0.2", "obs one-shot 0.4"] and "obs one-shot + fine-tune" in steps
+    assert any(str(s).startswith("step to") for s in steps)
