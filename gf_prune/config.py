@@ -97,7 +97,9 @@ class PruneConfig(BaseModel):
 
     model_config = ConfigDict(extra="forbid", validate_assignment=True)
 
-    method: Literal["magnitude_oneshot", "magnitude_iterative", "lth", "gradual", "weight_domain", "l0", "obs"] = "lth"
+    method: Literal[
+        "magnitude_oneshot", "magnitude_iterative", "lth", "gradual", "weight_domain", "l0", "obs", "imp_slr"
+    ] = "lth"
     ranking: Literal["wrap", "magnitude", "saliency"] = "wrap"
     scope: Literal["layer", "global"] = "layer"
     prune_sigma: bool = False
@@ -155,6 +157,10 @@ class PruneConfig(BaseModel):
     step_ranking: Literal["wrap", "magnitude", "saliency", "obs"] | None = Field(
         "saliency", description="ranking of the continuation steps (None: same as ranking; obs: OBS + compensation)"
     )
+    round_patience: int | None = Field(
+        None, ge=1, description="early stopping on validation loss inside each lottery-ticket round (None: off)"
+    )
+    distill: float = Field(0.0, ge=0.0, description="weight of KL(dense ‖ pruned) during fine-tuning (0: off)")
     # learned gates (method l0, gf_prune.prune_methods.l0_method)
     l0_lambdas: list[float] = Field(default_factory=lambda: [0.1, 0.2, 0.4, 0.8, 1.6, 3.2], description="L0 stages")
     l0_epochs: int = Field(200, ge=1, description="epochs of gate training per L0 stage")

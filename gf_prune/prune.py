@@ -65,7 +65,7 @@ from gf_prune.physics import TWO_PI, circular_distance
 from gf_prune.power import power_report
 from gf_prune.train import TrainConfig, accuracy, fit, nll
 
-METHODS = ("magnitude_oneshot", "magnitude_iterative", "lth", "gradual", "weight_domain", "l0", "obs")
+METHODS = ("magnitude_oneshot", "magnitude_iterative", "lth", "gradual", "weight_domain", "l0", "obs", "imp_slr")
 RANKINGS = ("wrap", "magnitude", "saliency")
 RECORD_FORMAT = "gf_prune.prune_record/1"
 RANKING_TEXT = {
@@ -255,6 +255,8 @@ def train_phases(
     target_weight: float = 1.0,
     batch_size: int | None = None,
     patience: int | None = None,
+    teacher: nn.Module | None = None,
+    distill: float = 0.0,
 ) -> float:
     """Adam on the phases (:func:`gf_prune.train.fit`) with the pruning penalties; masks hold after every step.
 
@@ -262,13 +264,23 @@ def train_phases(
     ``on_epoch(epoch, model)`` runs after each epoch (the gradual schedule prunes there).
     ``targets`` (bool masks per (layer, mesh, kind)) adds ``target_weight ·`` the summed circular distance of
     those phases: soft shrinking towards 0 before they are fixed. ``patience``: early stopping on the
-    validation loss (the best validation state is kept).
+    validation loss (the best validation state is kept). ``teacher`` with ``distill`` > 0 adds
+    ``distill ·`` KL(teacher ‖ model) of the class probabilities on the training inputs (knowledge
+    distillation, Hinton, Vinyals & Dean 2015, from the dense network during fine-tuning); the term is computed
+    on the full training set each step.
     Returns the last training loss.
     """
     if epochs <= 0:
         return float("nan")
 
+    soft = None
+    if teacher is not None and distill > 0:
+        with torch.no_grad():
+            soft = teacher(data.X_train).detach()  # log-probabilities of the dense network
+
     def penalize(m: nn.Module, loss: torch.Tensor) -> torch.Tensor:
+        if soft is not None:
+            loss = loss + distill * nn.functional.kl_div(m(data.X_train), soft, log_target=True, reduction="batchmean")
         if shrink > 0 or power_aware > 0:
             loss = loss + shrink_penalty(m, prune_sigma, shrink, power_aware)
         if targets is not None:  # soft shrinking of the phases about to be pruned
@@ -277,7 +289,7 @@ def train_phases(
             )
         return loss
 
-    use_penalty = shrink > 0 or power_aware > 0 or targets is not None
+    use_penalty = shrink > 0 or power_aware > 0 or targets is not None or soft is not None
     cfg = TrainConfig(
         epochs=epochs,
         lr=lr,
@@ -413,6 +425,7 @@ class _Runner:
         self.states: list[dict[str, Any]] = []
         self.dense_acc = 0.0  # validation accuracy of the dense network: the budget's reference
         self.dense_power = 0.0
+        self.teacher: PhotonicMLP | None = None  # the dense network (distillation)
 
     def record(self, model: PhotonicMLP, **info: Any) -> dict[str, Any]:
         rec = make_record(model, self.data, self.cfg, self.dense_power or None, round=len(self.records), **info)
@@ -443,6 +456,8 @@ class _Runner:
             power_aware=c.power_aware,
             prune_sigma=c.prune_sigma,
             seed=c.seed,
+            teacher=self.teacher if c.distill > 0 else None,
+            distill=c.distill,
         )
 
     def gauge(self, model: PhotonicMLP) -> int:
@@ -545,6 +560,7 @@ def _lth(run: _Runner, model: PhotonicMLP, init: dict[str, torch.Tensor]) -> Non
             power_aware=cfg.power_aware,
             prune_sigma=cfg.prune_sigma,
             seed=cfg.seed,
+            patience=cfg.round_patience,
         )
         rec = run.record(model, step=f"round {r}", rate=rate, newly_pruned=n, gauge_pruned=n_g)
         if not run.ok(rec) or run.reached_target(rec) or n == 0:
@@ -723,6 +739,7 @@ def run_pruning(
     else:
         train_phases(model, data, cfg.dense_epochs, cfg.lr, lr_min_factor=cfg.lr_min_factor, seed=cfg.seed)
     dense_model = copy.deepcopy(model)
+    run.teacher = dense_model
     run.dense_power = power_report(model.to_phases(), cfg.p_pi_mw)["power_mw"]["total"]
     rec0 = run.record(model, step="dense")
     run.dense_acc = rec0["acc_val"]
@@ -735,10 +752,12 @@ def run_pruning(
         _lth(run, model, init)
     elif cfg.method == "gradual":
         _gradual(run, model)
-    elif cfg.method in ("l0", "obs"):  # issue 12: gf_prune.prune_methods
+    elif cfg.method in ("l0", "obs", "imp_slr"):  # issue 12: gf_prune.prune_methods
         from gf_prune import prune_methods
 
-        {"l0": prune_methods.l0_method, "obs": prune_methods.obs_method}[cfg.method](run, model)
+        {"l0": prune_methods.l0_method, "obs": prune_methods.obs_method, "imp_slr": prune_methods.imp_slr_method}[
+            cfg.method
+        ](run, model)
     else:
         _weight_domain(run, model)
     if cfg.final_gauge and cfg.gauge and cfg.method != "weight_domain":

@@ -383,3 +383,47 @@ def obs_method(run: _Runner, model: PhotonicMLP) -> None:
     cfg_step = run.cfg.step_ranking
     if cfg_step == "obs" or cfg_step is None:
         _continue(run, model, rec)
+
+
+# --------------------------------------------------------------------------- IMP with learning-rate rewinding
+
+
+def imp_slr_method(run: _Runner, model: PhotonicMLP) -> None:
+    """Method ``imp_slr``: iterative magnitude pruning with learning-rate rewinding (Renda, Frankle & Carbin,
+    "Comparing rewinding and fine-tuning in neural network pruning", ICLR 2020; the "SLR" schedule of Zimmer,
+    Spiegel & Pokutta, ICLR 2023, restarts the same cosine schedule).
+
+    Like ``lth`` (prune ``rate`` then ``rate_late`` of the live eligible phases per round by the configured
+    ranking, hardware moves first), but the survivors keep their trained values: only the learning-rate
+    schedule is rewound — each round retrains ``finetune_epochs`` from ``lr`` on the full cosine schedule.
+    Stops when a round leaves the budget (on validation); then the continuation steps, with ``lth_continue``.
+    """
+    from gf_prune.prune import _continue, live_counts, prune_lowest, train_phases
+
+    cfg = run.cfg
+    for r in range(1, cfg.max_rounds + 1):
+        rate = cfg.rate if r <= cfg.rounds_early else cfg.rate_late
+        n_g = run.gauge(model)
+        n_prune = [round(rate * n) for n in live_counts(model, cfg.prune_sigma, cfg.scope)]
+        n = prune_lowest(model, run.scores(model), n_prune, cfg.scope, cfg.prune_sigma)
+        train_phases(
+            model,
+            run.data,
+            cfg.finetune_epochs,
+            cfg.lr,
+            lr_min_factor=cfg.lr_min_factor,
+            shrink=cfg.shrink,
+            power_aware=cfg.power_aware,
+            prune_sigma=cfg.prune_sigma,
+            seed=cfg.seed,
+            patience=cfg.round_patience,
+            teacher=run.teacher if cfg.distill > 0 else None,
+            distill=cfg.distill,
+        )
+        rec = run.record(model, step=f"imp-slr round {r}", rate=rate, newly_pruned=n, gauge_pruned=n_g)
+        if not run.ok(rec) or run.reached_target(rec) or n == 0:
+            break
+    if cfg.lth_continue:
+        best = run.best_index()
+        model.load_state_dict(run.states[best])
+        _continue(run, model, run.records[best])

@@ -119,3 +119,24 @@ def test_obs_method_records_one_shot_rows_and_continues():
     steps = [r["step"] for r in res.records]
     assert steps[1:3] == ["obs one-shot 0.2", "obs one-shot 0.4"] and "obs one-shot + fine-tune" in steps
     assert any(str(s).startswith("step to") for s in steps)
+
+
+def test_imp_slr_keeps_trained_survivors_and_distillation_pulls_towards_the_teacher():
+    from gf_prune.prune import train_phases
+
+    cfg = {**FAST, "method": "imp_slr", "max_rounds": 2, "lth_continue": False, "max_loss": 1.0}
+    cfg |= {"distill": 0.5, "round_patience": 2}
+    res = run_pruning(PhotonicMLP(SIZES, init="zero", init_std=0.3), tiny_data(), cfg)
+    assert [r["step"] for r in res.records[1:3]] == ["imp-slr round 1", "imp-slr round 2"]
+    assert res.records[2]["pruned_uv"] > res.records[1]["pruned_uv"] > 0
+
+    data = tiny_data()
+    teacher = PhotonicMLP(SIZES, seed=3)
+    kl = []
+    for w in (0.0, 5.0):
+        student = PhotonicMLP(SIZES, seed=4)
+        train_phases(student, data, 30, 0.05, teacher=teacher, distill=w)
+        with torch.no_grad():
+            t, s = teacher(data.X_train), student(data.X_train)
+            kl.append(float(torch.nn.functional.kl_div(s, t, log_target=True, reduction="batchmean")))
+    assert kl[1] < kl[0]
