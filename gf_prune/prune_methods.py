@@ -219,21 +219,22 @@ class GatedMLP(torch.nn.Module):
 
 
 def l0_method(run: _Runner, model: PhotonicMLP) -> None:
-    """Method ``l0``: learned hard-concrete gates (Louizos et al., ICLR 2018), in the spirit of continuous
-    sparsification (Savarese, Silva & Maire, NeurIPS 2020: a penalty schedule that hardens the masks).
+    """Method ``l0``: learned hard-concrete gates (Louizos et al., ICLR 2018), hardened by a rising penalty
+    schedule in the spirit of continuous sparsification (Savarese, Silva & Maire, NeurIPS 2020).
 
-    From the trained dense network, for each λ of ``l0_lambdas`` in turn (each stage continues from the last):
-    train phases and gate logits for ``l0_epochs`` with ``NLL + λ·(mean expected L0 + l0_group · mean
-    P(MZI keeps a heater))``, fold the deterministic gates into the phases (closed gate: pruned; open: the
-    phase scaled by its gate), apply the hardware moves (Σ pruning, gauge), fine-tune ``finetune_epochs``,
-    record. Every choice is made on validation by the runner; the stages stop when a record leaves the budget.
+    From the trained dense network, one gate logit per eligible phase (``l0_init``: open). For each λ of
+    ``l0_lambdas`` in turn, train phases and gate logits together for ``l0_epochs`` with
+    ``NLL + λ·(mean expected L0 + l0_group · mean P(MZI keeps a heater))``; the gates persist from stage to
+    stage. After each stage a copy is made a real network: the deterministic gates are folded into its phases
+    (closed: pruned; open: the phase scaled by its gate), the hardware moves applied (Σ pruning, gauge), and the
+    copy fine-tuned for ``finetune_epochs`` and recorded. Every choice is made on validation by the runner; the
+    stages stop when a record leaves the budget or nothing is left to prune.
     """
     from gf_prune.train import TrainConfig, fit
 
     cfg = run.cfg
-    sigma = cfg.prune_sigma
+    gated = GatedMLP(model, cfg.prune_sigma, init_logit=cfg.l0_init)
     for lam in cfg.l0_lambdas:
-        gated = GatedMLP(model, sigma, init_logit=cfg.l0_init)
 
         def penalize(m: torch.nn.Module, loss: torch.Tensor, lam: float = lam) -> torch.Tensor:
             return loss + lam * m.penalty(cfg.l0_group)  # type: ignore[operator]
@@ -244,12 +245,14 @@ def l0_method(run: _Runner, model: PhotonicMLP) -> None:
             TrainConfig(epochs=cfg.l0_epochs, lr=cfg.finetune_lr, lr_min_factor=cfg.lr_min_factor, seed=cfg.seed),
             penalize=penalize,
         )
-        n = gated.fold()
-        n_g = run.gauge(model)
-        run.finetune(model)
-        rec = run.record(model, step=f"l0 λ={lam:g}", l0_lambda=lam, newly_pruned=n, gauge_pruned=n_g)
+        real = copy.deepcopy(gated)
+        n = real.fold()
+        n_g = run.gauge(real.model)
+        run.finetune(real.model)
+        rec = run.record(real.model, step=f"l0 λ={lam:g}", l0_lambda=lam, newly_pruned=n, gauge_pruned=n_g)
         if not run.ok(rec) or run.reached_target(rec):
             break
+    model.load_state_dict(run.states[run.best_index()])
 
 
 # --------------------------------------------------------------------------- second order (OBS / OBC)
