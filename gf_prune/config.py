@@ -98,7 +98,16 @@ class PruneConfig(BaseModel):
     model_config = ConfigDict(extra="forbid", validate_assignment=True)
 
     method: Literal[
-        "magnitude_oneshot", "magnitude_iterative", "lth", "gradual", "weight_domain", "l0", "obs", "imp_slr"
+        "magnitude_oneshot",
+        "magnitude_iterative",
+        "lth",
+        "gradual",
+        "weight_domain",
+        "l0",
+        "obs",
+        "imp_slr",
+        "colt",
+        "slimming",
     ] = "lth"
     ranking: Literal["wrap", "magnitude", "saliency"] = "wrap"
     scope: Literal["layer", "global"] = "layer"
@@ -166,6 +175,9 @@ class PruneConfig(BaseModel):
     l0_epochs: int = Field(200, ge=1, description="epochs of gate training per L0 stage")
     l0_group: float = Field(0.5, ge=0.0, description="weight of the per-MZI group term (whole MZIs removable)")
     l0_init: float = Field(2.0, description="initial gate logit (open)")
+    # network slimming (method slimming)
+    slim_l1: list[float] = Field(default_factory=lambda: [0.05, 0.1, 0.2], description="L1 weights on Σ amplitudes")
+    slim_threshold: float = Field(0.05, gt=0.0, lt=1.0, description="cut a mode below this fraction of the max |t|")
     # second order (method obs, step_ranking obs: gf_prune.prune_methods.obs_prune)
     obs_sparsities: list[float] = Field(default_factory=lambda: [0.3, 0.5, 0.6, 0.7, 0.8], description="one-shot")
     obs_samples: int = Field(256, ge=1, description="samples of the empirical Fisher")
@@ -181,7 +193,7 @@ class PruneConfig(BaseModel):
     def _consistent(self) -> PruneConfig:
         if self.ranking == "saliency" and self.method.startswith("magnitude"):
             raise ValueError("ranking='saliency' needs method 'lth' or 'gradual' (magnitude uses α·σ thresholds)")
-        if self.method == "lth" and self.dense_epochs == 0:
+        if self.method in ("lth", "colt") and self.dense_epochs == 0:
             raise ValueError(
                 "method 'lth' retrains dense_epochs per round from the initial phases: dense_epochs must be > 0"
             )

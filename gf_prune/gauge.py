@@ -324,6 +324,7 @@ def gauge_layer_full(
     prune_sigma: bool = False,
     dead: bool = True,
     power_neutral: bool = True,
+    cut_tol: float = 0.0,
 ) -> FullGaugeCounts:
     """The exact gauge of one layer over V, Σ and U, with θ-pruned MZIs as phase screens.
 
@@ -356,6 +357,8 @@ def gauge_layer_full(
         prune: mark zeroed U/V φ's pruned (mask off); with ``prune_sigma`` also zeroed Σ φ's.
         prune_sigma: see ``prune``; also ranks Σ φ's with the mesh φ's (else mesh φ's go first).
         dead: prune dead MZIs.
+        cut_tol: a Σ attenuator transmitting ``|t| ≤ cut_tol`` cuts its mode (structured pruning): the MZIs
+            that then reach only cut modes (V) or carry only their darkness (U) are dead.
         power_neutral: zero a φ only when the heater power of the phases it moves does not grow in total
             (each zeroing shifts the potentials of one side; the cheaper side is taken).
 
@@ -369,9 +372,13 @@ def gauge_layer_full(
             raise ValueError(f"NaN or infinite phase in {name}: cannot apply a gauge move")
     k = layer.k
     meshes = (("V", layer.topo_V), ("U", layer.topo_U))
+    # a mode whose Σ transmits nothing (|cos(θ/2)| ≤ cut_tol, network slimming) is cut like the modes beyond k
+    amp = torch.cos(layer.phase("S", "theta") / 2).abs().numpy()
+    passes = np.zeros(max(layer.n_in, layer.n_out), bool)
+    passes[:k] = amp > cut_tol
     dead_masks = {
-        "V": _dead_mzis(layer.topo_V, np.ones(layer.n_in, bool), np.arange(layer.n_in) < k),
-        "U": _dead_mzis(layer.topo_U, np.arange(layer.n_out) < k, np.ones(layer.n_out, bool)),
+        "V": _dead_mzis(layer.topo_V, np.ones(layer.n_in, bool), passes[: layer.n_in]),
+        "U": _dead_mzis(layer.topo_U, passes[: layer.n_out], np.ones(layer.n_out, bool)),
     }
     if dead:
         for mesh, _ in meshes:
@@ -457,7 +464,12 @@ def gauge_layer_full(
 
 @torch.no_grad()
 def gauge_network_full(
-    model: PhotonicMLP, prune: bool = True, prune_sigma: bool = False, dead: bool = True, power_neutral: bool = True
+    model: PhotonicMLP,
+    prune: bool = True,
+    prune_sigma: bool = False,
+    dead: bool = True,
+    power_neutral: bool = True,
+    cut_tol: float = 0.0,
 ) -> GaugeResult:
     """:func:`gauge_layer_full` on every layer; predictions do not change (each W changes at most by a
     diagonal phase screen on its output, ``|D·W·x| = |W·x|``; a layer with a ``screen`` keeps W exactly).
@@ -467,7 +479,9 @@ def gauge_network_full(
     """
     res = GaugeResult()
     for layer in model.layers:
-        c = gauge_layer_full(layer, prune=prune, prune_sigma=prune_sigma, dead=dead, power_neutral=power_neutral)
+        c = gauge_layer_full(
+            layer, prune=prune, prune_sigma=prune_sigma, dead=dead, power_neutral=power_neutral, cut_tol=cut_tol
+        )
         res.zeroed_uv.append(c.zeroed_u + c.zeroed_v)
         res.zeroed_sigma.append(c.zeroed_sigma)
         res.zeroed_v.append(c.zeroed_v)

@@ -65,7 +65,18 @@ from gf_prune.physics import TWO_PI, circular_distance
 from gf_prune.power import power_report
 from gf_prune.train import TrainConfig, accuracy, fit, nll
 
-METHODS = ("magnitude_oneshot", "magnitude_iterative", "lth", "gradual", "weight_domain", "l0", "obs", "imp_slr")
+METHODS = (
+    "magnitude_oneshot",
+    "magnitude_iterative",
+    "lth",
+    "gradual",
+    "weight_domain",
+    "l0",
+    "obs",
+    "imp_slr",
+    "colt",
+    "slimming",
+)
 RANKINGS = ("wrap", "magnitude", "saliency")
 RECORD_FORMAT = "gf_prune.prune_record/1"
 RANKING_TEXT = {
@@ -752,12 +763,14 @@ def run_pruning(
         _lth(run, model, init)
     elif cfg.method == "gradual":
         _gradual(run, model)
-    elif cfg.method in ("l0", "obs", "imp_slr"):  # issue 12: gf_prune.prune_methods
+    elif cfg.method == "colt":  # issue 12: gf_prune.prune_methods
+        from gf_prune.prune_methods import colt_method
+
+        colt_method(run, model, init)
+    elif cfg.method in ("l0", "obs", "imp_slr", "slimming"):
         from gf_prune import prune_methods
 
-        {"l0": prune_methods.l0_method, "obs": prune_methods.obs_method, "imp_slr": prune_methods.imp_slr_method}[
-            cfg.method
-        ](run, model)
+        getattr(prune_methods, f"{cfg.method}_method")(run, model)
     else:
         _weight_domain(run, model)
     if cfg.final_gauge and cfg.gauge and cfg.method != "weight_domain":

@@ -430,3 +430,134 @@ def imp_slr_method(run: _Runner, model: PhotonicMLP) -> None:
         best = run.best_index()
         model.load_state_dict(run.states[best])
         _continue(run, model, run.records[best])
+
+
+# --------------------------------------------------------------------------- COLT
+
+
+def colt_method(run: _Runner, model: PhotonicMLP, init: dict[str, torch.Tensor]) -> None:
+    """Method ``colt``: cyclic overlapping lottery tickets (Hossain et al., "COLT: Cyclic Overlapping Lottery
+    Tickets for Faster Pruning of Convolutional Neural Networks", 2022).
+
+    Each round: two copies of the current ticket are trained from the stored initial phases, each on one half
+    of the training split (a fixed, seeded partition), for ``dense_epochs // 2`` (together one round's budget
+    of ``lth``); each prunes the bottom ``rate`` (``rate_late`` after ``rounds_early``) of its live eligible
+    phases by the configured ranking; a phase survives only if it survives in **both** (the overlap of the two
+    tickets). The ticket is then rewound and trained on the whole training split for ``dense_epochs`` and
+    recorded. Stops when a round leaves the budget (validation); the continuation steps follow with
+    ``lth_continue``.
+    """
+    from gf_prune.prune import _continue, live_counts, rewind, select_lowest, train_phases
+
+    cfg = run.cfg
+    g = torch.Generator().manual_seed(cfg.seed)
+    perm = torch.randperm(len(run.data.y_train), generator=g)
+    halves = []
+    for part in (perm[: len(perm) // 2], perm[len(perm) // 2 :]):
+        d = copy.copy(run.data)
+        d.X_train, d.y_train = run.data.X_train[part], run.data.y_train[part]
+        halves.append(d)
+
+    def train(m: PhotonicMLP, data: Any, epochs: int) -> None:
+        train_phases(
+            m,
+            data,
+            epochs,
+            cfg.lr,
+            lr_min_factor=cfg.lr_min_factor,
+            shrink=cfg.shrink,
+            power_aware=cfg.power_aware,
+            prune_sigma=cfg.prune_sigma,
+            seed=cfg.seed,
+            patience=cfg.round_patience,
+        )
+
+    for r in range(1, cfg.max_rounds + 1):
+        rate = cfg.rate if r <= cfg.rounds_early else cfg.rate_late
+        n_g = run.gauge(model)
+        chosen = None
+        for half in halves:
+            m = copy.deepcopy(model)
+            rewind(m, init)
+            train(m, half, max(1, cfg.dense_epochs // 2))
+            n_prune = [round(rate * n) for n in live_counts(m, cfg.prune_sigma, cfg.scope)]
+            sel = select_lowest(m, run.scores(m), n_prune, cfg.scope, cfg.prune_sigma)
+            chosen = sel if chosen is None else {k: chosen[k] | v for k, v in sel.items()}  # survivors: overlap
+        from gf_prune.prune import apply_selection
+
+        n = apply_selection(model, chosen or {})
+        rewind(model, init)
+        train(model, run.data, cfg.dense_epochs)
+        rec = run.record(model, step=f"colt round {r}", rate=rate, newly_pruned=n, gauge_pruned=n_g)
+        if not run.ok(rec) or run.reached_target(rec) or n == 0:
+            break
+    if cfg.lth_continue:
+        best = run.best_index()
+        model.load_state_dict(run.states[best])
+        _continue(run, model, run.records[best])
+
+
+# --------------------------------------------------------------------------- network slimming
+
+
+def sigma_amplitudes(model: PhotonicMLP) -> list[torch.Tensor]:
+    """|t| = |cos(θ/2)| of every Σ attenuator, per layer (differentiable)."""
+    return [torch.cos(layer.phase("S", "theta") / 2).abs() for layer in model.layers]
+
+
+def slimming_method(run: _Runner, model: PhotonicMLP) -> None:
+    """Method ``slimming``: network slimming (Liu et al., "Learning efficient convolutional networks through
+    network slimming", ICCV 2017) with L1 on the Σ amplitudes, and structured mode pruning.
+
+    For each weight of ``slim_l1`` in turn: train with ``NLL + λ·mean |t_j|`` (the L1 of the Σ amplitudes,
+    the channel scaling factors of a photonic layer) for ``finetune_epochs``; every mode whose amplitude is
+    below ``slim_threshold`` of its layer's largest is **cut**: its attenuator set to block (θ = π), then the
+    MZIs that reach only cut modes (V) or carry only their darkness (U) are pruned by the full gauge
+    (``cut_tol``); the hardware moves follow; fine-tune, record (``modes_cut``). In this model a cut mode's
+    attenuator still holds θ = π (a live heater at P_π); laying the smaller meshes out without it is left for
+    later. The phase-level pruning of the other methods can follow from the best slimmed network
+    (``lth_continue``: the continuation steps).
+    """
+    from gf_prune.prune import _continue, train_phases
+    from gf_prune.train import TrainConfig, fit
+
+    cfg = run.cfg
+    cut_total = 0
+    for lam in cfg.slim_l1:
+
+        def penalize(m: torch.nn.Module, loss: torch.Tensor, lam: float = lam) -> torch.Tensor:
+            return loss + lam * torch.cat(sigma_amplitudes(m)).mean()  # type: ignore[arg-type]
+
+        fit(
+            model,
+            run.data,
+            TrainConfig(epochs=cfg.finetune_epochs, lr=cfg.finetune_lr, lr_min_factor=cfg.lr_min_factor, seed=cfg.seed),
+            penalize=penalize,
+        )
+        with torch.no_grad():
+            for layer, amp in zip(model.layers, sigma_amplitudes(model), strict=True):
+                cut = (amp < cfg.slim_threshold * amp.max()) & layer.S_theta_mask
+                layer.S_theta[cut] = math.pi
+                cut_total += int(cut.sum())
+        res = gauge_network_full(model, prune=True, prune_sigma=cfg.prune_sigma or cfg.sigma_tol > 0, cut_tol=1e-9)
+        n_g = run.gauge(model)
+        train_phases(
+            model,
+            run.data,
+            cfg.finetune_epochs,
+            cfg.finetune_lr,
+            lr_min_factor=cfg.lr_min_factor,
+            shrink=cfg.shrink,
+            power_aware=cfg.power_aware,
+            prune_sigma=cfg.prune_sigma,
+            seed=cfg.seed,
+        )
+        rec = run.record(
+            model, step=f"slimming λ={lam:g}", modes_cut=cut_total, mode_pruned=sum(res.dead_phases), gauge_pruned=n_g
+        )
+        if not run.ok(rec):
+            break
+    if cfg.lth_continue:
+        best = run.best_index()
+        model.load_state_dict(run.states[best])
+        _continue(run, model, run.records[best])

@@ -140,3 +140,36 @@ def test_imp_slr_keeps_trained_survivors_and_distillation_pulls_towards_the_teac
             t, s = teacher(data.X_train), student(data.X_train)
             kl.append(float(torch.nn.functional.kl_div(s, t, log_target=True, reduction="batchmean")))
     assert kl[1] < kl[0]
+
+
+def test_colt_keeps_only_phases_that_survive_in_both_halves():
+    cfg = {**FAST, "method": "colt", "max_rounds": 2, "lth_continue": False, "max_loss": 1.0, "rate": 0.2}
+    res = run_pruning(PhotonicMLP(SIZES, init="zero", init_std=0.3), tiny_data(), cfg)
+    rounds = [r for r in res.records if str(r["step"]).startswith("colt")]
+    assert len(rounds) == 2
+    live1 = 42 - round(0.2 * 42)  # one ticket alone would prune 20 % of the 42 U/V phases of a layer group …
+    assert rounds[0]["newly_pruned"] >= 42 - live1  # … the overlap prunes at least as many
+    _assert_zero(res.model)
+
+
+@torch.no_grad()
+def test_a_cut_mode_makes_its_mzis_dead():
+    from gf_prune.gauge import gauge_network_full
+
+    model = PhotonicMLP((4, 4, 3), seed=0)
+    x = tiny_data().X_val
+    model.layers[0].S_theta[2:] = math.pi  # modes 2 and 3 of layer 0 transmit nothing
+    y0 = model(x).clone()
+    res = gauge_network_full(model, cut_tol=1e-9)
+    assert res.dead_phases[0] == 2  # the U MZI fed only by modes 2 and 3 (in V, mode 1's cone covers mode 2)
+    assert torch.allclose(model(x), y0, atol=1e-10)
+
+
+def test_slimming_records_cut_modes():
+    cfg = {**FAST, "method": "slimming", "slim_l1": [1.0], "slim_threshold": 0.3, "lth_continue": False}
+    model = PhotonicMLP(SIZES, init="zero", init_std=0.3)
+    with torch.no_grad():
+        model.layers[0].S_theta[1:3] = 3.0  # two modes nearly dark (|t| = 0.07): L1 keeps them there, then cut
+    res = run_pruning(model, tiny_data(), {**cfg, "max_loss": 1.0}, trained=model)
+    rec = next(r for r in res.records if str(r["step"]).startswith("slimming"))
+    assert rec["modes_cut"] >= 1
