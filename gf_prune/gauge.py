@@ -15,8 +15,13 @@ per Σ φ (entry to ground) — any spanning forest of edges can be set exactly 
 are edges that must stay 0; they enter the forest first. Each layer thus yields up to ``n_out`` zeroed
 phases for free (``n_out − 1`` in U and one in Σ), chosen greedily by the heater power they burn.
 
-The V mesh has no such freedom: its input is the (fixed) data or a real, positive softplus output, and
-an output screen of V† cannot move backwards through an MZI whose external heater sits on its input.
+:func:`gauge_layer` keeps V out of it: V's input is the (fixed) data or a real, positive softplus output,
+and an output screen of V† cannot move backwards through a mixing MZI whose external heater sits on its
+input. :func:`gauge_layer_full` (the conditional gauge) goes further: once an MZI's θ is pruned it is a bar
+(or cross) state, ``diag(−e^{iφ}, 1)``, and its φ is only a phase on one waveguide that can move
+**downstream** — into the next live φ, into Σ, or out to the detected outputs — in V as in U. With one
+potential per waveguide segment of the layer and one edge per φ (U, V and Σ), any spanning forest is zeroed
+exactly; MZIs that act on nothing detected (dead) are pruned.
 """
 
 from __future__ import annotations
