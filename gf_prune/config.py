@@ -171,7 +171,9 @@ class PruneConfig(BaseModel):
     )
     distill: float = Field(0.0, ge=0.0, description="weight of KL(dense ‖ pruned) during fine-tuning (0: off)")
     # learned gates (method l0, gf_prune.prune_methods.l0_method)
-    l0_lambdas: list[float] = Field(default_factory=lambda: [0.5, 1.0, 2.0, 4.0, 8.0, 16.0], description="L0 stages")
+    l0_lambdas: list[float] = Field(
+        default_factory=lambda: [4.0, 8.0, 16.0, 32.0, 64.0, 128.0, 256.0, 512.0], description="L0 stages"
+    )
     l0_epochs: int = Field(200, ge=1, description="epochs of gate training per L0 stage")
     l0_group: float = Field(0.5, ge=0.0, description="weight of the per-MZI group term (whole MZIs removable)")
     l0_init: float = Field(2.0, description="initial gate logit (open)")

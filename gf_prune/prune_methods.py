@@ -228,7 +228,8 @@ def l0_method(run: _Runner, model: PhotonicMLP) -> None:
     stage. After each stage a copy is made a real network: the deterministic gates are folded into its phases
     (closed: pruned; open: the phase scaled by its gate), the hardware moves applied (Σ pruning, gauge), and the
     copy fine-tuned for ``finetune_epochs`` and recorded. Every choice is made on validation by the runner; the
-    stages stop when a record leaves the budget or nothing is left to prune.
+    stages stop when a record leaves the budget. With ``lth_continue`` the continuation steps of
+    :mod:`gf_prune.prune` follow from the best gated network.
     """
     from gf_prune.train import TrainConfig, fit
 
@@ -252,7 +253,12 @@ def l0_method(run: _Runner, model: PhotonicMLP) -> None:
         rec = run.record(real.model, step=f"l0 λ={lam:g}", l0_lambda=lam, newly_pruned=n, gauge_pruned=n_g)
         if not run.ok(rec) or run.reached_target(rec):
             break
-    model.load_state_dict(run.states[run.best_index()])
+    best = run.best_index()
+    model.load_state_dict(run.states[best])
+    if cfg.lth_continue and best > 0:  # from the best gated network on: the continuation steps
+        from gf_prune.prune import _continue
+
+        _continue(run, model, run.records[best])
 
 
 # --------------------------------------------------------------------------- second order (OBS / OBC)

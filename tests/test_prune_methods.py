@@ -75,6 +75,7 @@ def test_l0_gates_open_are_the_network_and_closed_gates_prune_on_fold():
 
 def test_l0_method_prunes_more_as_lambda_grows():
     cfg = {**FAST, "method": "l0", "l0_lambdas": [0.5, 4.0], "l0_epochs": 40, "max_loss": 1.0, "final_gauge": False}
+    cfg["lth_continue"] = False
     res = run_pruning(PhotonicMLP(SIZES, init="zero", init_std=0.3), tiny_data(), cfg)
     steps = [r for r in res.records if str(r["step"]).startswith("l0")]
     assert len(steps) == 2
