@@ -242,7 +242,8 @@ def stage_prune(out: Path, cfg: RunConfig, data: Dataset, progress: Progress | N
     set_keys = cfg.prune.model_fields_set
     defaults = {k: v for k, v in (("dense_epochs", cfg.train.epochs), ("lr", cfg.train.lr)) if k not in set_keys}
     pcfg = pr.PruneConfig.parse({**cfg.prune.model_dump(), **defaults, "p_pi_mw": cfg.p_pi_mw, "seed": cfg.seed})
-    cb = _prune_progress(progress, pcfg.max_rounds + pcfg.max_steps) if progress is not None else None
+    n_max = pcfg.max_rounds + pcfg.max_steps + int(pcfg.final_gauge)  # the final gauge records once more
+    cb = _prune_progress(progress, n_max) if progress is not None else None
     result = pr.run_pruning(init, data, pcfg, progress=cb, trained=dense)
     pruned = result.model
     save_model(pruned, out / "model_pruned.pt", preprocessing=data.preprocessing.to_dict())

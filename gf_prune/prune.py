@@ -484,10 +484,14 @@ class _Runner:
         s = phase_scores(model, ranking or self.cfg.ranking, self.data, self.cfg.saliency_samples)
         return _discount_partners(model, s, self.cfg.complete_mzis)
 
-    def best_index(self) -> int:
+    def best_index(self, select: bool = False) -> int:
+        """Sparsest round within ``max_loss`` (the search budget) or, with ``select``, within ``select_loss``
+        (the budget of the network handed on); judged on validation."""
+        budget = self.cfg.max_loss if not select or self.cfg.select_loss is None else self.cfg.select_loss
         best = 0
         for i, rec in enumerate(self.records):
-            if i and self.ok(rec) and rec["sparsity_uv"] >= self.records[best]["sparsity_uv"]:
+            ok = rec["acc_val"] >= self.dense_acc - budget - 1e-12
+            if i and ok and rec["sparsity_uv"] >= self.records[best]["sparsity_uv"]:
                 best = i
         return best
 
@@ -777,7 +781,7 @@ def run_pruning(
         from gf_prune.prune_methods import final_gauge
 
         final_gauge(run, model)
-    best = run.best_index()
+    best = run.best_index(select=True)
     out = copy.deepcopy(dense_model)
     out.load_state_dict(run.states[best])
     out.apply_masks()
@@ -785,6 +789,9 @@ def run_pruning(
         rec["accuracy_loss"] = rec0["acc_test"] - rec["acc_test"]
         rec["val_accuracy_loss"] = run.dense_acc - rec["acc_val"]
         rec["within_max_loss"] = bool(run.ok(rec))
+        rec["within_select_loss"] = bool(
+            rec["acc_val"] >= run.dense_acc - (cfg.select_loss if cfg.select_loss is not None else cfg.max_loss) - 1e-12
+        )
     return PruneResult(
         model=out,
         dense_accuracy=rec0["acc_test"],

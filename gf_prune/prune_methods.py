@@ -100,7 +100,7 @@ def final_gauge(run: _Runner, model: PhotonicMLP) -> dict[str, Any] | None:
             "conditional": sum(res.conditional),
             "dead_phases": sum(res.dead_phases),
         }
-    best = run.best_index()
+    best = run.best_index(select=True)
     if best == 0:
         return None
     model.load_state_dict(run.states[best])
