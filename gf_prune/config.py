@@ -91,7 +91,8 @@ class PruneConfig(BaseModel):
     phases of each layer, 25 % after 10 rounds, rewind to the initial phases, retrain) while the accuracy
     stays within ``max_loss``; from the last good ticket on, steps of 1 % ranked by measured loss saliency,
     each chosen set first shrunk softly for 40 epochs, then fixed and fine-tuned for 200 epochs. Before every
-    round and step (issue 12, measured better on validation on seed 0: 86.9 % vs 66.1 % U/V at ≤ 1 point),
+    round and step (issue 12, measured on seeds 0–2: 75.1 % vs 69.8 % U/V at ≤ 1 point on validation, 3.07 vs
+    4.23 W at ≤ 5 points; not better on every seed — README "Pruning frontier"),
     Σ attenuators within 2 % of full transmission are switched off (``sigma_tol``) and the full conditional
     gauge runs (``gauge_full``); after the search the exact gauge is applied to every round (``final_gauge``).
     The search runs within ``max_loss`` (5 points); the network handed on is the sparsest round within
