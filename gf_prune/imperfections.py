@@ -20,6 +20,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 from gf_prune.physics import TWO_PI, check_zero_state, coupler_matrix, mzi_elements
 
 __all__ = [
+    "FabricationConfig",
     "FinetuneConfig",
     "Imperfections",
     "RobustnessConfig",
@@ -113,6 +114,16 @@ class FinetuneConfig(_Strict):
     seed: int = 0
 
 
+class FabricationConfig(_Strict):
+    """Passive fabrication errors + calibration of the live heaters (:mod:`gf_prune.fabrication`); off unless
+    ``enabled`` (each trial runs an Adam calibration: seconds, not milliseconds)."""
+
+    enabled: bool = False
+    sigmas: list[float] = Field(default_factory=lambda: [0.005, 0.01, 0.02], description="passive error std (π rad)")
+    trials: int = Field(10, ge=1, description="fabricated chips per σ")
+    steps: int = Field(150, ge=1, description="Adam steps of the calibration")
+
+
 class RobustnessConfig(_Strict):
     """What :func:`run_robustness` sweeps. Unknown keys are errors that name the key."""
 
@@ -136,6 +147,7 @@ class RobustnessConfig(_Strict):
     )
     row_pitch_um: float = Field(100.0, gt=0, description="grid fallback: waveguide pitch (µm), assumed")
     finetune: FinetuneConfig = Field(default_factory=FinetuneConfig)
+    fabrication: FabricationConfig = Field(default_factory=FabricationConfig)
     plots: bool = True
 
     @field_validator("sigma_ps", "sigma_bs", "loss_db", "crosstalk")

@@ -267,7 +267,8 @@ def stage_prune(out: Path, cfg: RunConfig, data: Dataset, progress: Progress | N
         inherited += list(FEATURE_ROW_PRUNE_DEFAULTS.items())
     defaults = {k: v for k, v in inherited if k not in set_keys}
     pcfg = pr.PruneConfig.parse({**cfg.prune.model_dump(), **defaults, "p_pi_mw": cfg.p_pi_mw, "seed": cfg.seed})
-    cb = _prune_progress(progress, pcfg.max_rounds + pcfg.max_steps) if progress is not None else None
+    n_max = pcfg.max_rounds + pcfg.max_steps + int(pcfg.final_gauge)  # the final gauge records once more
+    cb = _prune_progress(progress, n_max) if progress is not None else None
     from gf_prune.checkpoint import CHECKPOINT_NAME, PruneCheckpoint, ResumeMismatch
 
     key = _fingerprint(out, "prune", cfg)
@@ -452,6 +453,7 @@ def build_report(out: Path, cfg: RunConfig, data: Dataset, timings: dict[str, fl
             "mesh": lay_mzis.get("mesh", pw["mzis"]["total"]),
             "attenuators": lay_mzis.get("attenuators", pw["mzis"]["sigma_total"]),
             "removable": pw["mzis"]["removable"],
+            "sigma_removable": pw["mzis"]["sigma_removable"],
         },
         "heaters": layout.get("heaters", {}),
         "verify": {k: v for k, v in verify.items() if k not in ("sweep",)},

@@ -66,13 +66,25 @@ from gf_prune.physics import circular_distance, wrap_to_pi
 from gf_prune.power import power_report
 from gf_prune.train import TrainConfig, accuracy, fit, nll
 
-METHODS = ("magnitude_oneshot", "magnitude_iterative", "lth", "gradual", "weight_domain")
+METHODS = (
+    "magnitude_oneshot",
+    "magnitude_iterative",
+    "lth",
+    "gradual",
+    "weight_domain",
+    "l0",
+    "obs",
+    "imp_slr",
+    "colt",
+    "slimming",
+)
 RANKINGS = ("wrap", "magnitude", "saliency")
 RECORD_FORMAT = "gf_prune.prune_record/1"
 RANKING_TEXT = {
     "wrap": "wrap-aware magnitude (circular distance of the phase to 0)",
     "magnitude": "plain magnitude |phase| of the stored phase (not wrap-aware)",
     "saliency": "saliency: training-loss increase when the phase alone is set to 0",
+    "obs": "second order (OBS/OBC): w²/[F⁻¹]_qq with the empirical Fisher, others compensated",
 }
 
 
@@ -298,6 +310,8 @@ def train_phases(
     target_weight: float = 1.0,
     batch_size: int | None = None,
     patience: int | None = None,
+    teacher: nn.Module | None = None,
+    distill: float = 0.0,
 ) -> float:
     """Adam on the phases (:func:`gf_prune.train.fit`) with the pruning penalties; masks hold after every step.
 
@@ -305,13 +319,23 @@ def train_phases(
     ``on_epoch(epoch, model)`` runs after each epoch (the gradual schedule prunes there).
     ``targets`` (bool masks per (layer, mesh, kind)) adds ``target_weight ·`` the summed circular distance of
     those phases: soft shrinking towards 0 before they are fixed. ``patience``: early stopping on the
-    validation loss (the best validation state is kept).
+    validation loss (the best validation state is kept). ``teacher`` with ``distill`` > 0 adds
+    ``distill ·`` KL(teacher ‖ model) of the class probabilities on the training inputs (knowledge
+    distillation, Hinton, Vinyals & Dean 2015, from the dense network during fine-tuning); the term is computed
+    on the full training set each step.
     Returns the last training loss.
     """
     if epochs <= 0 or (on_epoch is None and _replaying()):  # a resumed run skips checkpointed training
         return float("nan")
 
+    soft = None
+    if teacher is not None and distill > 0:
+        with torch.no_grad():
+            soft = teacher(data.X_train).detach()  # log-probabilities of the dense network
+
     def penalize(m: nn.Module, loss: torch.Tensor) -> torch.Tensor:
+        if soft is not None:
+            loss = loss + distill * nn.functional.kl_div(m(data.X_train), soft, log_target=True, reduction="batchmean")
         if shrink > 0 or power_aware > 0:
             loss = loss + shrink_penalty(m, prune_sigma, shrink, power_aware)
         if targets is not None:  # soft shrinking of the phases about to be pruned
@@ -320,7 +344,7 @@ def train_phases(
             )
         return loss
 
-    use_penalty = shrink > 0 or power_aware > 0 or targets is not None
+    use_penalty = shrink > 0 or power_aware > 0 or targets is not None or soft is not None
     cfg = TrainConfig(
         epochs=epochs,
         lr=lr,
@@ -385,6 +409,8 @@ def make_record(
         "power_saved": (1.0 - power / dense_power) if dense_power else 0.0,
         "removable_mzis": rep["mzis"]["removable"],
         "total_mzis": rep["mzis"]["total"],
+        "sigma_removable": rep["mzis"]["sigma_removable"],
+        "power_sigma_mw": rep["power_mw"]["sigma"],
     }
 
 
@@ -455,6 +481,7 @@ class _Runner:
         self.dense_acc = 0.0  # validation accuracy of the dense network: the budget's reference
         self.dense_power = 0.0
         self.checkpoint: Any = None  # a gf_prune.checkpoint.PruneCheckpoint (resumable runs)
+        self.teacher: PhotonicMLP | None = None  # the dense network (distillation)
 
     def record(self, model: PhotonicMLP, **info: Any) -> dict[str, Any]:
         # checkpoint hook (gf_prune.checkpoint): a resumed run replays its checkpointed records
@@ -492,21 +519,31 @@ class _Runner:
             power_aware=c.power_aware,
             prune_sigma=c.prune_sigma,
             seed=c.seed,
+            teacher=self.teacher if c.distill > 0 else None,
+            distill=c.distill,
         )
 
     def gauge(self, model: PhotonicMLP) -> int:
         if not self.cfg.gauge:
             return 0
+        if self.cfg.gauge_full or self.cfg.sigma_tol > 0:  # issue 12: Σ pruning, conditional gauge
+            from gf_prune.prune_methods import hardware_moves
+
+            return hardware_moves(self, model)
         return gauge_network(model, prune=True, prune_sigma=self.cfg.prune_sigma).pruned_uv
 
     def scores(self, model: PhotonicMLP, ranking: str | None = None) -> list[Any]:
         s = phase_scores(model, ranking or self.cfg.ranking, self.data, self.cfg.saliency_samples)
         return _discount_partners(model, s, self.cfg.complete_mzis)
 
-    def best_index(self) -> int:
+    def best_index(self, select: bool = False) -> int:
+        """Sparsest round within ``max_loss`` (the search budget) or, with ``select``, within ``select_loss``
+        (the budget of the network handed on); judged on validation."""
+        budget = self.cfg.max_loss if not select or self.cfg.select_loss is None else self.cfg.select_loss
         best = 0
         for i, rec in enumerate(self.records):
-            if i and self.ok(rec) and rec["sparsity_uv"] >= self.records[best]["sparsity_uv"]:
+            ok = rec["acc_val"] >= self.dense_acc - budget - 1e-12
+            if i and ok and rec["sparsity_uv"] >= self.records[best]["sparsity_uv"]:
                 best = i
         return best
 
@@ -590,6 +627,7 @@ def _lth(run: _Runner, model: PhotonicMLP, init: dict[str, torch.Tensor]) -> Non
             power_aware=cfg.power_aware,
             prune_sigma=cfg.prune_sigma,
             seed=cfg.seed,
+            patience=cfg.round_patience,
         )
         rec = run.record(model, step=f"round {r}", rate=rate, newly_pruned=n, gauge_pruned=n_g)
         if not run.ok(rec) or run.reached_target(rec) or n == 0:
@@ -690,7 +728,14 @@ def _continue(run: _Runner, model: PhotonicMLP, rec: dict[str, Any]) -> None:
             sparsity = min(sparsity, cfg.target_sparsity)
         if sparsity >= 1.0:
             break
-        n = _prune_to(run, model, min(sparsity, 0.999), cfg.step_ranking, soft=True)
+        if cfg.step_ranking == "obs":  # issue 12: second order with compensation
+            from gf_prune.prune_methods import obs_prune_to
+
+            n = obs_prune_to(run, model, min(sparsity, 0.999))
+        else:
+            n = _prune_to(run, model, min(sparsity, 0.999), cfg.step_ranking, soft=True)
+        if cfg.gauge_full or cfg.sigma_tol > 0:  # Σ pruning and the conditional gauge in every step
+            n += run.gauge(model)
         run.finetune(model)
         rec = run.record(model, step=f"step to {sparsity:.3f}", target=sparsity, newly_pruned=n)
 
@@ -767,6 +812,7 @@ def run_pruning(
     else:
         train_phases(model, data, cfg.dense_epochs, cfg.lr, lr_min_factor=cfg.lr_min_factor, seed=cfg.seed)
     dense_model = copy.deepcopy(model)
+    run.teacher = dense_model
     run.dense_power = power_report(model.to_phases(), cfg.p_pi_mw)["power_mw"]["total"]
     rec0 = run.record(model, step="dense")
     run.dense_acc = rec0["acc_val"]
@@ -779,9 +825,21 @@ def run_pruning(
         _lth(run, model, init)
     elif cfg.method == "gradual":
         _gradual(run, model)
+    elif cfg.method == "colt":  # issue 12: gf_prune.prune_methods
+        from gf_prune.prune_methods import colt_method
+
+        colt_method(run, model, init)
+    elif cfg.method in ("l0", "obs", "imp_slr", "slimming"):
+        from gf_prune import prune_methods
+
+        getattr(prune_methods, f"{cfg.method}_method")(run, model)
     else:
         _weight_domain(run, model)
-    best = run.best_index()
+    if cfg.final_gauge and cfg.gauge and cfg.method != "weight_domain":
+        from gf_prune.prune_methods import final_gauge
+
+        final_gauge(run, model)
+    best = run.best_index(select=True)
     out = copy.deepcopy(dense_model)
     out.load_state_dict(run.states[best])
     out.apply_masks()
@@ -789,6 +847,9 @@ def run_pruning(
         rec["accuracy_loss"] = rec0["acc_test"] - rec["acc_test"]
         rec["val_accuracy_loss"] = run.dense_acc - rec["acc_val"]
         rec["within_max_loss"] = bool(run.ok(rec))
+        rec["within_select_loss"] = bool(
+            rec["acc_val"] >= run.dense_acc - (cfg.select_loss if cfg.select_loss is not None else cfg.max_loss) - 1e-12
+        )
     return PruneResult(
         model=out,
         dense_accuracy=rec0["acc_test"],

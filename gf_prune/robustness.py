@@ -72,6 +72,7 @@ from gf_prune.heaters import (
     layout_column_pitch_um,
 )
 from gf_prune.imperfections import (
+    FabricationConfig,
     FinetuneConfig,
     Imperfections,
     RobustnessConfig,
@@ -94,6 +95,7 @@ from gf_prune.naming import LABEL_PATTERN
 __all__ = [
     "DRAW_BLOCK",
     "LABEL_PATTERN",
+    "FabricationConfig",
     "FinetuneConfig",
     "HeaterKey",
     "Imperfections",
@@ -261,6 +263,20 @@ def run_robustness(
         # the goal: the fine-tuned pruned network loses no more accuracy under this noise than the dense one
         crit["met"] = bool(crit["pruned_ft"]["drop"] <= crit["dense"]["drop"])
         summary["finetune"]["criterion"] = crit
+    if cfg.fabrication.enabled:  # passive errors on every arm, then calibration of only the live heaters
+        from gf_prune.fabrication import fabrication_study
+
+        say("passive fabrication errors + calibration")
+        fab = cfg.fabrication
+        summary["fabrication"] = fabrication_study(
+            {"dense": model_dense, "pruned": model_pruned},
+            data.X_test,
+            data.y_test,
+            tuple(fab.sigmas),
+            fab.trials,
+            fab.steps,
+            cfg.seed,
+        )
     summary["timings_s"] = {"total": time.perf_counter() - t0}
     if out_dir is not None:
         out = Path(out_dir)

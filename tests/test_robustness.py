@@ -285,6 +285,7 @@ def test_run_robustness_writes_record_and_plots(trained, pruned, data, tmp_path)
         "loss_db": [0.25],
         "crosstalk": [0.01],
         "finetune": {"enabled": True, "epochs": 2, "trials_per_step": 2},
+        "fabrication": {"enabled": True, "sigmas": [0.01], "trials": 1, "steps": 3},
     }
     said: list[str] = []
     summary = R.run_robustness(trained, pruned, data, cfg, out_dir=tmp_path, progress=said.append)
@@ -299,6 +300,8 @@ def test_run_robustness_writes_record_and_plots(trained, pruned, data, tmp_path)
     assert summary["gap"]["sigma_ps"]["pruned_minus_dense"][0] == pytest.approx(0.0)
     crit = rec["finetune"]["criterion"]
     assert isinstance(crit["met"], bool) and {"dense", "pruned", "pruned_ft"} <= set(crit)
+    fab = rec["fabrication"]["models"]["pruned"]["rows"][0]
+    assert 0.0 <= fab["uncalibrated"] <= 1.0 and 0.0 <= fab["calibrated"] <= 1.0
 
 
 @pytest.mark.slow
