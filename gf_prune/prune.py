@@ -44,12 +44,9 @@ record as JSON and a plot.
 from __future__ import annotations
 
 import copy
-import json
 import math
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -60,11 +57,37 @@ from gf_prune.checkpoint import replaying as _replaying
 from gf_prune.config import PruneConfig, PruneConfigError  # noqa: F401 (PruneConfigError re-exported)
 from gf_prune.data import Dataset
 from gf_prune.gauge import gauge_network
-from gf_prune.io import atomic_output, atomic_write_text
-from gf_prune.model import PhotonicMLP, SVDLayer, network_fields
-from gf_prune.physics import circular_distance, wrap_to_pi
+from gf_prune.model import PhotonicMLP, SVDLayer
+from gf_prune.physics import circular_distance
 from gf_prune.power import power_report
-from gf_prune.train import TrainConfig, accuracy, fit, nll
+from gf_prune.prune_record import (  # noqa: F401 (re-exported)
+    RECORD_FORMAT,
+    PruneResult,
+    make_record,
+    plot_records,
+    tqdm_progress,
+    validation_split,
+    write_prune_record,
+)
+from gf_prune.prune_scores import (  # noqa: F401 (re-exported)
+    RANKINGS,
+    SALIENCY_CHUNK,
+    _discount_partners,
+    _saliency_loop,
+    apply_selection,
+    check_finite_phases,
+    eligible,
+    initial_state,
+    live_counts,
+    phase_scores,
+    prune_lowest,
+    rewind,
+    saliency_scores,
+    select_lowest,
+    signed_phase,
+    total_counts,
+)
+from gf_prune.train import TrainConfig, fit
 
 METHODS = (
     "magnitude_oneshot",
@@ -78,195 +101,12 @@ METHODS = (
     "colt",
     "slimming",
 )
-RANKINGS = ("wrap", "magnitude", "saliency")
-RECORD_FORMAT = "gf_prune.prune_record/1"
 RANKING_TEXT = {
     "wrap": "wrap-aware magnitude (circular distance of the phase to 0)",
     "magnitude": "plain magnitude |phase| of the stored phase (not wrap-aware)",
     "saliency": "saliency: training-loss increase when the phase alone is set to 0",
     "obs": "second order (OBS/OBC): w²/[F⁻¹]_qq with the empirical Fisher, others compensated",
 }
-
-
-# --------------------------------------------------------------------------- phase bookkeeping
-
-
-def check_finite_phases(model: PhotonicMLP) -> None:
-    """Raise ValueError naming the first phase vector with a NaN or infinite phase."""
-    for li, mesh, kind, p, _ in model.phase_items():
-        if not bool(torch.all(torch.isfinite(p.detach()))):
-            raise ValueError(f"NaN or infinite phase in layer {li}, mesh {mesh}, {kind}: cannot prune")
-
-
-def eligible(mesh: str, prune_sigma: bool) -> bool:
-    return mesh != "S" or prune_sigma
-
-
-def signed_phase(p: torch.Tensor) -> torch.Tensor:
-    """Phase wrapped into (−π, π] (:func:`gf_prune.physics.wrap_to_pi`): the signed circular distance."""
-    return wrap_to_pi(p)
-
-
-def initial_state(model: nn.Module) -> dict[str, torch.Tensor]:
-    """Copy of every parameter (the phases to rewind to), like ``weight_orig`` of torch's pruning."""
-    return {name: p.detach().clone() for name, p in model.named_parameters()}
-
-
-@torch.no_grad()
-def rewind(model: PhotonicMLP, init: dict[str, torch.Tensor]) -> None:
-    """Restore every parameter to its stored initial value bit for bit; pruned phases stay exactly 0."""
-    for name, p in model.named_parameters():
-        p.copy_(init[name])
-    model.apply_masks()
-
-
-@torch.no_grad()
-def phase_scores(model: PhotonicMLP, ranking: str, data: Dataset | None = None, samples: int = 512) -> list[Any]:
-    """Score of every phase (lower = pruned first): list of (layer, mesh, kind, score tensor).
-
-    ``wrap``: circular distance to 0; ``magnitude``: |phase|; ``saliency``: increase of the training NLL
-    (on the first ``samples`` training samples) when the phase alone is set to 0 — measured exactly, for
-    many candidates at once (:func:`saliency_scores`).
-    """
-    if ranking not in RANKINGS:
-        raise ValueError(f"ranking must be one of {RANKINGS}, got {ranking!r}")
-    if ranking == "saliency":
-        if data is None:
-            raise ValueError("ranking='saliency' needs the training data")
-        return saliency_scores(model, data.X_train[:samples], data.y_train[:samples])
-    out = []
-    for li, mesh, kind, p, _ in model.phase_items():
-        s = circular_distance(p.detach()) if ranking == "wrap" else p.detach().abs()
-        out.append((li, mesh, kind, s.clone()))
-    return out
-
-
-SALIENCY_CHUNK = 128  # candidate networks pushed through the network in one batched forward pass
-
-
-@torch.no_grad()
-def saliency_scores(model: PhotonicMLP, x: torch.Tensor, y: torch.Tensor, chunk: int = SALIENCY_CHUNK) -> list[Any]:
-    """Loss increase when each live phase alone is set to 0 (pruned phases score 0).
-
-    The layer matrices of ``chunk`` candidates come from rank-2 updates of the mesh unitaries
-    (:meth:`SVDLayer.matrices_one_zeroed`) and go through the rest of the network together; the result
-    equals setting each phase to 0 and running the model once per phase (``_saliency_loop``).
-    """
-    if not all(
-        type(layer).matrix is SVDLayer.matrix and layer.mesh_kind in ("clements", "reck") for layer in model.layers
-    ):
-        return _saliency_loop(model, x, y)
-    mats = [w.detach() for w in model.matrices()]
-    amps = model.bias_amps()
-    base = float(nn.functional.nll_loss(torch.log_softmax(network_fields(mats, x, amps).abs() ** 2, -1), y))
-    out = []
-    for li, mesh, kind, p, m in model.phase_items():
-        s = torch.zeros_like(p)
-        live = torch.nonzero(m).flatten()
-        if not len(live):
-            out.append((li, mesh, kind, s))
-            continue
-        candidates = model.layers[li].matrices_one_zeroed(mesh, kind, live)  # (B, n_out, n_in), all at once
-        for start in range(0, len(live), chunk):
-            idx = live[start : start + chunk]
-            trial = list(mats)
-            trial[li] = candidates[start : start + chunk]
-            logp = torch.log_softmax(network_fields(trial, x, amps).abs() ** 2, -1)  # (B, S, C)
-            nll = -logp.gather(-1, y.expand(len(idx), -1).unsqueeze(-1)).squeeze(-1).mean(-1)
-            s[idx] = nll - base
-        out.append((li, mesh, kind, s))
-    return out
-
-
-@torch.no_grad()
-def _saliency_loop(model: PhotonicMLP, x: torch.Tensor, y: torch.Tensor) -> list[Any]:
-    """The reference: one forward pass per live phase, that phase set to 0."""
-    loss_fn = nn.NLLLoss()
-    base = float(loss_fn(model(x), y))
-    out = []
-    for li, mesh, kind, p, m in model.phase_items():
-        s = torch.zeros_like(p)
-        for i in torch.nonzero(m).flatten().tolist():
-            old = float(p[i])
-            p[i] = 0.0
-            s[i] = float(loss_fn(model(x), y)) - base
-            p[i] = old
-        out.append((li, mesh, kind, s))
-    return out
-
-
-def _discount_partners(model: PhotonicMLP, scores: list[Any], factor: float) -> list[Any]:
-    """Multiply the score of a phase whose MZI partner is pruned by (1 − factor) (whole-MZI completion)."""
-    if factor <= 0:
-        return scores
-    masks = {(li, mesh, kind): m for li, mesh, kind, _, m in model.phase_items()}
-    out = []
-    for li, mesh, kind, s in scores:
-        partner = masks[(li, mesh, "phi" if kind == "theta" else "theta")]
-        s = torch.where(~partner, s * (1.0 - factor), s)
-        out.append((li, mesh, kind, s))
-    return out
-
-
-@torch.no_grad()
-def select_lowest(
-    model: PhotonicMLP, scores: list[Any], n_prune: int | list[int], scope: str, prune_sigma: bool
-) -> dict[tuple[int, str, str], torch.Tensor]:
-    """The ``n_prune`` live eligible phases of lowest score (per layer when ``scope='layer'``), as bool masks."""
-    items = [(li, mesh, kind, s) for li, mesh, kind, s in scores if eligible(mesh, prune_sigma)]
-    masks = {(li, mesh, kind): m for li, mesh, kind, _, m in model.phase_items()}
-    chosen = {key: torch.zeros_like(m) for key, m in masks.items()}
-    groups: dict[Any, list[Any]] = {}
-    for it in items:
-        groups.setdefault(it[0] if scope == "layer" else 0, []).append(it)
-    counts = n_prune if isinstance(n_prune, list) else [n_prune] * len(groups)
-    for (_, group), n in zip(sorted(groups.items()), counts, strict=False):
-        cand = []
-        for li, mesh, kind, s in group:
-            live = masks[(li, mesh, kind)]
-            for i in torch.nonzero(live).flatten().tolist():
-                cand.append((float(s[i]), li, mesh, kind, i))
-        cand.sort(key=lambda c: c[0])
-        for _, li, mesh, kind, i in cand[: max(0, int(n))]:
-            chosen[(li, mesh, kind)][i] = True
-    return chosen
-
-
-@torch.no_grad()
-def apply_selection(model: PhotonicMLP, chosen: dict[tuple[int, str, str], torch.Tensor]) -> int:
-    """Prune the selected phases (mask off, value 0); returns how many were pruned."""
-    n = 0
-    for li, mesh, kind, _, m in model.phase_items():
-        sel = chosen[(li, mesh, kind)] & m
-        n += int(sel.sum())
-        m &= ~sel
-    model.apply_masks()
-    return n
-
-
-def prune_lowest(model: PhotonicMLP, scores: list[Any], n_prune: int | list[int], scope: str, prune_sigma: bool) -> int:
-    """Prune the ``n_prune`` live eligible phases of lowest score (per layer when ``scope='layer'``).
-
-    Returns the number of phases pruned.
-    """
-    return apply_selection(model, select_lowest(model, scores, n_prune, scope, prune_sigma))
-
-
-def live_counts(model: PhotonicMLP, prune_sigma: bool, scope: str) -> list[int]:
-    """Live eligible phases per group (each layer, or one global group)."""
-    per_layer: dict[int, int] = {}
-    for li, mesh, _, _, m in model.phase_items():
-        if eligible(mesh, prune_sigma):
-            per_layer[li] = per_layer.get(li, 0) + int(m.sum())
-    return [sum(per_layer.values())] if scope == "global" else [per_layer[k] for k in sorted(per_layer)]
-
-
-def total_counts(model: PhotonicMLP, prune_sigma: bool, scope: str) -> list[int]:
-    per_layer: dict[int, int] = {}
-    for li, mesh, _, _, m in model.phase_items():
-        if eligible(mesh, prune_sigma):
-            per_layer[li] = per_layer.get(li, 0) + int(m.numel())
-    return [sum(per_layer.values())] if scope == "global" else [per_layer[k] for k in sorted(per_layer)]
 
 
 # --------------------------------------------------------------------------- training
@@ -356,119 +196,6 @@ def train_phases(
     )
     res = fit(model, data, cfg, penalize=penalize if use_penalty else None, after_epoch=on_epoch)
     return res.loss
-
-
-# --------------------------------------------------------------------------- records
-
-
-def validation_split(data: Dataset) -> tuple[torch.Tensor, torch.Tensor]:
-    """(X_val, y_val): what every choice of a pruning run is judged on."""
-    xv, yv = getattr(data, "X_val", None), getattr(data, "y_val", None)
-    if xv is None or yv is None or len(yv) == 0:
-        raise ValueError("pruning chooses rounds on a validation split, and the data has none (X_val, y_val)")
-    return xv, yv
-
-
-def make_record(
-    model: PhotonicMLP, data: Dataset, cfg: PruneConfig, dense_power: float | None, **info: Any
-) -> dict[str, Any]:
-    """One per-round record: accuracy, sparsity (U/V and all, per layer, θ/φ), power, removable MZIs."""
-    rep = power_report(model.to_phases(), cfg.p_pi_mw)
-    ph = rep["phases"]
-    per_layer = []
-    for li, lay in enumerate(ph["per_layer"]):
-        rec: dict[str, Any] = {"layer": li}
-        for mesh in ("V", "S", "U"):
-            n = sum(lay[mesh][k]["total"] for k in ("theta", "phi"))
-            pr = sum(lay[mesh][k]["pruned"] for k in ("theta", "phi"))
-            rec[f"sparsity_{mesh}"] = pr / n if n else 0.0
-        n_uv = sum(lay[m][k]["total"] for m in ("U", "V") for k in ("theta", "phi"))
-        p_uv = sum(lay[m][k]["pruned"] for m in ("U", "V") for k in ("theta", "phi"))
-        rec["sparsity_uv"] = p_uv / n_uv
-        rec["power_mw"] = rep["power_mw"]["per_layer"][li]["total"]
-        per_layer.append(rec)
-    power = rep["power_mw"]["total"]
-    xv, yv = validation_split(data)
-    return {
-        **info,
-        "acc_val": accuracy(model, xv, yv),
-        "acc_test": accuracy(model, data.X_test, data.y_test),
-        "loss_test": nll(model, data.X_test, data.y_test),
-        "acc_train": accuracy(model, data.X_train, data.y_train),
-        "pruned_uv": ph["pruned_uv"],
-        "live_uv": ph["live_uv"],
-        "total_uv": ph["total_uv"],
-        "sparsity_uv": ph["sparsity_uv"],
-        "pruned_all": ph["pruned_all"],
-        "total_all": ph["total_all"],
-        "sparsity_all": ph["sparsity_all"],
-        "sparsity_theta_uv": ph["sparsity_theta_uv"],
-        "sparsity_phi_uv": ph["sparsity_phi_uv"],
-        "per_layer": per_layer,
-        "power_mw": power,
-        "power_saved": (1.0 - power / dense_power) if dense_power else 0.0,
-        "removable_mzis": rep["mzis"]["removable"],
-        "total_mzis": rep["mzis"]["total"],
-        "sigma_removable": rep["mzis"]["sigma_removable"],
-        "power_sigma_mw": rep["power_mw"]["sigma"],
-    }
-
-
-@dataclass
-class PruneResult:
-    """Outcome of :func:`run_pruning`.
-
-    ``model`` is the best pruned network (highest U/V sparsity whose **validation** accuracy is within
-    ``max_loss`` of the dense one's; the dense network if no round qualified), ``records`` one dict per round
-    (round 0 = dense). ``dense_accuracy`` and the records' ``acc_test`` are test accuracies, reported only.
-    """
-
-    model: PhotonicMLP
-    dense_accuracy: float
-    dense_power_mw: float
-    records: list[dict[str, Any]]
-    best_round: int
-    ranking: str
-    config: dict[str, Any]
-    wall_s: float = 0.0
-    dense_model: PhotonicMLP | None = None
-    extra: dict[str, Any] = field(default_factory=dict)
-    dense_val_accuracy: float = float("nan")
-
-    @property
-    def best(self) -> dict[str, Any]:
-        return self.records[self.best_round]
-
-    def summary(self) -> dict[str, Any]:
-        b = self.best
-        return {
-            "method": self.config["method"],
-            "ranking": self.ranking,
-            "accuracy": {
-                "dense": self.dense_accuracy,
-                "pruned": b["acc_test"],
-                "val_dense": self.dense_val_accuracy,
-                "val_pruned": b["acc_val"],
-            },
-            "selection": "validation",
-            "phases": {k: b[k] for k in ("total_uv", "pruned_uv", "total_all", "pruned_all")},
-            "sparsity_uv": b["sparsity_uv"],
-            "power_mw": {"dense": self.dense_power_mw, "pruned": b["power_mw"]},
-            "power_saved": b["power_saved"],
-            "removable_mzis": b["removable_mzis"],
-            "best_round": self.best_round,
-            "rounds": len(self.records),
-            "wall_s": self.wall_s,
-        }
-
-    def to_json(self) -> dict[str, Any]:
-        return {
-            "format": RECORD_FORMAT,
-            "summary": self.summary(),
-            "config": self.config,
-            "records": self.records,
-            **({"extra": self.extra} if self.extra else {}),
-        }
 
 
 class _Runner:
@@ -875,72 +602,3 @@ def ranking_text(cfg: PruneConfig) -> str:
     if cfg.complete_mzis > 0:
         text += f"; scores of phases whose MZI partner is pruned × {1 - cfg.complete_mzis:g} (whole-MZI completion)"
     return text
-
-
-def tqdm_progress(total: int | None = None, desc: str = "pruning") -> Callable[[dict[str, Any]], None]:
-    """A ``progress`` callback that shows a tqdm bar (one tick per round)."""
-    from tqdm.auto import tqdm
-
-    bar = tqdm(total=total, desc=desc, unit="round")
-
-    def cb(rec: dict[str, Any]) -> None:
-        bar.set_postfix(val_acc=f"{rec['acc_val']:.3f}", uv=f"{rec['sparsity_uv']:.3f}")
-        bar.update(1)
-
-    return cb
-
-
-def plot_records(records: list[dict[str, Any]], path: str | Path, title: str = "") -> None:
-    """Accuracy, sparsity (U/V and all, θ/φ), power and removable MZIs per round, as one PNG."""
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    r = [rec["round"] for rec in records]
-    fig, ax = plt.subplots(2, 2, figsize=(10, 7))
-    ax[0, 0].plot(r, [rec["acc_val"] for rec in records], "o-", label="validation (selects)")
-    ax[0, 0].plot(r, [rec["acc_test"] for rec in records], "^:", label="test (reported)")
-    ax[0, 0].plot(r, [rec["acc_train"] for rec in records], "s--", label="train")
-    ax[0, 0].set_ylabel("accuracy")
-    ax[0, 0].legend()
-    for key, lab in (
-        ("sparsity_uv", "U/V phases"),
-        ("sparsity_all", "all phases"),
-        ("sparsity_theta_uv", "U/V θ"),
-        ("sparsity_phi_uv", "U/V φ"),
-    ):
-        ax[0, 1].plot(r, [rec[key] for rec in records], "o-", label=lab)
-    ax[0, 1].set_ylabel("sparsity")
-    ax[0, 1].legend()
-    ax[1, 0].plot(r, [rec["power_mw"] / 1000 for rec in records], "o-")
-    ax[1, 0].set_ylabel("static heater power (W)")
-    ax[1, 1].plot(r, [rec["removable_mzis"] for rec in records], "o-")
-    ax[1, 1].set_ylabel("removable MZIs (θ and φ pruned)")
-    for a in ax.flat:
-        a.set_xlabel("round")
-        a.grid(alpha=0.3)
-    fig.suptitle(title)
-    fig.tight_layout()
-    fig.savefig(str(path), dpi=100)
-    plt.close(fig)
-
-
-def write_prune_record(result: PruneResult, folder: str | Path, name: str = "prune_record") -> dict[str, Path]:
-    """Write ``<name>.json`` (summary, config, per-round records) and ``<name>.png`` into ``folder``.
-
-    Both are written to a temporary name first and renamed, so no half-written file is left behind.
-    """
-    folder = Path(folder)
-    folder.mkdir(parents=True, exist_ok=True)
-    js, png = folder / f"{name}.json", folder / f"{name}.png"
-    text = json.dumps(result.to_json(), indent=1)
-    atomic_write_text(js, text)
-    s = result.summary()
-    title = (
-        f"{s['method']} ({result.config['ranking']}): dense {s['accuracy']['dense']:.3f}, best round "
-        f"{s['best_round']}: {s['sparsity_uv']:.1%} U/V pruned, acc {s['accuracy']['pruned']:.3f}"
-    )
-    with atomic_output(png) as tmp:
-        plot_records(result.records, tmp, title)
-    return {"json": js, "png": png}
