@@ -76,7 +76,10 @@ class TrainSection(_Section):
     lr: float = Field(0.02, gt=0)
     batch_size: int | None = Field(None, ge=1, description="mini-batch size (None: full batch)")
     patience: int | None = Field(
-        100, ge=1, description="early stopping: epochs without a lower validation loss (None: off); best kept"
+        None,
+        ge=1,
+        description="early stopping: epochs without a lower validation loss (None: off, the default — measured on "
+        "digits: 100 stopped at dense validation 92.1 % vs 94.6 % for the full cosine schedule); best kept",
     )
 
 
