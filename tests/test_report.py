@@ -93,7 +93,7 @@ def out_folder(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """A run folder as the pipeline leaves it; the λ sweep and robustness pictures are missing."""
     out = tmp_path_factory.mktemp("run")
     net = random_network((6, 6, 4), 0.5, seed=1)
-    net.save(out / "phases_pruned.npz")
+    net.save(out / "phases.npz")
     random_network((6, 6, 4), 0.0, seed=2).save(out / "phases_dense.npz")
     write_heaters_csv(net, out / "heaters.csv")
     (out / "report.json").write_text(json.dumps(contract_report()))
@@ -117,7 +117,7 @@ def test_summary_shows_contract_figures(page: str) -> None:
 
 
 def test_power_table_per_layer_and_mesh(out_folder: Path, page: str) -> None:
-    net = NetworkPhases.load(out_folder / "phases_pruned.npz")
+    net = NetworkPhases.load(out_folder / "phases.npz")
     total = sum(r["power_mw"] for r in net.heater_rows())
     power = page[page.index('id="power"') : page.index('id="mesh-maps"')].split("<details>")[0]
     assert power.count("<tr>") == 1 + 2 * 3 + 1  # header, (V, Σ, U) × 2 layers, the sum
