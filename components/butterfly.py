@@ -34,6 +34,7 @@ import numpy as np
 from gdsfactory.component import Component
 from gdsfactory.typings import ComponentSpec, CrossSectionSpec
 from gf_prune.components.mesh import (
+    _abut_blocks,
     _expose_heaters,
     _stack_layers,
     _without,
@@ -56,7 +57,6 @@ from gf_prune.components.mzi import (
 
 from gf_prune.mesh import MeshKind, padded_size, topology
 from gf_prune.naming import (
-    block_instance,
     instance_port,
     is_slot,
     mode_port,
@@ -323,13 +323,7 @@ def butterfly_layer(
         att_settings=att_settings,
     )
     c = Component()
-    refs = {}
-    x = 0.0
-    for mesh_name, cell in (("V", v), ("S", s), ("U", u)):
-        ref = c.add_ref(cell, name=block_instance(layer, mesh_name))
-        ref.dmovex(x)
-        x += float(cell.info["width"])
-        refs[mesh_name] = ref
+    refs = _abut_blocks(c, layer, v, s, u)
     term = gf.get_component(terminator)
     for r in range(n_in, mv):
         t = c.add_ref(term, name=pad_instance(layer, "V", mode_port("in", r)))
@@ -341,7 +335,7 @@ def butterfly_layer(
         c.add_port(mode_port("in", r), port=refs["V"].ports[mode_port("in", r)])
     for r in range(n_out):
         c.add_port(mode_port("out", r), port=refs["U"].ports[mode_port("out", r)])
-    c.info["width"] = x
+    c.info["width"] = sum(float(cell.info["width"]) for cell in (v, s, u))
     c.info["v_width"] = float(v.info["width"])
     c.info["s_width"] = float(s.info["width"])
     c.info["crossings"] = int(v.info["crossings"]) + int(u.info["crossings"])

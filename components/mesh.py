@@ -298,6 +298,18 @@ def sigma_column(
     return c
 
 
+def _abut_blocks(c: Component, layer: int, v: Component, s: Component, u: Component) -> dict[str, Any]:
+    """Place the V mesh, the Σ column and the U mesh of one layer side by side, abutting; their references."""
+    refs = {}
+    x = 0.0
+    for mesh_name, cell in (("V", v), ("S", s), ("U", u)):
+        ref = c.add_ref(cell, name=block_instance(layer, mesh_name))
+        ref.dmovex(x)
+        x += float(cell.info["width"])
+        refs[mesh_name] = ref
+    return refs
+
+
 @gf.cell
 def svd_layer(
     n_in: int = 4,
@@ -349,18 +361,12 @@ def svd_layer(
         att_settings=att_settings,
     )
     c = Component()
-    refs = {}
-    x = 0.0
-    for mesh_name, cell in (("V", v), ("S", s), ("U", u)):
-        ref = c.add_ref(cell, name=block_instance(layer, mesh_name))
-        ref.dmovex(x)
-        x += float(cell.info["width"])
-        refs[mesh_name] = ref
+    refs = _abut_blocks(c, layer, v, s, u)
     for r in range(n_in):
         c.add_port(mode_port("in", r), port=refs["V"].ports[mode_port("in", r)])
     for r in range(n_out):
         c.add_port(mode_port("out", r), port=refs["U"].ports[mode_port("out", r)])
-    c.info["width"] = x
+    c.info["width"] = sum(float(cell.info["width"]) for cell in (v, s, u))
     c.info["v_width"] = float(v.info["width"])
     c.info["s_width"] = float(s.info["width"])
     return c

@@ -46,6 +46,7 @@ from __future__ import annotations
 import copy
 import math
 import time
+import typing
 from collections.abc import Callable
 from typing import Any
 
@@ -89,18 +90,7 @@ from gf_prune.prune_scores import (  # noqa: F401 (re-exported)
 )
 from gf_prune.train import TrainConfig, fit
 
-METHODS = (
-    "magnitude_oneshot",
-    "magnitude_iterative",
-    "lth",
-    "gradual",
-    "weight_domain",
-    "l0",
-    "obs",
-    "imp_slr",
-    "colt",
-    "slimming",
-)
+METHODS = typing.get_args(PruneConfig.model_fields["method"].annotation)  # the one list: the config's Literal
 RANKING_TEXT = {
     "wrap": "wrap-aware magnitude (circular distance of the phase to 0)",
     "magnitude": "plain magnitude |phase| of the stored phase (not wrap-aware)",
