@@ -35,6 +35,7 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("folder", type=Path)
     ap.add_argument("--key", default="variant", help="the sweep.csv column that names a configuration")
+    ap.add_argument("--hardware", action="store_true", help="also a table of the laid-out chips (report.json)")
     args = ap.parse_args()
     with open(args.folder / "sweep.csv", newline="") as f:
         rows = [r for r in csv.DictReader(f) if r["status"] == "ok"]
@@ -70,6 +71,50 @@ def main() -> None:
             f"| {name} | {','.join(x['seed'] for x in g)} | {fmt(col('dense_test'))} | {fmt(col('uv1'))} | "
             f"{fmt(col('test1'))} | {fmt(col('w1'), 1, 'W', 2)} | {fmt(col('uv5'))} | {fmt(col('test5'))} | "
             f"{fmt(col('w5'), 1, 'W', 2)} ({fmt(col('saved5'))}) | {fmt(col('wall'), 1, 's', 0)} |"
+        )
+
+    if args.hardware:
+        hardware_table(args.folder, rows, args.key)
+
+
+def hardware_table(folder: Path, rows: list[dict], key: str) -> None:
+    """The laid-out networks (report.json of each trial): phases, MZIs, crossings, area, accuracies, power,
+    verification error; mean ± half the range over seeds."""
+    groups: dict[str, list[dict]] = {}
+    for row in rows:
+        rep = json.loads((folder / Path(row["report"]).parent / "report.json").read_text())
+        lay = rep.get("layout", {})
+        area = lay.get("area_mm2", {})
+        groups.setdefault(row[key], []).append(
+            {
+                "phases": rep["phases"]["total_uv"],
+                "pruned": rep["phases"]["pruned_uv"] / rep["phases"]["total_uv"],
+                "mzis": rep["mzis"]["total"],
+                "removed": rep["mzis"]["removed"],
+                "crossings": lay.get("crossings", 0),
+                "area": area.get("compacted") or area.get("pruned") or float("nan"),
+                "dense": rep["accuracy"]["dense"],
+                "test": rep["accuracy"]["pruned"],
+                "sax": rep["accuracy"]["sax"],
+                "watts": rep["power_mw"]["pruned"] / 1000,
+                "err": rep["verify"]["max_rel_error"],
+            }
+        )
+    print()
+    print(
+        "| configuration | U/V phases | pruned (laid out) | MZIs | removed | crossings | area mm² | dense test "
+        "| pruned test | SAX test | power | max verify error |"
+    )
+    print("|---|---|---|---|---|---|---|---|---|---|---|---|")
+    for name, g in groups.items():
+
+        def col(k: str, g: list[dict] = g) -> list[float]:
+            return [x[k] for x in g]
+
+        print(
+            f"| {name} | {g[0]['phases']} | {fmt(col('pruned'))} | {g[0]['mzis']} | {fmt(col('removed'), 1, '', 0)} "
+            f"| {g[0]['crossings']} | {fmt(col('area'), 1, '', 1)} | {fmt(col('dense'))} | {fmt(col('test'))} "
+            f"| {fmt(col('sax'))} | {fmt(col('watts'), 1, 'W', 2)} | {max(col('err')):.1e} |"
         )
 
 
