@@ -126,12 +126,13 @@ def place_network(
 ) -> list[tuple[MeshPlacement, MeshPlacement]]:
     """(V, U) placements of every layer of a :class:`~gf_prune.phases.NetworkPhases`.
 
-    Compaction applies only with ``pruned_mzi="remove"`` (``"bar"`` keeps every slot).
+    Compaction applies only with ``pruned_mzi="remove"`` (``"bar"`` keeps every slot) and to column meshes
+    (Clements, Reck): a butterfly's stages are separated by fixed permutations.
     """
     from gf_prune.components.mesh import slot_states
 
     out = []
-    do = compact and pruned_mzi == "remove"
+    do = compact and pruned_mzi == "remove" and net.mesh_kind in ("clements", "reck")  # not across permutations
     for layer in net.layers:
         pair = []
         for m in (layer.V, layer.U):

@@ -486,6 +486,10 @@ def gauge_network_full(
     ``GaugeResult.zeroed_uv`` counts U and V φ's zeroed per layer (``conditional`` of them on θ-pruned
     MZIs), ``dead_phases`` the phases of dead MZIs pruned.
     """
+    if any(layer.mesh_kind not in ("clements", "reck") for layer in model.layers):
+        # the full gauge walks columns of adjacent pairs; a butterfly's permutations (and padded modes) are
+        # handled by the basic gauge, which follows the light through them
+        return gauge_network(model, prune=prune, prune_sigma=prune_sigma)
     res = GaugeResult()
     for layer in model.layers:
         c = gauge_layer_full(

@@ -19,7 +19,7 @@ from typing import Any
 
 import numpy as np
 
-from gf_prune.mesh import MeshTopology, mesh_unitary, topology
+from gf_prune.mesh import MeshTopology, mesh_unitary, padded_size, topology
 from gf_prune.naming import slot_instance
 from gf_prune.physics import (
     P_PI_MW_DEFAULT,
@@ -272,9 +272,11 @@ class NetworkPhases:
                     LayerPhases(
                         lh["n_in"],
                         lh["n_out"],
-                        MeshPhases(lh["n_in"], header["mesh_kind"], **mesh_args("V")),
+                        MeshPhases(padded_size(lh["n_in"], header["mesh_kind"]), header["mesh_kind"], **mesh_args("V")),
                         SigmaPhases(**mesh_args("S"), gain=lh["gain"]),
-                        MeshPhases(lh["n_out"], header["mesh_kind"], **mesh_args("U")),
+                        MeshPhases(
+                            padded_size(lh["n_out"], header["mesh_kind"]), header["mesh_kind"], **mesh_args("U")
+                        ),
                         bias_amp=lh.get("bias_amp"),
                     )
                 )

@@ -184,3 +184,23 @@ def test_swap_cell_phase_balanced():
     x = crossing_swap()
     p = passthrough(heater_length=10.0, heater_margin=5.0)
     assert x.info["width"] == p.info["width"] and x.info["ref_length"] == p.info["ref_length"]
+
+
+def test_butterfly_network_runs_the_whole_chain(tmp_path):
+    """`run_all` with mesh_kind butterfly on the default 16-16-16-10 task (the last U padded to 16 modes):
+    phases.npz reads back, the layout is not compacted across permutations, SAX verifies, same classes."""
+    from gf_prune.config import RunConfig, validate
+    from gf_prune.pipeline import run_all
+
+    cfg = validate(
+        RunConfig,
+        {
+            "model": {"mesh_kind": "butterfly", "bias": False},
+            "train": {"epochs": 10},
+            "prune": {"max_rounds": 1, "max_steps": 0, "finetune_epochs": 2, "soft_epochs": 0},
+            "robustness": {"enabled": False},
+        },
+    )
+    rep = run_all(tmp_path / "out", cfg)
+    assert rep["phases"]["total_uv"] == 384 and rep["layout"]["crossings"] > 0
+    assert rep["verify"]["max_rel_error"] < 1e-9 and rep["accuracy"]["sax_same_class_fraction"] == 1.0
