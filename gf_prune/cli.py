@@ -275,7 +275,9 @@ def sweep(
 def import_weights(
     weights: Annotated[Path, typer.Argument(help=".npz with W0, W1, … (or U0, S0, Vh0, …) or a .pt state dict")],
     out: OutOpt = Path("out"),
-    mesh_kind: Annotated[str, typer.Option(help="clements | reck")] = "clements",
+    mesh_kind: Annotated[
+        str, typer.Option(help="clements | reck | butterfly (fitted, residual reported)")
+    ] = "clements",
     zero_state: Annotated[str, typer.Option(help="bar | cross")] = "bar",
 ) -> None:
     """Import a user's trained linear layers as meshes → OUT/phases.npz (then `layout`, `verify`)."""
