@@ -74,6 +74,12 @@ class Imperfections(_Strict):
     loss_db: float = Field(0.0, ge=0, description="mean insertion loss per built MZI / attenuator (dB)")
     loss_rel_sigma: float = Field(0.2, ge=0, description="non-uniformity: IL std = loss_rel_sigma·loss_db")
     waveguide_loss_db: float = Field(0.0, ge=0, description="loss of a removed MZI / empty column slot (dB)")
+    crossing_loss_db: float = Field(
+        0.0,
+        ge=0,
+        description="insertion loss per waveguide crossing of a butterfly permutation (dB); 0.1–0.2 dB is typical "
+        "of silicon multimode-interference crossings (assumption, order of foundry PDK crossing cells)",
+    )
     crosstalk: float = Field(0.0, ge=0, le=1, description="κ_ref: crosstalk fraction at crosstalk_ref_um")
     crosstalk_ref_um: float = Field(50.0, gt=0, description="distance at which the coupling is κ_ref (µm)")
     crosstalk_decay_um: float = Field(30.0, gt=0, description="exponential decay length of the coupling (µm)")
@@ -99,6 +105,7 @@ class Imperfections(_Strict):
             and self.sigma_bs == 0
             and self.loss_db == 0
             and self.waveguide_loss_db == 0
+            and self.crossing_loss_db == 0
             and self.crosstalk == 0
         )
 
@@ -137,8 +144,10 @@ class RobustnessConfig(_Strict):
     crosstalk: list[float] = Field(default_factory=lambda: [0.0, 0.005, 0.01, 0.02, 0.05])
     base: Imperfections = Field(default_factory=Imperfections, description="fixed settings under every sweep")
     combined: Imperfections = Field(
-        default_factory=lambda: Imperfections(sigma_ps=0.005, bits=8, sigma_bs=0.01, loss_db=0.25, crosstalk=0.01),
-        description="all imperfections at once (cf. arXiv:2207.10835)",
+        default_factory=lambda: Imperfections(
+            sigma_ps=0.005, bits=8, sigma_bs=0.01, loss_db=0.25, crosstalk=0.01, crossing_loss_db=0.15
+        ),
+        description="all imperfections at once (cf. arXiv:2207.10835); crossings only matter on butterfly meshes",
     )
     layer_sensitivity: Imperfections = Field(default_factory=lambda: Imperfections(sigma_ps=0.01))
     heater_gds: str | None = Field(None, description="GDS whose text labels give heater positions (µm)")

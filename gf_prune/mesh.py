@@ -102,6 +102,17 @@ def _schedule(n: int, rows_in_order: list[int]) -> tuple[np.ndarray, np.ndarray,
     return rows[order], cols_a[order], order
 
 
+def crossings_per_waveguide(perm: np.ndarray) -> np.ndarray:
+    """How many crossings the waveguide starting at each position passes in a planar drawing of ``perm``
+    (one crossing per inversion it takes part in); the counts sum to twice the inversions."""
+    p = np.asarray(perm)
+    i = np.arange(p.size)
+    inv = ((i[:, None] < i[None, :]) & (p[:, None] > p[None, :])) | (
+        (i[:, None] > i[None, :]) & (p[:, None] < p[None, :])
+    )
+    return inv.sum(1)
+
+
 def _inversions(perm: np.ndarray) -> int:
     """Pairs i < j with perm[i] > perm[j]: the crossings of a planar drawing of the permutation."""
     p = np.asarray(perm)

@@ -20,7 +20,14 @@ import torch
 
 from gf_prune.heaters import _Block, _blocks, _flat_phases, crosstalk_sparse, grid_heater_positions, heater_keys
 from gf_prune.imperfections import Imperfections, loss_amplitude, quantize_phase
-from gf_prune.mesh import TREE_MAX_COLS, MeshTopology, column_matrices_torch, permute_columns, product_tree
+from gf_prune.mesh import (
+    TREE_MAX_COLS,
+    MeshTopology,
+    column_matrices_torch,
+    crossings_per_waveguide,
+    permute_columns,
+    product_tree,
+)
 from gf_prune.physics import INV_SQRT2, TWO_PI, attenuator_element, mzi_elements
 
 __all__ = ["DRAW_BLOCK", "monte_carlo_accuracy", "noise_aware_finetune", "perturbed_matrices", "summarize"]
@@ -159,6 +166,7 @@ class _Perturbed:
         layers: Sequence[int] | None = None,
     ) -> None:
         self.blocks = _blocks(model)
+        self.crossing_loss_db = float(imp.crossing_loss_db)
         p0, live = _flat_phases(model)
         trials = draws.z_ps.shape[0]
         h = p0.numel()
@@ -286,10 +294,25 @@ def _mesh(
                 m = column_matrices_torch(topo, theta, phi, zero_state)  # type: ignore[arg-type]
             else:
                 m = _columns_from_elements(topo, _elements(pert, b, zero_state))
+            xamp = _crossing_amplitudes(topo, pert.crossing_loss_db)
+            if xamp is not None:  # light crossing waveguides in the permutation after each stage loses a^count
+                m = m * xamp[:, :, None]
             u = product_tree(m if amp is None else m * amp[..., :, None])
     if screen is not None:
         u = torch.polar(torch.ones_like(screen), screen).unsqueeze(-1) * u
     return u
+
+
+@cache
+def _crossing_amplitudes(topo: MeshTopology, loss_db: float) -> torch.Tensor | None:
+    """(C, N) field amplitude of each row of P_c·M_c from the crossings of permutation P_c (None: no loss)."""
+    if not topo.perms or loss_db <= 0:
+        return None
+    a = 10.0 ** (-loss_db / 20.0)
+    out = np.ones((topo.n_cols, topo.n))
+    for c, perm in enumerate(topo.perms):
+        out[c, np.asarray(perm)] = a ** crossings_per_waveguide(perm)  # position p lands on row perm[p]
+    return torch.as_tensor(out, dtype=torch.complex128)
 
 
 def _sigma(layer: torch.nn.Module, pert: _Perturbed, b: _Block, zero_state: str) -> torch.Tensor:

@@ -204,3 +204,47 @@ def test_butterfly_network_runs_the_whole_chain(tmp_path):
     rep = run_all(tmp_path / "out", cfg)
     assert rep["phases"]["total_uv"] == 384 and rep["layout"]["crossings"] > 0
     assert rep["verify"]["max_rel_error"] < 1e-9 and rep["accuracy"]["sax_same_class_fraction"] == 1.0
+
+
+def test_crossing_loss_in_the_monte_carlo_matches_a_stage_by_stage_reference():
+    """Butterfly crossings lose a = 10^(−IL/20) per crossing on each waveguide: the Monte-Carlo W equals a
+    numpy stage loop that scales each moved waveguide by a^(its crossings), and with IL = 0 it is the clean W."""
+    import torch
+
+    from gf_prune.imperfections import Imperfections
+    from gf_prune.mesh import crossings_per_waveguide, mzi_transfer
+    from gf_prune.model import PhotonicMLP
+    from gf_prune.montecarlo import perturbed_matrices
+
+    model = PhotonicMLP((8, 8), mesh_kind="butterfly", init="uniform", seed=3)
+    layer = model.layers[0]
+    clean = perturbed_matrices(model, Imperfections(), 1)[0][0].detach()
+    torch.testing.assert_close(clean, layer.matrix().detach(), rtol=1e-12, atol=1e-12)
+    il = 0.3
+    lossy = perturbed_matrices(model, Imperfections(crossing_loss_db=il, loss_compensation=False), 1)[0][0].detach()
+    a = 10 ** (-il / 20)
+
+    def reference(mesh: str) -> np.ndarray:
+        topo = layer.topo_V if mesh == "V" else layer.topo_U
+        th, ph = (layer.phase(mesh, k).detach().numpy() for k in ("theta", "phi"))
+        t = mzi_transfer(th, ph, layer.zero_state)
+        u = np.eye(topo.n, dtype=complex)
+        for c in range(topo.n_cols):
+            ks = np.flatnonzero(topo.cols == c)
+            r = topo.rows[ks]
+            top, bot = u[r].copy(), u[r + 1].copy()
+            u[r] = t[ks, 0, 0, None] * top + t[ks, 0, 1, None] * bot
+            u[r + 1] = t[ks, 1, 0, None] * top + t[ks, 1, 1, None] * bot
+            if c < len(topo.perms):
+                perm = topo.perms[c]
+                moved = np.empty_like(u)
+                moved[perm] = u * (a ** crossings_per_waveguide(perm))[:, None]
+                u = moved
+        return u
+
+    k = layer.k
+    sigma = layer.sigma().detach().numpy()
+    ref = (reference("U")[:, :k] * sigma) @ reference("V")[:k, :]
+    np.testing.assert_allclose(lossy.numpy(), ref, rtol=1e-10, atol=1e-12)
+    assert np.abs(lossy.numpy()).sum() < np.abs(clean.numpy()).sum()  # the crossings cost light
+    assert crossings_per_waveguide(np.array([1, 0, 2])).tolist() == [1, 1, 0]  # one swap, two waveguides cross
