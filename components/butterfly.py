@@ -38,6 +38,7 @@ from gf_prune.components.mesh import (
     _expose_heaters,
     _stack_layers,
     _without,
+    heater_ports,
     sigma_column,
 )
 from gf_prune.components.mzi import (
@@ -57,8 +58,6 @@ from gf_prune.components.mzi import (
 
 from gf_prune.mesh import MeshKind, padded_size, topology
 from gf_prune.naming import (
-    instance_port,
-    is_slot,
     mode_port,
     pad_instance,
     permutation_instance,
@@ -99,21 +98,8 @@ def swap_schedule(perm: Any) -> list[list[int]]:
 
 
 def _heater_ports(cell: Component, trans: Any = None) -> list[tuple[str, Any, Any]]:
-    """Every heater port below ``cell`` (as :func:`gf_prune.components.mesh.heater_ports`, through
-    butterfly cells)."""
-    import klayout.db as kdb
-
-    trans = trans if trans is not None else kdb.Trans()
-    out: list[tuple[str, Any, Any]] = []
-    for inst in cell.insts:
-        sub = inst.cell
-        ports = [p for p in sub.ports if p.port_type == "electrical"]
-        t = trans * inst.trans
-        if ports and is_slot(inst.name):
-            out += [(instance_port(inst.name, p.name), t * p.base.trans, p.base) for p in ports]
-        elif sub.name.startswith(("butterfly_mesh", "butterfly_layer", "sigma_column")):
-            out += _heater_ports(sub, t)
-    return out
+    """Every heater port below ``cell`` (:func:`gf_prune.components.mesh.heater_ports` through butterfly cells)."""
+    return heater_ports(cell, trans, ("butterfly_mesh", "butterfly_layer", "sigma_column"))
 
 
 @gf.cell

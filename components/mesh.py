@@ -110,11 +110,18 @@ def _expose_heaters(c: Component, ref: Any, inst: str, kinds: list[str], ports: 
 _HEATER_PORT_CACHE: dict[int, dict[str, dict[str, Any]]] = {}
 
 
-def heater_ports(cell: Component, trans: Any = None) -> list[tuple[str, Any, Any]]:
+BLOCK_CELLS = ("mesh", "sigma_column", "svd_layer")
+"""Name prefixes of the cells that hold slots (walked for heater ports)."""
+
+
+def heater_ports(
+    cell: Component, trans: Any = None, blocks: tuple[str, ...] = BLOCK_CELLS
+) -> list[tuple[str, Any, Any]]:
     """Every heater port below ``cell``: ``(name, kdb.Trans in cell coordinates, port record)``.
 
-    Walks mesh/Σ cells (whose slot instances carry ``{kind}_e1/_e2`` ports) and
-    names each ``{slot instance}_{kind}_e1/_e2`` — the names :func:`network_chip` exports.
+    Walks the cells whose names start with one of ``blocks`` (mesh/Σ cells, whose slot instances carry
+    ``{kind}_e1/_e2`` ports) and names each ``{slot instance}_{kind}_e1/_e2`` — the names
+    :func:`network_chip` exports.
     """
     import klayout.db as kdb
 
@@ -126,8 +133,8 @@ def heater_ports(cell: Component, trans: Any = None) -> list[tuple[str, Any, Any
         t = trans * inst.trans
         if ports and is_slot(inst.name):
             out += [(instance_port(inst.name, p.name), t * p.base.trans, p.base) for p in ports]
-        elif sub.name.startswith(("mesh", "sigma_column", "svd_layer")):
-            out += heater_ports(sub, t)
+        elif sub.name.startswith(blocks):
+            out += heater_ports(sub, t, blocks)
     return out
 
 
