@@ -113,8 +113,10 @@ def run(
     with _Bars() as bars:
         report = run_all(out, cfg, progress=bars, force=force)
     acc, pw = report["accuracy"], report.get("power_mw", {})
+    has_val = acc.get("val_pruned") is not None and acc.get("val_dense") is not None
+    val = f"validation dense {acc['val_dense']:.3f} pruned {acc['val_pruned']:.3f}  " if has_val else ""
     out_console.print(
-        f"dense {acc['dense']:.3f}  pruned {acc['pruned']:.3f}  sax {acc.get('sax')}  "
+        f"{val}test dense {acc['dense']:.3f}  pruned {acc['pruned']:.3f}  sax {acc.get('sax')}  "
         f"power {pw.get('dense', float('nan')):.0f} → {pw.get('pruned', float('nan')):.0f} mW  "
         f"report: {out / 'report.html'}"
     )
