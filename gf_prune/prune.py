@@ -223,21 +223,34 @@ class _Runner:
         t = self.cfg.target_sparsity
         return t is not None and rec["sparsity_uv"] >= t - 1e-12
 
-    def finetune(self, model: PhotonicMLP, epochs: int | None = None, lr: float | None = None) -> None:
+    def finetune(
+        self,
+        model: PhotonicMLP,
+        epochs: int | None = None,
+        lr: float | None = None,
+        *,
+        data: Dataset | None = None,
+        restarts: int | None = None,
+        patience: int | None = None,
+        teach: bool = True,
+    ) -> None:
+        """Train with the run's penalties: ``finetune_epochs`` at ``finetune_lr`` with ``restarts`` cycles unless
+        given; the dense network as teacher when ``distill`` > 0 and ``teach``."""
         c = self.cfg
         train_phases(
             model,
-            self.data,
+            self.data if data is None else data,
             c.finetune_epochs if epochs is None else epochs,
             c.finetune_lr if lr is None else lr,
             lr_min_factor=c.lr_min_factor,
-            restarts=c.restarts,
+            restarts=c.restarts if restarts is None else restarts,
             shrink=c.shrink,
             power_aware=c.power_aware,
             prune_sigma=c.prune_sigma,
             seed=c.seed,
-            teacher=self.teacher if c.distill > 0 else None,
-            distill=c.distill,
+            patience=patience,
+            teacher=self.teacher if (teach and c.distill > 0) else None,
+            distill=c.distill if teach else 0.0,
         )
 
     def gauge(self, model: PhotonicMLP) -> int:

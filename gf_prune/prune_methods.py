@@ -407,7 +407,7 @@ def imp_slr_method(run: _Runner, model: PhotonicMLP) -> None:
     schedule is rewound — each round retrains ``finetune_epochs`` from ``lr`` on the full cosine schedule.
     Stops when a round leaves the budget (on validation); then the continuation steps, with ``lth_continue``.
     """
-    from gf_prune.prune import _continue, live_counts, prune_lowest, train_phases
+    from gf_prune.prune import _continue, live_counts, prune_lowest
 
     cfg = run.cfg
     for r in range(1, cfg.max_rounds + 1):
@@ -415,20 +415,7 @@ def imp_slr_method(run: _Runner, model: PhotonicMLP) -> None:
         n_g = run.gauge(model)
         n_prune = [round(rate * n) for n in live_counts(model, cfg.prune_sigma, cfg.scope)]
         n = prune_lowest(model, run.scores(model), n_prune, cfg.scope, cfg.prune_sigma)
-        train_phases(
-            model,
-            run.data,
-            cfg.finetune_epochs,
-            cfg.lr,
-            lr_min_factor=cfg.lr_min_factor,
-            shrink=cfg.shrink,
-            power_aware=cfg.power_aware,
-            prune_sigma=cfg.prune_sigma,
-            seed=cfg.seed,
-            patience=cfg.round_patience,
-            teacher=run.teacher if cfg.distill > 0 else None,
-            distill=cfg.distill,
-        )
+        run.finetune(model, lr=cfg.lr, restarts=1, patience=cfg.round_patience)
         rec = run.record(model, step=f"imp-slr round {r}", rate=rate, newly_pruned=n, gauge_pruned=n_g)
         if not run.ok(rec) or run.reached_target(rec) or n == 0:
             break
@@ -453,7 +440,7 @@ def colt_method(run: _Runner, model: PhotonicMLP, init: dict[str, torch.Tensor])
     recorded. Stops when a round leaves the budget (validation); the continuation steps follow with
     ``lth_continue``.
     """
-    from gf_prune.prune import _continue, live_counts, rewind, select_lowest, train_phases
+    from gf_prune.prune import _continue, live_counts, rewind, select_lowest
 
     cfg = run.cfg
     g = torch.Generator().manual_seed(cfg.seed)
@@ -465,18 +452,7 @@ def colt_method(run: _Runner, model: PhotonicMLP, init: dict[str, torch.Tensor])
         halves.append(d)
 
     def train(m: PhotonicMLP, data: Any, epochs: int) -> None:
-        train_phases(
-            m,
-            data,
-            epochs,
-            cfg.lr,
-            lr_min_factor=cfg.lr_min_factor,
-            shrink=cfg.shrink,
-            power_aware=cfg.power_aware,
-            prune_sigma=cfg.prune_sigma,
-            seed=cfg.seed,
-            patience=cfg.round_patience,
-        )
+        run.finetune(m, epochs, cfg.lr, data=data, restarts=1, patience=cfg.round_patience, teach=False)
 
     for r in range(1, cfg.max_rounds + 1):
         rate = cfg.rate if r <= cfg.rounds_early else cfg.rate_late
@@ -524,7 +500,7 @@ def slimming_method(run: _Runner, model: PhotonicMLP) -> None:
     later. The phase-level pruning of the other methods can follow from the best slimmed network
     (``lth_continue``: the continuation steps).
     """
-    from gf_prune.prune import _continue, train_phases
+    from gf_prune.prune import _continue
     from gf_prune.train import TrainConfig, fit
 
     cfg = run.cfg
@@ -547,17 +523,7 @@ def slimming_method(run: _Runner, model: PhotonicMLP) -> None:
                 cut_total += int(cut.sum())
         res = gauge_network_full(model, prune=True, prune_sigma=cfg.prune_sigma or cfg.sigma_tol > 0, cut_tol=1e-9)
         n_g = run.gauge(model)
-        train_phases(
-            model,
-            run.data,
-            cfg.finetune_epochs,
-            cfg.finetune_lr,
-            lr_min_factor=cfg.lr_min_factor,
-            shrink=cfg.shrink,
-            power_aware=cfg.power_aware,
-            prune_sigma=cfg.prune_sigma,
-            seed=cfg.seed,
-        )
+        run.finetune(model, restarts=1, teach=False)
         rec = run.record(
             model, step=f"slimming λ={lam:g}", modes_cut=cut_total, mode_pruned=sum(res.dead_phases), gauge_pruned=n_g
         )
