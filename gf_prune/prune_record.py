@@ -16,7 +16,7 @@ from gf_prune.data import Dataset
 from gf_prune.io import atomic_output, atomic_write_text
 from gf_prune.model import PhotonicMLP
 from gf_prune.power import power_report
-from gf_prune.train import accuracy, nll
+from gf_prune.train import accuracy, nll, validation_or_none
 
 RECORD_FORMAT = "gf_prune.prune_record/1"
 
@@ -26,10 +26,10 @@ RECORD_FORMAT = "gf_prune.prune_record/1"
 
 def validation_split(data: Dataset) -> tuple[torch.Tensor, torch.Tensor]:
     """(X_val, y_val): what every choice of a pruning run is judged on."""
-    xv, yv = getattr(data, "X_val", None), getattr(data, "y_val", None)
-    if xv is None or yv is None or len(yv) == 0:
+    val = validation_or_none(data)
+    if val is None:
         raise ValueError("pruning chooses rounds on a validation split, and the data has none (X_val, y_val)")
-    return xv, yv
+    return val
 
 
 def make_record(

@@ -57,7 +57,8 @@ def nll(model: nn.Module, x: torch.Tensor, y: torch.Tensor) -> float:
     return float(nn.functional.nll_loss(model(x), y))
 
 
-def _validation(data: Dataset) -> tuple[torch.Tensor, torch.Tensor] | None:
+def validation_or_none(data: Dataset) -> tuple[torch.Tensor, torch.Tensor] | None:
+    """(X_val, y_val), or None when the data has no (or an empty) validation split."""
     xv, yv = getattr(data, "X_val", None), getattr(data, "y_val", None)
     if xv is None or yv is None or len(yv) == 0:
         return None
@@ -86,7 +87,7 @@ def fit(
     if cfg.epochs < 0 or cfg.lr <= 0:
         raise ValueError(f"epochs must be ≥ 0 and lr > 0, got {cfg.epochs}, {cfg.lr}")
     x, y = data.X_train, data.y_train
-    val = _validation(data)
+    val = validation_or_none(data)
     n = len(y)
     history: list[float] = []
     loss_val = float("nan")
