@@ -35,6 +35,7 @@ from gdsfactory.component import Component
 from gdsfactory.typings import ComponentSpec, CrossSectionSpec
 from gf_prune.components.mesh import (
     _abut_blocks,
+    _chip_states,
     _expose_heaters,
     _stack_layers,
     _without,
@@ -353,12 +354,8 @@ def butterfly_chip(
     :func:`gf_prune.components.mesh.network_chip` (``kind`` must be ``"butterfly"``)."""
     if kind != "butterfly":
         raise ValueError(f"butterfly_chip builds butterfly meshes only, got kind={kind!r}")
-    if len(sizes) < 2:
-        raise ValueError(f"sizes needs at least two entries, got {sizes!r}")
-    if stack not in ("x", "y"):
-        raise ValueError(f"stack must be 'x' or 'y', got {stack!r}")
-    n_layers = len(sizes) - 1
-    states = states if states is not None else tuple((None, None, None) for _ in range(n_layers))
+    states = _chip_states(sizes, stack, states)
+    n_layers = len(states)
     c = Component()
     cells: list[Component] = []
     crossings = 0

@@ -379,6 +379,15 @@ def svd_layer(
     return c
 
 
+def _chip_states(sizes: tuple[int, ...], stack: str, states: Any) -> tuple[Any, ...]:
+    """Check a chip's ``sizes`` and ``stack``; per-layer slot states (all heaters built when None)."""
+    if len(sizes) < 2:
+        raise ValueError(f"sizes needs at least two entries, got {sizes!r}")
+    if stack not in ("x", "y"):
+        raise ValueError(f"stack must be 'x' or 'y', got {stack!r}")
+    return tuple(states) if states is not None else tuple((None, None, None) for _ in range(len(sizes) - 1))
+
+
 def _stack_layers(
     c: Component,
     cells: list[Component],
@@ -447,12 +456,8 @@ def network_chip(
             (:func:`gf_prune.compaction.place_network`); None = every MZI in its logical column.
         other arguments: as :func:`svd_layer`.
     """
-    if len(sizes) < 2:
-        raise ValueError(f"sizes needs at least two entries, got {sizes!r}")
-    if stack not in ("x", "y"):
-        raise ValueError(f"stack must be 'x' or 'y', got {stack!r}")
-    n_layers = len(sizes) - 1
-    states = states if states is not None else tuple((None, None, None) for _ in range(n_layers))
+    states = _chip_states(sizes, stack, states)
+    n_layers = len(states)
     c = Component()
     cells: list[Component] = []
     rows: list[int] = []
