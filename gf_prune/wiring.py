@@ -1,0 +1,522 @@
+"""Heater wiring: every live heater to its own probe pad, returns to shared ground pads.
+
+:func:`add_wiring` adds pads and metal routes to a top :class:`gdsfactory.Component` around the
+network chip's reference (``core``) and returns the pad table (``pads.csv``) and the figures.
+
+Plan (one routing metal, the PDK's ``metal_routing`` cross-section, so it works on a PDK with a
+single metal such as cspdk's PAD layer)::
+
+       pad_N0   pad_N1 ...                 pads in rows at a probe-card pitch (NORTH edge)
+         │        │                        staircase fan-out: order kept, one jog level per track
+    ─────┼────────┼──── core.ymax
+         │ ┌───┐  │ ┌───┐                  every track runs in a vertical CHANNEL: an x interval
+     e1 ■┘ │   │  └■ ...                   with no heater contact anywhere in the core (all layers)
+      ══════════ heater ═══■ e2            e1 (west contact): signal, jogs EAST into the channel
+                           └─┐ ground rail   right of it (over its own heater); e2: ground, jogs
+                             │               east into the next channel
+
+- A contact's jog only crosses its own blocked x interval, so it crosses no other track.
+- In a channel, tracks are nested: towards the north edge, the contact nearest that edge gets the
+  leftmost track (its jog crosses only tracks that start above it, i.e. none); towards the south
+  edge, the nearest to the south edge. A channel holding only ground contacts gets one rail.
+- At each edge the tracks leave in x order; consecutive ground tracks are joined by a bar into one
+  ground pad (at most ``heaters_per_ground`` heaters); an order-keeping staircase brings each to
+  its pad (right-moving tracks jog lowest first from the right, left-moving from the left).
+- Pads sit in rows; a track to row j > 0 runs in the gap west of its pad column and enters the
+  pad from the west (rows nearest the pad first), so the column pitch must hold ``rows − 1`` tracks.
+
+The resistance R of a heater (for ``current_mA`` = √(P/R), ``voltage_V`` = I·R) comes from the
+heater cell's ``info["resistance"]`` when the PDK sets it (gdsfactory computes it from
+``ohms_per_square``), otherwise from R = V_π² / P_π with V_π read from the PDK's SAX heater model
+(cspdk ``straight_heater_metal``'s ``vpi`` default, 1 V) or, for a PDK without one (gdsfactory's
+generic PDK), :data:`V_PI_DEFAULT` = 4.36 V (pytorch-onn's heater law φ = γV², docs/design.md).
+"""
+
+from __future__ import annotations
+
+import inspect
+import math
+from dataclasses import dataclass, field
+from typing import Any
+
+import gdsfactory as gf
+import klayout.db as kdb
+
+from gf_prune.naming import heater_port
+from gf_prune.phases import NetworkPhases
+from gf_prune.physics import P_PI_MW_DEFAULT
+
+__all__ = [
+    "MIN_SPACING_UM",
+    "PAD_COLUMNS",
+    "V_PI_DEFAULT",
+    "WiringError",
+    "WiringResult",
+    "add_wiring",
+    "heater_resistance",
+    "min_metal_spacing",
+    "standard_die",
+]
+
+PAD_COLUMNS = (
+    "pad",
+    "x_um",
+    "y_um",
+    "net",
+    "heater_instance",
+    "layer",
+    "mesh",
+    "column",
+    "row",
+    "kind",
+    "phase_rad",
+    "power_mw",
+    "current_mA",
+    "voltage_V",
+)
+"""Columns of ``pads.csv`` (docs/design.md)."""
+
+V_PI_DEFAULT = 4.36
+"""V_π of a heater when the PDK gives neither a resistance nor a heater model (pytorch-onn default)."""
+
+MIN_SPACING_UM = {"cspdk": 15.0, "generic": 10.0}
+"""Minimum metal-to-metal spacing of the routing metal, µm. cspdk: 15 µm, the ``spacing`` of its own
+metal router (``cspdk/si220/cband/tech.py``, ``route_astar_metal``, layer PAD). gdsfactory's generic
+PDK ships no metal rule: we take width = space of its ``metal_routing`` (10 µm)."""
+
+TEXT_LAYER = (66, 0)
+
+
+class WiringError(ValueError):
+    """The heaters cannot be wired as planned; the message names the channel, heaters and place."""
+
+
+@dataclass(frozen=True)
+class _Contact:
+    heater: str  # {instance}_{kind}
+    role: str  # signal | ground
+    x: float
+    y: float
+    half: float
+    row: dict[str, Any]
+
+
+@dataclass
+class _Track:
+    x: float
+    contacts: list[_Contact]
+    role: str  # signal | ground
+    rail: bool = False
+
+
+@dataclass
+class WiringResult:
+    """What :func:`add_wiring` added: ``rows`` (``pads.csv``, :data:`PAD_COLUMNS`) and ``figures``."""
+
+    rows: list[dict[str, Any]] = field(default_factory=list)
+    figures: dict[str, Any] = field(default_factory=dict)
+
+
+# ----------------------------------------------------------------------------- PDK facts
+
+
+def _pdk_name() -> str:
+    name = str(gf.get_active_pdk().name)
+    return "cspdk" if "cspdk" in name or "cornerstone" in name.lower() else name
+
+
+def min_metal_spacing(pdk: str | None = None) -> float:
+    """:data:`MIN_SPACING_UM` of the active (or named) PDK; the generic value for an unknown one."""
+    return MIN_SPACING_UM.get(pdk or _pdk_name(), MIN_SPACING_UM["generic"])
+
+
+def heater_resistance(heater: Any = None, p_pi_mw: float = P_PI_MW_DEFAULT) -> tuple[float, str]:
+    """(R in Ω, where it comes from) of the active PDK's heater (module docstring)."""
+    pdk = gf.get_active_pdk()
+    spec = heater or ("straight_heater_metal" if "straight_heater_metal" in pdk.cells else None)
+    if spec is not None:
+        try:
+            r = gf.get_component(spec).info.get("resistance")
+        except Exception:
+            r = None
+        if r:
+            return float(r), f"{spec}.info['resistance']"
+    model = (pdk.models or {}).get("straight_heater_metal")
+    if model is not None and "vpi" in inspect.signature(model).parameters:
+        vpi = float(inspect.signature(model).parameters["vpi"].default)
+        return vpi**2 / (p_pi_mw * 1e-3), f"V_pi^2/P_pi, V_pi = {vpi:g} V from the PDK model straight_heater_metal"
+    return V_PI_DEFAULT**2 / (p_pi_mw * 1e-3), f"V_pi^2/P_pi, V_pi = {V_PI_DEFAULT:g} V (gf_prune default)"
+
+
+def standard_die() -> dict[str, Any] | None:
+    """Size (mm) and pad count of cspdk's ``die_with_pads`` (its defaults), or None without cspdk."""
+    try:
+        from cspdk.si220.cband.cells import die_with_pads
+    except Exception:
+        return None
+    params = inspect.signature(die_with_pads).parameters
+    size = params["size"].default
+    return {"name": "cspdk die_with_pads", "size_mm": [size[0] / 1e3, size[1] / 1e3], "pads": params["npads"].default}
+
+
+# ----------------------------------------------------------------------------- planning
+
+
+def _contacts(core: Any, net: NetworkPhases, p_pi_mw: float) -> list[_Contact]:
+    ports = {p.name: p for p in core.ports if p.port_type == "electrical"}
+    out = []
+    for row in net.heater_rows(p_pi_mw):
+        if row["pruned"]:
+            continue
+        pair = []
+        for i in (1, 2):
+            name = heater_port(row["instance"], row["kind"], i)
+            if name not in ports:
+                raise WiringError(f"live heater {row['instance']} {row['kind']}: the core has no port {name}")
+            p = ports[name]
+            a = math.radians(float(p.orientation or 0.0))
+            half = float(p.width) / 2
+            pair.append((float(p.center[0]) - half * math.cos(a), float(p.center[1]) - half * math.sin(a), half))
+        west, east = sorted(pair)
+        heater = f"{row['instance']}_{row['kind']}"
+        out.append(_Contact(heater, "signal", *west, row))
+        out.append(_Contact(heater, "ground", *east, row))
+    return out
+
+
+def _channels(
+    contacts: list[_Contact], xmin: float, xmax: float, w: float, s: float
+) -> tuple[list[tuple[float, float]], list[int]]:
+    """Free x intervals for track centres, and for each contact the channel east of it."""
+    spans = sorted((c.x - c.half - s - w / 2, c.x + c.half + s + w / 2, k) for k, c in enumerate(contacts))
+    blocks: list[list[float]] = []
+    owner = [0] * len(contacts)
+    for lo, hi, k in spans:
+        if blocks and lo <= blocks[-1][1]:
+            blocks[-1][1] = max(blocks[-1][1], hi)
+        else:
+            blocks.append([lo, hi])
+        owner[k] = len(blocks)  # channel index east of block len-1
+    chans = [(xmin + w / 2, blocks[0][0] if blocks else xmax - w / 2)]
+    chans += [(blocks[i][1], blocks[i + 1][0] if i + 1 < len(blocks) else xmax - w / 2) for i in range(len(blocks))]
+    return chans, owner
+
+
+def _plan_tracks(contacts: list[_Contact], xmin: float, xmax: float, w: float, s: float) -> dict[str, list[_Track]]:
+    """Tracks per edge (``"N"``, ``"S"``) with their x and contacts (module docstring).
+
+    Each channel's contacts are split at the median y: the upper half runs NORTH, the lower half
+    SOUTH. A north track exists only above its contact and a south track only below, and every
+    north contact lies above every south one, so both halves reuse the same x positions."""
+    p = w + s
+    chans, owner = _channels(contacts, xmin, xmax, w, s)
+    members: dict[int, list[_Contact]] = {}
+    for k, c in enumerate(contacts):
+        members.setdefault(owner[k], []).append(c)
+    out: dict[str, list[_Track]] = {"N": [], "S": []}
+    for ch, cs in members.items():
+        lo, hi = chans[ch]
+        cs = sorted(cs, key=lambda c: -c.y)  # nearest the north edge first
+        half = (len(cs) + 1) // 2
+        for edge, group in (("N", cs[:half]), ("S", cs[half:][::-1])):
+            if not group:
+                continue
+            if all(c.role == "ground" for c in group):
+                tracks = [_Track(lo, group, "ground", rail=True)]
+            else:
+                tracks = [_Track(lo + i * p, [c], c.role) for i, c in enumerate(group)]
+            if tracks[-1].x > hi + 1e-6:
+                names = ", ".join(c.heater for c in group)
+                raise WiringError(
+                    f"channel x = {lo:.1f}…{hi:.1f} µm needs {len(tracks)} tracks to the "
+                    f"{'north' if edge == 'N' else 'south'} at pitch {p:g} µm but has room for "
+                    f"{int((hi - lo) // p) + 1}: heaters {names} (first contact at x = {group[0].x:.1f}, "
+                    f"y = {group[0].y:.1f} µm); use a narrower route width or a wider heater pitch"
+                )
+            out[edge].extend(tracks)
+    for edge in out:
+        out[edge].sort(key=lambda t: t.x)
+    return out
+
+
+MIN_ROUTE_WIDTH_UM = 3.0
+"""The narrowest track :func:`add_wiring` tries when the cross-section's width does not fit."""
+
+
+def _widths(w: float) -> list[float]:
+    """Track widths to try: the cross-section's, then halving down to :data:`MIN_ROUTE_WIDTH_UM`."""
+    out = [w]
+    while out[-1] / 2 >= MIN_ROUTE_WIDTH_UM:
+        out.append(out[-1] / 2)
+    if out[-1] > MIN_ROUTE_WIDTH_UM:
+        out.append(MIN_ROUTE_WIDTH_UM)
+    return out
+
+
+def _ground_groups(tracks: list[_Track], per_pad: int) -> list[list[_Track]]:
+    """Tracks in x order → one group per pad: a signal alone, consecutive grounds together."""
+    groups: list[list[_Track]] = []
+    for t in tracks:
+        last = groups[-1] if groups else None
+        if (
+            t.role == "ground"
+            and last
+            and last[0].role == "ground"
+            and sum(len(g.contacts) for g in last) + len(t.contacts) <= per_pad
+        ):
+            last.append(t)
+        else:
+            groups.append([t])
+    return groups
+
+
+@dataclass
+class _PadGrid:
+    centers: list[tuple[float, float]]  # (x, distance from the core edge) per pad, entry order
+    entries: list[float]  # x of the track entering each pad from below
+    rows: list[int]
+    pitch: float
+    n_rows: int
+    depth: float  # distance from the core edge to the far side of the last row
+
+
+def _pad_grid(
+    n: int, x_lo: float, x_hi: float, d0: float, pad: tuple[float, float], pitch: float, w: float, s: float
+) -> _PadGrid:
+    pw, ph = pad
+    p = w + s
+    max_rows = max(1, int((pitch - pw - 2 * s - w) // p) + 2) if pitch - pw >= 2 * s + w else 1
+    fit = max(1, int((x_hi - x_lo - pw) // pitch) + 1)
+    n_rows = min(max_rows, max(1, math.ceil(n / fit)))
+    m = math.ceil(n / n_rows) if n else 0
+    xc = (x_lo + x_hi) / 2
+    centers, entries, rows = [], [], []
+    q = ph + 2 * s
+    for i in range(m):
+        xi = xc + (i - (m - 1) / 2) * pitch
+        k = n // m + (1 if i < n % m else 0)
+        for j in range(k - 1, -1, -1):
+            centers.append((xi, d0 + ph / 2 + j * q))
+            entries.append(xi if j == 0 else xi - pw / 2 - s - w / 2 - (j - 1) * p)
+            rows.append(j)
+    return _PadGrid(centers, entries, rows, pitch, n_rows, d0 + n_rows * q)
+
+
+def _staircase_levels(xs: list[float], xe: list[float]) -> list[int]:
+    """Jog level of each track (0 = nearest the core): right-movers from the right, left-movers from the left."""
+    lv = [0] * len(xs)
+    right = [i for i in range(len(xs)) if xe[i] > xs[i] + 1e-6]
+    left = [i for i in range(len(xs)) if xe[i] < xs[i] - 1e-6]
+    for k, i in enumerate(sorted(right, key=lambda i: -xs[i])):
+        lv[i] = k
+    for k, i in enumerate(sorted(left, key=lambda i: xs[i])):
+        lv[i] = k
+    return lv
+
+
+# ----------------------------------------------------------------------------- drawing
+
+
+def _path(shapes: Any, pts: list[tuple[float, float]], w: float) -> None:
+    clean = [pts[0]]
+    for q in pts[1:]:
+        if abs(q[0] - clean[-1][0]) > 1e-9 or abs(q[1] - clean[-1][1]) > 1e-9:
+            clean.append(q)
+    if len(clean) < 2:
+        return
+    shapes.insert(kdb.DPath([kdb.DPoint(*q) for q in clean], w, w / 2, w / 2))
+
+
+def add_wiring(
+    top: gf.Component,
+    core: Any,
+    net: NetworkPhases,
+    p_pi_mw: float = P_PI_MW_DEFAULT,
+    pad: Any = "pad",
+    pad_pitch: float = 125.0,
+    cross_section: Any = "metal_routing",
+    route_width: float | None = None,
+    min_spacing: float | None = None,
+    heaters_per_ground: int = 8,
+    heater: Any = None,
+) -> WiringResult:
+    """Add probe pads (NORTH and SOUTH of ``core``) and routes for every live heater of ``net``.
+
+    Args:
+        top: the component to draw in; ``core`` is its reference of the network chip.
+        net: the phases laid out in ``core`` (live heaters, their phases and power).
+        p_pi_mw: power of a π phase (power and current per heater).
+        pad: the PDK's pad cell (:func:`gf_prune.components.pads.probe_pad`).
+        pad_pitch: centre-to-centre pitch of the pads along a row, µm (probe card: 100–150 µm).
+        cross_section: the routing metal; its layer and (unless ``route_width``) its width.
+        route_width: track width, µm (default: the cross-section's width, halved down to
+            :data:`MIN_ROUTE_WIDTH_UM` until every channel holds its tracks).
+        min_spacing: metal spacing, µm (default :func:`min_metal_spacing` of the active PDK).
+        heaters_per_ground: the most heaters returning through one ground pad.
+        heater: the heater cell spec for its resistance (default the PDK's ``straight_heater_metal``).
+
+    Returns:
+        :class:`WiringResult`: ``rows`` for ``pads.csv`` and ``figures`` (``pads``, ``heaters_wired``,
+        ``pads_dense``, ``die_mm``, ground sharing, the standard die fit).
+    """
+    from gf_prune.components.pads import probe_pad, routing_layer
+
+    xs = gf.get_cross_section(cross_section)
+    w = float(route_width or xs.width)
+    s = float(min_spacing if min_spacing is not None else min_metal_spacing())
+    p = w + s
+    bb = core.dbbox()
+    contacts = _contacts(core, net, p_pi_mw)
+    tracks = None
+    for width in [w] if route_width else _widths(w):
+        try:
+            tracks = _plan_tracks(contacts, float(bb.left), float(bb.right), width, s)
+        except WiringError:
+            if width == _widths(w)[-1] or route_width:
+                raise
+            continue
+        w = width
+        break
+    assert tracks is not None
+    p = w + s
+    pad_cell = probe_pad(pad=pad, cross_section=cross_section)
+    pad_size = tuple(pad_cell.info["size_um"])
+    resistance, r_source = heater_resistance(heater, p_pi_mw)
+    shapes = top.shapes(top.kcl.layer(*routing_layer(cross_section)))
+    texts = top.shapes(top.kcl.layer(*TEXT_LAYER))
+    rows: list[dict[str, Any]] = []
+    ground_loads: list[dict[str, Any]] = []
+    pitch_used, n_rows = pad_pitch, 0
+    for edge, sign in (("N", 1.0), ("S", -1.0)):
+        y_edge = float(bb.top) if edge == "N" else float(bb.bottom)
+
+        def y(d: float, y_edge: float = y_edge, sign: float = sign) -> float:
+            return y_edge + sign * d
+
+        d0 = s + w / 2  # the bar / first level just outside the core
+        for t in tracks[edge]:
+            far = min(t.contacts, key=lambda c: sign * c.y)
+            _path(shapes, [(t.x, far.y), (t.x, y(d0))], w)
+            for c in t.contacts:
+                _path(shapes, [(c.x, c.y), (t.x, c.y)], w)
+        groups = _ground_groups(tracks[edge], heaters_per_ground)
+        for g in groups:
+            if len(g) > 1:
+                _path(shapes, [(g[0].x, y(d0)), (g[-1].x, y(d0))], w)
+        starts = [g[0].x for g in groups]
+        n = len(groups)
+        grid = None
+        levels: list[int] = []
+        for _ in range(2):  # the staircase depth depends on the entries; two passes settle it
+            d_pads = d0 + (max(levels, default=-1) + 2) * p + s
+            grid = _pad_grid(n, float(bb.left), float(bb.right), d_pads, pad_size, pad_pitch, w, s)
+            levels = _staircase_levels(starts, grid.entries)
+        assert grid is not None
+        n_rows = max(n_rows, grid.n_rows)
+        for k, g in enumerate(groups):
+            xe = grid.entries[k]
+            cx, dc = grid.centers[k]
+            dl = d0 + (levels[k] + 1) * p
+            if grid.rows[k] == 0:
+                pts = [(g[0].x, y(d0)), (g[0].x, y(dl)), (xe, y(dl)), (xe, y(dc))]
+            else:
+                pts = [(g[0].x, y(d0)), (g[0].x, y(dl)), (xe, y(dl)), (xe, y(dc)), (cx, y(dc))]
+            _path(shapes, pts, w)
+            name = f"pad_{edge}{k}"
+            ref = top.add_ref(pad_cell, name=name)
+            ref.dcenter = (cx, y(dc))
+            texts.insert(kdb.DText(name, kdb.DTrans(kdb.DVector(cx, y(dc)))))
+            rows.append(_pad_row(name, cx, y(dc), g, resistance))
+            if g[0].role == "ground":
+                ground_loads.append(
+                    {"pad": name, "heaters": rows[-1]["_heaters"], "current_mA": rows[-1]["current_mA"]}
+                )
+    for r in rows:
+        r.pop("_heaters")
+    top_bb = top.dbbox()
+    die_mm = [float(top_bb.width()) / 1e3, float(top_bb.height()) / 1e3]
+    live = len(contacts) // 2
+    dense_heaters = 2 * (sum(layer.V.topo.n_mzis + layer.U.topo.n_mzis + layer.S.k for layer in net.layers))
+    n_ground = len(ground_loads)
+    figures = {
+        "pads": len(rows),
+        "pads_signal": len(rows) - n_ground,
+        "pads_ground": n_ground,
+        "heaters_wired": live,
+        "pads_dense": dense_heaters + math.ceil(dense_heaters / heaters_per_ground),
+        "die_mm": die_mm,
+        "pad_pitch_um": pitch_used,
+        "pad_rows_per_edge": n_rows,
+        "route_width_um": w,
+        "min_spacing_um": s,
+        "heaters_per_ground_max": max((g["heaters"] for g in ground_loads), default=0),
+        "ground_current_mA_max": max((g["current_mA"] for g in ground_loads), default=0.0),
+        "heater_resistance_ohm": resistance,
+        "heater_resistance_source": r_source,
+        "pads_within_core_x": all(
+            float(bb.left) - 1e-6 <= r["x_um"] - pad_size[0] / 2
+            and r["x_um"] + pad_size[0] / 2 <= float(bb.right) + 1e-6
+            for r in rows
+        ),
+    }
+    figures["standard_die"] = _die_fit(figures)
+    return WiringResult(rows, figures)
+
+
+def _pad_row(name: str, x: float, y: float, group: list[_Track], resistance: float) -> dict[str, Any]:
+    contacts = [c for t in group for c in t.contacts]
+    power = [float(c.row["power_mw"]) for c in contacts]
+    current = [math.sqrt(pw * 1e-3 / resistance) * 1e3 for pw in power]
+    base = {"pad": name, "x_um": round(x, 3), "y_um": round(y, 3), "_heaters": len(contacts)}
+    if group[0].role == "signal":
+        r = contacts[0].row
+        return {
+            **base,
+            "net": contacts[0].heater,
+            "heater_instance": r["instance"],
+            "layer": r["layer"],
+            "mesh": r["mesh"],
+            "column": r["column"],
+            "row": r["row"],
+            "kind": r["kind"],
+            "phase_rad": r["phase_rad"],
+            "power_mw": power[0],
+            "current_mA": current[0],
+            "voltage_V": current[0] * 1e-3 * resistance,
+        }
+    return {
+        **base,
+        "net": f"gnd_{name}",
+        "heater_instance": ";".join(c.heater for c in contacts),
+        "layer": "",
+        "mesh": "",
+        "column": "",
+        "row": "",
+        "kind": "ground",
+        "phase_rad": "",
+        "power_mw": sum(power),
+        "current_mA": sum(current),
+        "voltage_V": 0.0,
+    }
+
+
+def _die_fit(figures: dict[str, Any]) -> dict[str, Any]:
+    die = standard_die()
+    if die is None:
+        return {"known": False}
+    w, h = figures["die_mm"]
+    fits = figures["pads"] <= die["pads"] and w <= die["size_mm"][0] and h <= die["size_mm"][1]
+    by_pads = math.ceil(figures["pads"] / die["pads"])
+    return {
+        **die,
+        "fits": fits,
+        "dies_needed_by_pads": by_pads,
+        "split": "fits one die"
+        if fits
+        else (
+            f"does not fit: {figures['pads']} pads > {die['pads']} per die and/or {w:.2f} x {h:.2f} mm > "
+            f"{die['size_mm'][0]} x {die['size_mm'][1]} mm; a custom die of {w:.2f} x {h:.2f} mm with "
+            f"{figures['pads_rows'] if 'pads_rows' in figures else figures['pad_rows_per_edge']} pad row(s) "
+            f"per edge, or {by_pads} standard dies by pad count (one block of heaters per die)"
+        ),
+    }
