@@ -149,20 +149,24 @@ def heater_resistance(heater: Any = None, p_pi_mw: float = P_PI_MW_DEFAULT) -> t
 
 
 def standard_die() -> dict[str, Any] | None:
-    """Size (mm) and pad count of cspdk's ``die_with_pads`` (its defaults), or None without cspdk."""
-    try:
-        from cspdk.si220.cband.cells import die_with_pads
-    except Exception:
+    """Size (mm) and pad count of the active PDK's standard die, the defaults of its ``die_with_pads``
+    cell (cspdk and gdsfactory's generic PDK: 11.47 × 4.9 mm, 31 pads); None without that cell."""
+    cell = gf.get_active_pdk().cells.get("die_with_pads")
+    if cell is None:
         return None
-    params = inspect.signature(die_with_pads).parameters
+    params = inspect.signature(cell).parameters
+    if "size" not in params or "npads" not in params:
+        return None
     size = params["size"].default
-    return {"name": "cspdk die_with_pads", "size_mm": [size[0] / 1e3, size[1] / 1e3], "pads": params["npads"].default}
+    return {"name": "die_with_pads", "size_mm": [size[0] / 1e3, size[1] / 1e3], "pads": params["npads"].default}
 
 
 # ----------------------------------------------------------------------------- planning
 
 
-def _contacts(core: Any, net: NetworkPhases, p_pi_mw: float) -> list[_Contact]:
+def _contacts(core: Any, net: NetworkPhases, p_pi_mw: float, w: float) -> list[_Contact]:
+    """Both contacts of every live heater: the point a jog of width ``w`` starts from (``w/2`` inside
+    the port's edge, on the contact), the contact's half width; the west one is the signal."""
     ports = {p.name: p for p in core.ports if p.port_type == "electrical"}
     out = []
     for row in net.heater_rows(p_pi_mw):
@@ -176,7 +180,8 @@ def _contacts(core: Any, net: NetworkPhases, p_pi_mw: float) -> list[_Contact]:
             p = ports[name]
             a = math.radians(float(p.orientation or 0.0))
             half = float(p.width) / 2
-            pair.append((float(p.center[0]) - half * math.cos(a), float(p.center[1]) - half * math.sin(a), half))
+            inset = min(half, w / 2)
+            pair.append((float(p.center[0]) - inset * math.cos(a), float(p.center[1]) - inset * math.sin(a), half))
         west, east = sorted(pair)
         heater = f"{row['instance']}_{row['kind']}"
         out.append(_Contact(heater, "signal", *west, row))
@@ -202,38 +207,73 @@ def _channels(
     return chans, owner
 
 
+def _halves(cs: list[_Contact]) -> tuple[list[_Contact], list[_Contact]]:
+    """A channel's contacts split at the median y: (north group, south group), each nearest its edge first."""
+    cs = sorted(cs, key=lambda c: -c.y)
+    half = (len(cs) + 1) // 2
+    return cs[:half], cs[half:][::-1]
+
+
+def _need(cs: list[_Contact]) -> int:
+    """Track positions a channel needs: its larger half; a half of ground contacts only is one rail."""
+    return max((1 if all(c.role == "ground" for c in g) else len(g)) for g in _halves(cs)) if cs else 0
+
+
 def _plan_tracks(contacts: list[_Contact], xmin: float, xmax: float, w: float, s: float) -> dict[str, list[_Track]]:
     """Tracks per edge (``"N"``, ``"S"``) with their x and contacts (module docstring).
 
-    Each channel's contacts are split at the median y: the upper half runs NORTH, the lower half
-    SOUTH. A north track exists only above its contact and a south track only below, and every
-    north contact lies above every south one, so both halves reuse the same x positions."""
+    Each contact jogs into the channel east of it, or, where that channel is full, the one west
+    of it. In a channel, contacts entering from the west take positions from the west edge,
+    those entering from the east from the east edge, each family nested (nearest the track's pad
+    edge outermost), so no jog crosses a track. A channel's contacts are split at the median y:
+    the upper half runs NORTH, the lower half SOUTH; a north track exists only above its contact
+    and a south track only below, and every north contact lies above every south one, so both
+    halves reuse the same x positions."""
     p = w + s
     chans, owner = _channels(contacts, xmin, xmax, w, s)
-    members: dict[int, list[_Contact]] = {}
-    for k, c in enumerate(contacts):
-        members.setdefault(owner[k], []).append(c)
-    out: dict[str, list[_Track]] = {"N": [], "S": []}
-    for ch, cs in members.items():
+
+    def room(ch: int) -> int:
         lo, hi = chans[ch]
-        cs = sorted(cs, key=lambda c: -c.y)  # nearest the north edge first
-        half = (len(cs) + 1) // 2
-        for edge, group in (("N", cs[:half]), ("S", cs[half:][::-1])):
+        return int((hi - lo) // p) + 1 if hi >= lo - 1e-9 else 0
+
+    members: dict[int, list[int]] = {}
+    for k in range(len(contacts)):
+        members.setdefault(owner[k], []).append(k)
+    west: set[int] = set()  # contacts that jog west
+
+    def fits(ch: int, extra: list[int] = ()) -> bool:  # type: ignore[assignment]
+        return _need([contacts[k] for k in (*members.get(ch, []), *extra)]) <= room(ch)
+
+    for ch in sorted(members):
+        while not fits(ch):
+            movable = [k for k in members[ch] if k not in west and owner[k] - 1 >= 0 and fits(owner[k] - 1, [k])]
+            if not movable:
+                break
+            k = movable[len(movable) // 2]
+            members[ch].remove(k)
+            members.setdefault(owner[k] - 1, []).append(k)
+            west.add(k)
+    out: dict[str, list[_Track]] = {"N": [], "S": []}
+    for ch, ks in members.items():
+        lo, hi = chans[ch]
+        if not fits(ch):
+            group = [contacts[k] for k in ks]
+            names = ", ".join(c.heater for c in group)
+            raise WiringError(
+                f"channel x = {lo:.1f}…{hi:.1f} µm needs {_need(group)} tracks at pitch {p:g} µm but has room "
+                f"for {room(ch)}: heaters {names} (first contact at x = {group[0].x:.1f}, y = {group[0].y:.1f} µm); "
+                "use a narrower route width or a wider heater pitch"
+            )
+        for edge, group in zip(("N", "S"), _halves([contacts[k] for k in ks]), strict=True):
             if not group:
                 continue
             if all(c.role == "ground" for c in group):
-                tracks = [_Track(lo, group, "ground", rail=True)]
-            else:
-                tracks = [_Track(lo + i * p, [c], c.role) for i, c in enumerate(group)]
-            if tracks[-1].x > hi + 1e-6:
-                names = ", ".join(c.heater for c in group)
-                raise WiringError(
-                    f"channel x = {lo:.1f}…{hi:.1f} µm needs {len(tracks)} tracks to the "
-                    f"{'north' if edge == 'N' else 'south'} at pitch {p:g} µm but has room for "
-                    f"{int((hi - lo) // p) + 1}: heaters {names} (first contact at x = {group[0].x:.1f}, "
-                    f"y = {group[0].y:.1f} µm); use a narrower route width or a wider heater pitch"
-                )
-            out[edge].extend(tracks)
+                out[edge].append(_Track(lo, group, "ground", rail=True))
+                continue
+            east_side = [c for c in group if c.x > hi]  # entered from the east (jog west)
+            west_side = [c for c in group if c.x <= hi]
+            out[edge].extend(_Track(lo + i * p, [c], c.role) for i, c in enumerate(west_side))
+            out[edge].extend(_Track(lo + (room(ch) - 1 - i) * p, [c], c.role) for i, c in enumerate(east_side))
     for edge in out:
         out[edge].sort(key=lambda t: t.x)
     return out
@@ -278,6 +318,7 @@ class _PadGrid:
     pitch: float
     n_rows: int
     depth: float  # distance from the core edge to the far side of the last row
+    width: float  # x extent of the pads
 
 
 def _pad_grid(
@@ -299,18 +340,46 @@ def _pad_grid(
             centers.append((xi, d0 + ph / 2 + j * q))
             entries.append(xi if j == 0 else xi - pw / 2 - s - w / 2 - (j - 1) * p)
             rows.append(j)
-    return _PadGrid(centers, entries, rows, pitch, n_rows, d0 + n_rows * q)
+    width = (m - 1) * pitch + pw if m else 0.0
+    return _PadGrid(centers, entries, rows, pitch, n_rows, d0 + n_rows * q, width)
 
 
-def _staircase_levels(xs: list[float], xe: list[float]) -> list[int]:
-    """Jog level of each track (0 = nearest the core): right-movers from the right, left-movers from the left."""
-    lv = [0] * len(xs)
-    right = [i for i in range(len(xs)) if xe[i] > xs[i] + 1e-6]
-    left = [i for i in range(len(xs)) if xe[i] < xs[i] - 1e-6]
-    for k, i in enumerate(sorted(right, key=lambda i: -xs[i])):
-        lv[i] = k
-    for k, i in enumerate(sorted(left, key=lambda i: xs[i])):
-        lv[i] = k
+PAD_PITCH_MAX_UM = 150.0
+"""The widest pad pitch :func:`add_wiring` widens to (a probe card's 100–150 µm) to fit more rows."""
+
+
+def _fit_pad_grid(
+    n: int, x_lo: float, x_hi: float, d0: float, pad: tuple[float, float], pitch: float, w: float, s: float
+) -> _PadGrid:
+    """The narrowest pad grid from ``pitch`` up to :data:`PAD_PITCH_MAX_UM` (5 µm steps): the first
+    that fits in ``x_lo…x_hi``, else the one of least width (wider pitches hold more rows)."""
+    best = None
+    for k in range(int(max(0.0, PAD_PITCH_MAX_UM - pitch) // 5) + 1):
+        grid = _pad_grid(n, x_lo, x_hi, d0, pad, pitch + 5 * k, w, s)
+        if grid.width <= x_hi - x_lo + 1e-6:
+            return grid
+        if best is None or grid.width < best.width:
+            best = grid
+    assert best is not None
+    return best
+
+
+def _staircase_levels(xs: list[float], xe: list[float], p: float) -> list[int]:
+    """Jog level of each track (0 = nearest the core), tracks in x order, ``xe`` their pad entries.
+
+    A track moving east jogs above every east-mover to its right whose vertical lies under its jog
+    (within ``p``); west-movers mirror that. Movers in opposite directions never meet (the order is
+    kept), so a level is shared wherever the jogs do not overlap."""
+    n = len(xs)
+    lv = [0] * n
+    right = [i for i in range(n) if xe[i] > xs[i] + 1e-6]
+    left = [i for i in range(n) if xe[i] < xs[i] - 1e-6]
+    for a, i in enumerate(reversed(right)):  # from the east
+        below = [lv[k] for k in right[len(right) - a :] if xs[k] <= xe[i] + p]
+        lv[i] = max(below, default=-1) + 1
+    for a, i in enumerate(left):  # from the west
+        below = [lv[k] for k in left[:a] if xs[k] >= xe[i] - p]
+        lv[i] = max(below, default=-1) + 1
     return lv
 
 
@@ -366,9 +435,10 @@ def add_wiring(
     s = float(min_spacing if min_spacing is not None else min_metal_spacing())
     p = w + s
     bb = core.dbbox()
-    contacts = _contacts(core, net, p_pi_mw)
     tracks = None
+    contacts: list[_Contact] = []
     for width in [w] if route_width else _widths(w):
+        contacts = _contacts(core, net, p_pi_mw, width)
         try:
             tracks = _plan_tracks(contacts, float(bb.left), float(bb.right), width, s)
         except WiringError:
@@ -409,10 +479,11 @@ def add_wiring(
         levels: list[int] = []
         for _ in range(2):  # the staircase depth depends on the entries; two passes settle it
             d_pads = d0 + (max(levels, default=-1) + 2) * p + s
-            grid = _pad_grid(n, float(bb.left), float(bb.right), d_pads, pad_size, pad_pitch, w, s)
-            levels = _staircase_levels(starts, grid.entries)
+            grid = _fit_pad_grid(n, float(bb.left), float(bb.right), d_pads, pad_size, pad_pitch, w, s)
+            levels = _staircase_levels(starts, grid.entries, p)
         assert grid is not None
         n_rows = max(n_rows, grid.n_rows)
+        pitch_used = max(pitch_used, grid.pitch)
         for k, g in enumerate(groups):
             xe = grid.entries[k]
             cx, dc = grid.centers[k]
