@@ -1,0 +1,227 @@
+"""Heater wiring: pads north/south of the core, one pad per live heater, shared grounds; the
+connectivity check read back from the GDS catches shorts, cuts and spacing faults."""
+
+from __future__ import annotations
+
+import math
+import warnings
+from itertools import pairwise
+
+import gdsfactory as gf
+import klayout.db as kdb
+import pytest
+from conftest import random_network
+
+from gf_prune.naming import heater_label, heater_port
+from gf_prune.wiring import PAD_COLUMNS, WiringError, add_wiring, heater_resistance, min_metal_spacing
+from gf_prune.wiring_check import check_wiring, stack_layers
+
+warnings.filterwarnings("ignore", message="Unconnected ports")
+
+
+@pytest.fixture(autouse=True)
+def generic_pdk():
+    gf.gpdk.PDK.activate()
+    yield
+    if gf.get_active_pdk().name != gf.gpdk.PDK.name:
+        gf.clear_cache()
+    gf.gpdk.PDK.activate()
+
+
+def _wired(net, tmp_path, name="wired", **kw):
+    from gf_prune.layout import build_network
+
+    chip = build_network(net, compact=True)
+    top = gf.Component(name)
+    core = top.add_ref(chip, name="core")
+    res = add_wiring(top, core, net, **kw)
+    gds = tmp_path / f"{name}.gds"
+    top.write_gds(gds)
+    return top, core, res, gds
+
+
+@pytest.fixture(scope="module")
+def small(tmp_path_factory):
+    gf.gpdk.PDK.activate()
+    net = random_network((4, 4, 4), p_live=0.5, seed=1)
+    top, core, res, gds = _wired(net, tmp_path_factory.mktemp("wiring"))
+    return net, top, core, res, gds
+
+
+def _live(net):
+    return {f"{r['instance']}_{r['kind']}": r for r in net.heater_rows() if not r["pruned"]}
+
+
+def test_every_live_heater_has_its_own_pad_and_one_ground(small):
+    net, _top, _core, res, _gds = small
+    live = _live(net)
+    signal = [r for r in res.rows if r["kind"] != "ground"]
+    ground = [r for r in res.rows if r["kind"] == "ground"]
+    assert sorted(r["net"] for r in signal) == sorted(live)  # one pad each, pruned heaters none
+    returns = [h for r in ground for h in r["heater_instance"].split(";")]
+    assert sorted(returns) == sorted(live)  # every heater returns through exactly one ground pad
+    assert all(len(r["heater_instance"].split(";")) <= 8 for r in ground)
+    assert res.figures["heaters_wired"] == len(live)
+    assert res.figures["pads"] == len(res.rows) == len(signal) + len(ground)
+    assert all(set(r) == set(PAD_COLUMNS) for r in res.rows)
+
+
+def test_pads_on_north_and_south_edges_within_core_x_on_probe_pitch(small):
+    _net, _top, core, res, _gds = small
+    bb = core.dbbox()
+    ys = [r["y_um"] for r in res.rows]
+    assert all(y > bb.top or y < bb.bottom for y in ys)
+    assert any(y > bb.top for y in ys) and any(y < bb.bottom for y in ys)
+    half = gf.get_component("pad").dxsize / 2
+    assert all(bb.left <= r["x_um"] - half and r["x_um"] + half <= bb.right for r in res.rows)
+    assert 100 <= res.figures["pad_pitch_um"] <= 150
+    row0 = sorted(r["x_um"] for r in res.rows if abs(r["y_um"] - max(ys)) < 1e-6)
+    gaps = {round(b - a, 3) for a, b in pairwise(row0)}
+    assert gaps == {res.figures["pad_pitch_um"]}
+
+
+def test_current_and_voltage_follow_p_equals_i2r(small):
+    _net, _top, _core, res, _gds = small
+    r_ohm, source = heater_resistance()
+    assert "4.36" in source  # generic PDK: no heater resistance, V_pi default
+    assert r_ohm == pytest.approx(4.36**2 / 0.025)
+    for row in res.rows:
+        if row["kind"] == "ground":
+            continue
+        p_w = row["power_mw"] * 1e-3
+        assert row["voltage_V"] * row["current_mA"] * 1e-3 == pytest.approx(p_w, rel=1e-9, abs=1e-15)
+        assert row["voltage_V"] ** 2 / r_ohm == pytest.approx(p_w, rel=1e-9, abs=1e-15)
+        assert row["power_mw"] == pytest.approx(25.0 * row["phase_rad"] / math.pi)
+    for g in (r for r in res.rows if r["kind"] == "ground"):
+        heaters = set(g["heater_instance"].split(";"))
+        mine = [r["current_mA"] for r in res.rows if r["kind"] != "ground" and r["net"] in heaters]
+        assert g["current_mA"] == pytest.approx(sum(mine))
+    assert res.figures["ground_current_mA_max"] == pytest.approx(
+        max(r["current_mA"] for r in res.rows if r["kind"] == "ground")
+    )
+
+
+def test_generated_chip_has_no_connectivity_or_spacing_problem(small):
+    _net, _top, _core, res, gds = small
+    chk = check_wiring(gds, res.rows, min_metal_spacing())
+    assert chk.ok, chk.problems
+    assert chk.counts["pads"] == len(res.rows)
+
+
+def _edit_routing(gds, out, edit):
+    ly = kdb.Layout()
+    ly.read(str(gds))
+    li = ly.layer(*stack_layers()["routing"])
+    edit(ly, ly.top_cell(), li)
+    ly.write(str(out))
+    return out
+
+
+def test_a_drawn_metal_box_between_two_pads_is_reported_as_a_short(small, tmp_path):
+    _net, _top, _core, res, gds = small
+    top_row = max(r["y_um"] for r in res.rows)
+    a, b = sorted((r for r in res.rows if r["y_um"] == top_row), key=lambda r: r["x_um"])[:2]
+
+    def short(ly, cell, li):
+        box = kdb.DBox(a["x_um"], a["y_um"] - 5, b["x_um"], a["y_um"] + 5)
+        cell.shapes(li).insert(box)
+
+    bad = _edit_routing(gds, tmp_path / "short.gds", short)
+    chk = check_wiring(bad, res.rows, min_metal_spacing())
+    assert not chk.ok
+    text = "\n".join(chk.problems)
+    assert f"pad {a['pad']}" in text and b["pad"] in text and "shorted" in text
+    assert f"({a['x_um']:.1f}, {a['y_um']:.1f})" in text
+
+
+def test_a_cut_route_is_reported_with_the_pad_and_the_heater(small, tmp_path):
+    _net, _top, _core, res, gds = small
+    pad_h = gf.get_component("pad").dysize
+    row0 = min(r["y_um"] for r in res.rows if r["y_um"] > 0)  # north row nearest the core: fed from below
+    sig = next(r for r in res.rows if r["kind"] != "ground" and r["y_um"] == row0)
+    y_edge = sig["y_um"] - pad_h / 2 - 6
+
+    def cut(ly, cell, li):
+        region = kdb.Region(cell.begin_shapes_rec(li))
+        gap = kdb.Region(kdb.DBox(sig["x_um"] - 20, y_edge - 2, sig["x_um"] + 20, y_edge + 2).to_itype(ly.dbu))
+        flat = region - gap
+        cell.flatten(True)
+        cell.shapes(li).clear()
+        cell.shapes(li).insert(flat)
+
+    bad = _edit_routing(gds, tmp_path / "cut.gds", cut)
+    chk = check_wiring(bad, res.rows, min_metal_spacing())
+    text = "\n".join(chk.problems)
+    assert f"pad {sig['pad']}" in text and "reaches no heater terminal" in text
+    assert f"heater {sig['net']}" in text and "reaches no pad" in text
+
+
+def test_metal_closer_than_the_rule_is_reported_with_its_place(small, tmp_path):
+    _net, _top, _core, res, gds = small
+    s = min_metal_spacing()
+    sig = next(r for r in res.rows if r["kind"] != "ground")
+    half = gf.get_component("pad").dxsize / 2
+    x = sig["x_um"] + half + s / 2  # a sliver beside the pad, half the rule away
+
+    def sliver(ly, cell, li):
+        cell.shapes(li).insert(kdb.DBox(x, sig["y_um"] - 2, x + 1, sig["y_um"] + 2))
+
+    bad = _edit_routing(gds, tmp_path / "space.gds", sliver)
+    chk = check_wiring(bad, res.rows, s)
+    assert chk.counts["spacing_violations"] >= 1
+    assert any("metal spacing" in p and f"{sig['y_um']:.1f}" in p for p in chk.problems)
+
+
+def test_a_live_heater_without_its_port_is_named(tmp_path):
+    net = random_network((4, 4), p_live=0.5, seed=3)
+    top = gf.Component("no_core_ports")
+    core = top.add_ref(gf.Component("empty_core"), name="core")
+    with pytest.raises(WiringError, match=r"live heater (mzi|att)_\w+ (theta|phi): the core has no port"):
+        add_wiring(top, core, net)
+
+
+def test_a_channel_too_narrow_names_its_heaters():
+    net = random_network((8, 8), p_live=1.0, seed=0)
+    from gf_prune.layout import build_network
+
+    top = gf.Component("narrow")
+    core = top.add_ref(build_network(net, compact=True), name="core")
+    with pytest.raises(WiringError, match=r"channel x = .* needs \d+ tracks .* heaters mzi_"):
+        add_wiring(top, core, net, route_width=10.0, min_spacing=60.0)
+
+
+# ----------------------------------------------------------------------------- cspdk
+
+
+@gf.cell
+def heater_grid_core(rows: tuple[tuple[str, str], ...], per_row: int = 4, pitch_y: float = 100.0) -> gf.Component:
+    """A stand-in core of the active PDK's ``straight_heater_metal`` cells, one per (instance, kind),
+    with the network chip's port and label names (``naming.heater_port``/``heater_label``)."""
+    c = gf.Component()
+    for k, (inst, kind) in enumerate(rows):
+        h = c.add_ref(gf.get_component("straight_heater_metal"), name=f"{inst}_{kind}")
+        h.dmove((-h.dbbox().left + (k % per_row) * (h.dxsize + 120.0), -(k // per_row) * pitch_y))
+        e = sorted((p for p in h.ports if p.port_type == "electrical"), key=lambda p: p.center[0])
+        for i, p in enumerate(e, start=1):
+            c.add_port(heater_port(inst, kind, i), port=p)
+        c.add_label(heater_label(inst, kind), position=tuple(e[0].center), layer=(66, 0))
+    return c
+
+
+def test_cspdk_small_network_routes_with_no_problem(tmp_path):
+    cspdk = pytest.importorskip("cspdk.si220.cband")
+    gf.clear_cache()  # cells built under the generic PDK share names with cspdk's
+    cspdk.PDK.activate()
+    net = random_network((4, 4), p_live=0.4, seed=5)
+    rows = tuple((r["instance"], r["kind"]) for r in net.heater_rows() if not r["pruned"])
+    top = gf.Component("cspdk_wired")
+    core = top.add_ref(heater_grid_core(rows), name="core")
+    res = add_wiring(top, core, net)
+    gds = tmp_path / "cspdk.gds"
+    top.write_gds(gds)
+    assert min_metal_spacing() == 15.0  # cspdk's own metal router spacing (tech.py)
+    assert stack_layers()["routing"] == (41, 0)  # PAD: pads, contacts and routes on one metal
+    chk = check_wiring(gds, res.rows, min_metal_spacing())
+    assert chk.ok, chk.problems
+    assert res.figures["heaters_wired"] == len(rows)
+    assert "from the PDK model straight_heater_metal" in res.figures["heater_resistance_source"]
