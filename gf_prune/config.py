@@ -89,6 +89,9 @@ class LayoutSection(_Section):
     compact: bool = True
     """Live MZIs in the earliest physical column their modes allow (only with ``pruned_mzi: remove``;
     ``bar`` keeps every slot): :mod:`gf_prune.compaction`."""
+    route: bool = True
+    """Pads north/south of the chip and a metal route per live heater (:mod:`gf_prune.wiring`):
+    ``network_wired.gds``, ``pads.csv``; ``false`` skips it."""
 
 
 class VerifySection(_Section):

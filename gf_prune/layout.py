@@ -306,8 +306,13 @@ def compile_network(
     slot_settings: dict[str, Any] | None = None,
     att_settings: dict[str, Any] | None = None,
     compact: bool = True,
+    route: bool = False,
 ) -> dict[str, Any]:
     """Compile ``net`` into ``out_dir``: ``network.gds``, ``heaters.csv``, ``layout.png``, ``layout.json``.
+
+    ``route``: also pads and heater routes (:func:`gf_prune.wiring.write_wired`): ``network_wired.gds``
+    (the chip as instance ``core``), ``pads.csv``, and ``pads``, ``heaters_wired``, ``pads_dense``,
+    ``die_mm``, ``standard_die``, ``wiring`` in the figures.
 
     ``compact`` (default; only with ``pruned_mzi="remove"`` and ``zero_state="bar"``): live MZIs in
     the earliest physical column their modes allow (:mod:`gf_prune.compaction`). The network laid
@@ -341,6 +346,10 @@ def compile_network(
         result = check_layout(gds)
         figures["geometry"] = result.to_dict()
         figures["timings_s"]["geometry_checks"] = time.perf_counter() - t3
+    if route:
+        from gf_prune.wiring import write_wired
+
+        figures.update(write_wired(net, chip, out, p_pi_mw, check=check))
     files["figures"] = recorded_path(out / "layout.json", out)
     figures["files"] = files
     _atomic(out / "layout.json", lambda tmp: tmp.write_text(json.dumps(figures, indent=2)))

@@ -56,6 +56,8 @@ __all__ = [
     "heater_resistance",
     "min_metal_spacing",
     "standard_die",
+    "write_pad_table",
+    "write_wired",
 ]
 
 PAD_COLUMNS = (
@@ -591,3 +593,64 @@ def _die_fit(figures: dict[str, Any]) -> dict[str, Any]:
             f"per edge, or {by_pads} standard dies by pad count (one block of heaters per die)"
         ),
     }
+
+
+# ----------------------------------------------------------------------------- files
+
+
+def write_pad_table(rows: list[dict[str, Any]], path: Any) -> None:
+    """``pads.csv`` (:data:`PAD_COLUMNS`), written to a temporary name, then renamed."""
+    import csv
+    from pathlib import Path
+
+    from gf_prune.io import atomic_output
+
+    def fmt(v: Any) -> Any:
+        return f"{v:.12g}" if isinstance(v, float) else v
+
+    with atomic_output(Path(path)) as tmp, tmp.open("w", newline="") as f:
+        w = csv.DictWriter(f, fieldnames=list(PAD_COLUMNS))
+        w.writeheader()
+        for r in rows:
+            w.writerow({k: fmt(r[k]) for k in PAD_COLUMNS})
+
+
+def write_wired(
+    net: NetworkPhases, chip: gf.Component, out_dir: Any, p_pi_mw: float = P_PI_MW_DEFAULT, check: bool = True
+) -> dict[str, Any]:
+    """Wire ``chip`` (as instance ``core`` of a new top cell) and write ``network_wired.gds`` and
+    ``pads.csv`` into ``out_dir``; with ``check`` read the GDS back (:func:`gf_prune.wiring_check.check_wiring`).
+
+    Returns the figures for ``layout.json``: ``pads``, ``heaters_wired``, ``pads_dense``, ``die_mm``,
+    ``standard_die`` and ``wiring`` (the rest of :attr:`WiringResult.figures`, the check, timings, files).
+    A chip that cannot be wired returns ``wiring.ok = false`` with the planner's message."""
+    import time
+    from pathlib import Path
+
+    from gf_prune.io import atomic_output, recorded_path
+
+    out = Path(out_dir)
+    t0 = time.perf_counter()
+    top = gf.Component(f"{chip.name}_wired")
+    core = top.add_ref(chip, name="core")
+    try:
+        res = add_wiring(top, core, net, p_pi_mw)
+    except WiringError as e:
+        return {"wiring": {"ok": False, "error": str(e)}}
+    gds = out / "network_wired.gds"
+    with atomic_output(gds) as tmp:
+        top.write_gds(tmp)
+    write_pad_table(res.rows, out / "pads.csv")
+    t1 = time.perf_counter()
+    figs = dict(res.figures)
+    top_keys = {k: figs.pop(k) for k in ("pads", "heaters_wired", "pads_dense", "die_mm", "standard_die")}
+    wiring: dict[str, Any] = {"ok": True, **figs, "timings_s": {"route_write": t1 - t0}}
+    if check:
+        from gf_prune.wiring_check import check_wiring
+
+        result = check_wiring(gds, res.rows, figs["min_spacing_um"])
+        wiring["check"] = result.to_dict()
+        wiring["ok"] = result.ok
+        wiring["timings_s"]["check"] = time.perf_counter() - t1
+    wiring["files"] = {"gds": recorded_path(gds, out), "pads": recorded_path(out / "pads.csv", out)}
+    return {**top_keys, "wiring": wiring}

@@ -225,3 +225,41 @@ def test_cspdk_small_network_routes_with_no_problem(tmp_path):
     assert chk.ok, chk.problems
     assert res.figures["heaters_wired"] == len(rows)
     assert "from the PDK model straight_heater_metal" in res.figures["heater_resistance_source"]
+
+
+# ----------------------------------------------------------------------------- compile_network
+
+
+def test_compile_network_with_route_writes_pads_csv_and_figures(tmp_path):
+    import csv
+    import json
+
+    from gf_prune.layout import compile_network
+
+    net = random_network((4, 4), p_live=0.5, seed=7)
+    figs = compile_network(net, tmp_path, png=False, route=True)
+    with (tmp_path / "pads.csv").open() as f:
+        reader = csv.DictReader(f)
+        rows = list(reader)
+    assert tuple(reader.fieldnames) == PAD_COLUMNS
+    saved = json.loads((tmp_path / "layout.json").read_text())
+    for key in ("pads", "heaters_wired", "pads_dense", "die_mm", "standard_die"):
+        assert saved[key] == figs[key]
+    assert saved["pads"] == len(rows) and saved["heaters_wired"] == len(_live(net))
+    assert saved["pads_dense"] > saved["pads"]
+    assert saved["wiring"]["ok"] and saved["wiring"]["check"]["n_problems"] == 0
+    assert (tmp_path / "network_wired.gds").is_file() and (tmp_path / "network.gds").is_file()
+    die = saved["standard_die"]
+    assert die["pads"] == 31 and die["size_mm"] == [11.47, 4.9]  # the PDK's die_with_pads defaults
+    assert die["fits"] == (saved["pads"] <= 31 and saved["die_mm"][0] <= 11.47 and saved["die_mm"][1] <= 4.9)
+
+
+def test_route_false_is_the_config_switch_and_writes_no_pads(tmp_path):
+    from gf_prune.config import RunConfig
+    from gf_prune.layout import compile_network
+
+    assert RunConfig().layout.route is True
+    assert RunConfig.model_validate({"layout": {"route": False}}).layout.route is False
+    net = random_network((4, 4), p_live=0.5, seed=7)
+    figs = compile_network(net, tmp_path, png=False, route=False)
+    assert not (tmp_path / "pads.csv").exists() and "pads" not in figs
