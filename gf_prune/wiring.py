@@ -281,7 +281,7 @@ def _plan_tracks(contacts: list[_Contact], xmin: float, xmax: float, w: float, s
     return out
 
 
-MIN_ROUTE_WIDTH_UM = 3.0
+MIN_ROUTE_WIDTH_UM = 2.0
 """The narrowest track :func:`add_wiring` tries when the cross-section's width does not fit."""
 
 
