@@ -76,6 +76,28 @@ def stack_layers(via_stack: Any = "via_stack_heater_mtop", heater_xs: Any = "hea
     return {"metals": metals, "vias": vias, "heater": heater, "routing": routing}
 
 
+class _BoxIndex:
+    """Polygons bucketed by a coarse grid of their bounding boxes (lookups near a box)."""
+
+    def __init__(self, polys: list[Any], cell: int = 200_000) -> None:
+        self.cell = cell
+        self.grid: dict[tuple[int, int], list[Any]] = {}
+        for q in polys:
+            for key in self._keys(q.bbox()):
+                self.grid.setdefault(key, []).append(q)
+
+    def _keys(self, b: Any) -> list[tuple[int, int]]:
+        c = self.cell
+        return [(i, j) for i in range(b.left // c, b.right // c + 1) for j in range(b.bottom // c, b.top // c + 1)]
+
+    def overlapping(self, box: Any) -> list[Any]:
+        seen: dict[int, Any] = {}
+        for key in self._keys(box):
+            for q in self.grid.get(key, ()):
+                seen[id(q)] = q
+        return list(seen.values())
+
+
 def _net_at(l2n: kdb.LayoutToNetlist, layers: list[Any], pt: kdb.DPoint) -> Any:
     for layer in layers:
         net = l2n.probe_net(layer, pt)
@@ -126,13 +148,14 @@ def check_wiring(
     heat = kdb.Region(top.begin_shapes_rec(ly.layer(*layers["heater"]))).merged()
     lowest = [m for m in layers["metals"] if m != layers["routing"]] or [layers["routing"]]
     touch = (kdb.Region(top.begin_shapes_rec(ly.layer(*lowest[0]))).merged() & heat).merged()
-    polys = list(heat.each())
-    pieces = list(touch.each())
+    polys = _BoxIndex(list(heat.each()))
+    pieces = _BoxIndex(list(touch.each()))
     term_net: dict[str, list[Any]] = {}
     net_terms: dict[int, list[str]] = {}
     for name, pos in heater_labels.items():
         p = kdb.Point(round(pos.x / dbu), round(pos.y / dbu))
-        hp = next((q for q in polys if q.bbox().enlarged(kdb.Vector(1000, 1000)).contains(p)), None)
+        near = kdb.Box(p, p).enlarged(kdb.Vector(1000, 1000))
+        hp = next((q for q in polys.overlapping(near) if q.bbox().enlarged(kdb.Vector(1000, 1000)).contains(p)), None)
         if hp is None:
             problems.append(f"heater {name} at ({pos.x:.1f}, {pos.y:.1f}) µm: no heater metal under its label")
             continue
@@ -140,7 +163,8 @@ def check_wiring(
         hb = hp.bbox()
         axis = 0 if hb.width() >= hb.height() else 1
         mine = sorted(
-            (q for q in pieces if q.bbox().overlaps(hb)), key=lambda q: (q.bbox().center().x, q.bbox().center().y)[axis]
+            (q for q in pieces.overlapping(hb) if q.bbox().overlaps(hb)),
+            key=lambda q: (q.bbox().center().x, q.bbox().center().y)[axis],
         )
         if len(mine) < 2:
             problems.append(f"heater {name} at ({pos.x:.1f}, {pos.y:.1f}) µm: {len(mine)} metal contact(s), expected 2")
