@@ -324,7 +324,15 @@ class _PadGrid:
 
 
 def _pad_grid(
-    n: int, x_lo: float, x_hi: float, d0: float, pad: tuple[float, float], pitch: float, w: float, s: float
+    n: int,
+    x_lo: float,
+    x_hi: float,
+    d0: float,
+    pad: tuple[float, float],
+    pitch: float,
+    w: float,
+    s: float,
+    shift: float = 0.0,
 ) -> _PadGrid:
     pw, ph = pad
     p = w + s
@@ -332,7 +340,7 @@ def _pad_grid(
     fit = max(1, int((x_hi - x_lo - pw) // pitch) + 1)
     n_rows = min(max_rows, max(1, math.ceil(n / fit)))
     m = math.ceil(n / n_rows) if n else 0
-    xc = (x_lo + x_hi) / 2
+    xc = (x_lo + x_hi) / 2 + shift
     centers, entries, rows = [], [], []
     q = ph + 2 * s
     for i in range(m):
@@ -477,13 +485,18 @@ def add_wiring(
                 _path(shapes, [(g[0].x, y(d0)), (g[-1].x, y(d0))], w)
         starts = [g[0].x for g in groups]
         n = len(groups)
-        grid = None
-        levels: list[int] = []
-        for _ in range(2):  # the staircase depth depends on the entries; two passes settle it
-            d_pads = d0 + (max(levels, default=-1) + 2) * p + s
-            grid = _fit_pad_grid(n, float(bb.left), float(bb.right), d_pads, pad_size, pad_pitch, w, s)
-            levels = _staircase_levels(starts, grid.entries, p)
-        assert grid is not None
+        base = _fit_pad_grid(n, float(bb.left), float(bb.right), 0.0, pad_size, pad_pitch, w, s)
+        free = max(0.0, float(bb.width()) - base.width) / 2
+        best = None
+        for shift in (0.0, -free, free, -free / 2, free / 2):  # the pads' x offset with the shallowest staircase
+            cand = _pad_grid(n, float(bb.left), float(bb.right), 0.0, pad_size, base.pitch, w, s, shift)
+            lv = _staircase_levels(starts, cand.entries, p)
+            if best is None or max(lv, default=0) < max(best[1], default=0):
+                best = (shift, lv)
+        assert best is not None
+        levels = best[1]
+        d_pads = d0 + (max(levels, default=-1) + 2) * p + s
+        grid = _pad_grid(n, float(bb.left), float(bb.right), d_pads, pad_size, base.pitch, w, s, best[0])
         n_rows = max(n_rows, grid.n_rows)
         pitch_used = max(pitch_used, grid.pitch)
         for k, g in enumerate(groups):
