@@ -7,18 +7,21 @@ Plan (one routing metal, the PDK's ``metal_routing`` cross-section, so it works 
 single metal such as cspdk's PAD layer)::
 
        pad_N0   pad_N1 ...                 pads in rows at a probe-card pitch (NORTH edge)
-         │        │                        staircase fan-out: order kept, one jog level per track
+         │        │                        staircase fan-out: order kept, shallowest jog levels
     ─────┼────────┼──── core.ymax
-         │ ┌───┐  │ ┌───┐                  every track runs in a vertical CHANNEL: an x interval
-     e1 ■┘ │   │  └■ ...                   with no heater contact anywhere in the core (all layers)
-      ══════════ heater ═══■ e2            e1 (west contact): signal, jogs EAST into the channel
-                           └─┐ ground rail   right of it (over its own heater); e2: ground, jogs
-                             │               east into the next channel
+         │        │   ┃ ground rail        every track runs in a vertical CHANNEL: an x interval with
+     s ■─┘  phi   g ■━┫━■ g  theta  ■ s    no heater contact anywhere in the core (all layers)
+      ═══════════════ ┃ ════════════       φ: signal = west contact, jogs east (over its heater);
+                      ┃                       ground = east contact, jogs east;
+                                           θ: mirrored, so the two grounds meet in one rail
 
-- A contact's jog only crosses its own blocked x interval, so it crosses no other track.
-- In a channel, tracks are nested: towards the north edge, the contact nearest that edge gets the
-  leftmost track (its jog crosses only tracks that start above it, i.e. none); towards the south
-  edge, the nearest to the south edge. A channel holding only ground contacts gets one rail.
+- A contact's jog only crosses its own blocked x interval, so it crosses no other track; where its
+  channel is full it jogs into the channel on its other side.
+- In a channel, contacts entering from the west take positions from the west edge, those from the
+  east from the east edge, each family nested (the contact nearest the track's pad edge outermost),
+  so a jog crosses only tracks that do not exist at its height. A channel's contacts are split in y:
+  the upper part runs NORTH, the lower SOUTH, reusing the same x positions (the split keeps a track
+  pitch between them). Ground contacts alone share rails (up to ``heaters_per_ground`` each).
 - At each edge the tracks leave in x order; consecutive ground tracks are joined by a bar into one
   ground pad (at most ``heaters_per_ground`` heaters); an order-keeping staircase brings each to
   its pad (right-moving tracks jog lowest first from the right, left-moving from the left).
@@ -101,6 +104,7 @@ class _Contact:
     y: float
     half: float
     row: dict[str, Any]
+    east: bool = True  # jogs into the channel east of it (else west)
 
 
 @dataclass
@@ -186,8 +190,10 @@ def _contacts(core: Any, net: NetworkPhases, p_pi_mw: float, w: float) -> list[_
             pair.append((float(p.center[0]) - inset * math.cos(a), float(p.center[1]) - inset * math.sin(a), half))
         west, east = sorted(pair)
         heater = f"{row['instance']}_{row['kind']}"
-        out.append(_Contact(heater, "signal", *west, row))
-        out.append(_Contact(heater, "ground", *east, row))
+        jog_east = row["kind"] != "theta"  # φ jogs east, θ west: their grounds meet in the channel between
+        back, front = (west, east) if jog_east else (east, west)
+        out.append(_Contact(heater, "signal", *back, row, jog_east))
+        out.append(_Contact(heater, "ground", *front, row, jog_east))
     return out
 
 
@@ -209,19 +215,42 @@ def _channels(
     return chans, owner
 
 
-def _halves(cs: list[_Contact]) -> tuple[list[_Contact], list[_Contact]]:
-    """A channel's contacts split at the median y: (north group, south group), each nearest its edge first."""
+def _group_need(g: list[_Contact], per_rail: int, mid: float) -> int:
+    """Tracks a group of a channel (centre x ``mid``) needs: ground contacts only share rails, one if
+    they are at most ``per_rail``, else one per ``per_rail`` of each side; otherwise one track each."""
+    if not g or any(c.role != "ground" for c in g):
+        return len(g)
+    if len(g) <= per_rail:
+        return 1
+    west = sum(c.x < mid for c in g)
+    return math.ceil(west / per_rail) + math.ceil((len(g) - west) / per_rail)
+
+
+def _halves(cs: list[_Contact], gap: float, per_rail: int, mid: float) -> tuple[list[_Contact], list[_Contact]]:
+    """A channel's contacts split in y: (north group, south group), each nearest its edge first.
+
+    The split lies where consecutive contacts are at least ``gap`` apart in y (a north and a south
+    track may share an x position), as near the middle as the track counts allow."""
     cs = sorted(cs, key=lambda c: -c.y)
-    half = (len(cs) + 1) // 2
-    return cs[:half], cs[half:][::-1]
+    cuts = [k for k in range(len(cs) + 1) if k in (0, len(cs)) or cs[k - 1].y - cs[k].y >= gap]
+    k = min(
+        cuts,
+        key=lambda k: (
+            max(_group_need(cs[:k], per_rail, mid), _group_need(cs[k:], per_rail, mid)),
+            abs(2 * k - len(cs)),
+        ),
+    )
+    return cs[:k], cs[k:][::-1]
 
 
-def _need(cs: list[_Contact]) -> int:
-    """Track positions a channel needs: its larger half; a half of ground contacts only is one rail."""
-    return max((1 if all(c.role == "ground" for c in g) else len(g)) for g in _halves(cs)) if cs else 0
+def _need(cs: list[_Contact], gap: float, per_rail: int, mid: float) -> int:
+    """Track positions a channel needs: its larger half (:func:`_group_need`)."""
+    return max(_group_need(g, per_rail, mid) for g in _halves(cs, gap, per_rail, mid)) if cs else 0
 
 
-def _plan_tracks(contacts: list[_Contact], xmin: float, xmax: float, w: float, s: float) -> dict[str, list[_Track]]:
+def _plan_tracks(
+    contacts: list[_Contact], xmin: float, xmax: float, w: float, s: float, per_rail: int = 8
+) -> dict[str, list[_Track]]:
     """Tracks per edge (``"N"``, ``"S"``) with their x and contacts (module docstring).
 
     Each contact jogs into the channel east of it, or, where that channel is full, the one west
@@ -238,23 +267,27 @@ def _plan_tracks(contacts: list[_Contact], xmin: float, xmax: float, w: float, s
         lo, hi = chans[ch]
         return int((hi - lo) // p) + 1 if hi >= lo - 1e-9 else 0
 
+    def side(k: int, east: bool) -> int:  # the channel east or west of contact k
+        return owner[k] if east else owner[k] - 1
+
     members: dict[int, list[int]] = {}
-    for k in range(len(contacts)):
-        members.setdefault(owner[k], []).append(k)
-    west: set[int] = set()  # contacts that jog west
+    for k, c in enumerate(contacts):
+        members.setdefault(side(k, c.east), []).append(k)
+    moved: set[int] = set()  # contacts sent to their other side
 
     def fits(ch: int, extra: list[int] = ()) -> bool:  # type: ignore[assignment]
-        return _need([contacts[k] for k in (*members.get(ch, []), *extra)]) <= room(ch)
+        return _need([contacts[k] for k in (*members.get(ch, []), *extra)], p, per_rail, sum(chans[ch]) / 2) <= room(ch)
 
     for ch in sorted(members):
         while not fits(ch):
-            movable = [k for k in members[ch] if k not in west and owner[k] - 1 >= 0 and fits(owner[k] - 1, [k])]
+            movable = [k for k in members[ch] if k not in moved and fits(side(k, not contacts[k].east), [k])]
             if not movable:
                 break
             k = movable[len(movable) // 2]
+            other = side(k, not contacts[k].east)
             members[ch].remove(k)
-            members.setdefault(owner[k] - 1, []).append(k)
-            west.add(k)
+            members.setdefault(other, []).append(k)
+            moved.add(k)
     out: dict[str, list[_Track]] = {"N": [], "S": []}
     for ch, ks in members.items():
         lo, hi = chans[ch]
@@ -262,18 +295,25 @@ def _plan_tracks(contacts: list[_Contact], xmin: float, xmax: float, w: float, s
             group = [contacts[k] for k in ks]
             names = ", ".join(c.heater for c in group)
             raise WiringError(
-                f"channel x = {lo:.1f}…{hi:.1f} µm needs {_need(group)} tracks at pitch {p:g} µm but has room "
+                f"channel x = {lo:.1f}…{hi:.1f} µm needs {_need(group, p, per_rail, (lo + hi) / 2)} tracks "
+                f"at pitch {p:g} µm but has room "
                 f"for {room(ch)}: heaters {names} (first contact at x = {group[0].x:.1f}, y = {group[0].y:.1f} µm); "
                 "use a narrower route width or a wider heater pitch"
             )
-        for edge, group in zip(("N", "S"), _halves([contacts[k] for k in ks]), strict=True):
+        for edge, group in zip(("N", "S"), _halves([contacts[k] for k in ks], p, per_rail, (lo + hi) / 2), strict=True):
             if not group:
                 continue
-            if all(c.role == "ground" for c in group):
+            if _group_need(group, per_rail, (lo + hi) / 2) == 1 and group[0].role == "ground":
                 out[edge].append(_Track(lo, group, "ground", rail=True))
                 continue
             east_side = [c for c in group if c.x > hi]  # entered from the east (jog west)
             west_side = [c for c in group if c.x <= hi]
+            if all(c.role == "ground" for c in group):  # rails of up to per_rail, nested per side
+                wr = [west_side[i : i + per_rail] for i in range(0, len(west_side), per_rail)]
+                er = [east_side[i : i + per_rail] for i in range(0, len(east_side), per_rail)]
+                out[edge].extend(_Track(lo + i * p, g, "ground", rail=True) for i, g in enumerate(wr))
+                out[edge].extend(_Track(lo + (room(ch) - 1 - i) * p, g, "ground", rail=True) for i, g in enumerate(er))
+                continue
             out[edge].extend(_Track(lo + i * p, [c], c.role) for i, c in enumerate(west_side))
             out[edge].extend(_Track(lo + (room(ch) - 1 - i) * p, [c], c.role) for i, c in enumerate(east_side))
     for edge in out:
@@ -450,7 +490,7 @@ def add_wiring(
     for width in [w] if route_width else _widths(w):
         contacts = _contacts(core, net, p_pi_mw, width)
         try:
-            tracks = _plan_tracks(contacts, float(bb.left), float(bb.right), width, s)
+            tracks = _plan_tracks(contacts, float(bb.left), float(bb.right), width, s, heaters_per_ground)
         except WiringError:
             if width == _widths(w)[-1] or route_width:
                 raise
