@@ -469,7 +469,8 @@ def add_wiring(
         pad_pitch: centre-to-centre pitch of the pads along a row, µm (probe card: 100–150 µm).
         cross_section: the routing metal; its layer and (unless ``route_width``) its width.
         route_width: track width, µm (default: the cross-section's width, halved down to
-            :data:`MIN_ROUTE_WIDTH_UM` until every channel holds its tracks).
+            :data:`MIN_ROUTE_WIDTH_UM` until every channel holds its tracks and the pads fit in the
+            core's x range — narrower tracks let more pad rows share the gaps between pads).
         min_spacing: metal spacing, µm (default :func:`min_metal_spacing` of the active PDK).
         heaters_per_ground: the most heaters returning through one ground pad.
         heater: the heater cell spec for its resistance (default the PDK's ``straight_heater_metal``).
@@ -485,22 +486,27 @@ def add_wiring(
     s = float(min_spacing if min_spacing is not None else min_metal_spacing())
     p = w + s
     bb = core.dbbox()
-    tracks = None
-    contacts: list[_Contact] = []
-    for width in [w] if route_width else _widths(w):
+    pad_cell = probe_pad(pad=pad, cross_section=cross_section)
+    pad_size = tuple(pad_cell.info["size_um"])
+    widths = [w] if route_width else _widths(w)
+    plan = None  # (width, contacts, tracks) of the widest track that routes; pads within core x preferred
+    for width in widths:
         contacts = _contacts(core, net, p_pi_mw, width)
         try:
             tracks = _plan_tracks(contacts, float(bb.left), float(bb.right), width, s, heaters_per_ground)
         except WiringError:
-            if width == _widths(w)[-1] or route_width:
+            if width == widths[-1] and plan is None:
                 raise
             continue
-        w = width
-        break
-    assert tracks is not None
+        plan = plan or (width, contacts, tracks)
+        n_pads = [len(_ground_groups(tracks[e], heaters_per_ground)) for e in ("N", "S")]
+        grids = [_fit_pad_grid(n, float(bb.left), float(bb.right), 0.0, pad_size, pad_pitch, width, s) for n in n_pads]
+        if all(g.width <= float(bb.width()) + 1e-6 for g in grids):  # narrower tracks allow more pad rows
+            plan = (width, contacts, tracks)
+            break
+    assert plan is not None
+    w, contacts, tracks = plan
     p = w + s
-    pad_cell = probe_pad(pad=pad, cross_section=cross_section)
-    pad_size = tuple(pad_cell.info["size_um"])
     resistance, r_source = heater_resistance(heater, p_pi_mw)
     shapes = top.shapes(top.kcl.layer(*routing_layer(cross_section)))
     texts = top.shapes(top.kcl.layer(*TEXT_LAYER))

@@ -106,6 +106,40 @@ def test_generated_chip_has_no_connectivity_or_spacing_problem(small):
     assert chk.counts["pads"] == len(res.rows)
 
 
+@pytest.mark.parametrize(
+    ("sizes", "p_live", "seed", "pruned_mzi"),
+    [
+        ((4, 4, 4), 0.3, 2, "remove"),
+        ((6, 6), 0.6, 3, "remove"),
+        ((8, 8, 4), 0.25, 4, "bar"),
+        ((5, 3), 0.5, 6, "remove"),
+    ],
+)
+def test_random_pruned_chips_wire_with_no_problem(tmp_path, sizes, p_live, seed, pruned_mzi):
+    from gf_prune.layout import build_network
+
+    net = random_network(sizes, p_live=p_live, seed=seed)
+    top = gf.Component(f"fuzz_{seed}")
+    core = top.add_ref(build_network(net, pruned_mzi, compact=pruned_mzi == "remove"), name="core")
+    res = add_wiring(top, core, net)
+    gds = tmp_path / "fuzz.gds"
+    top.write_gds(gds)
+    chk = check_wiring(gds, res.rows, min_metal_spacing())
+    assert chk.ok, chk.problems[:5]
+    assert res.figures["heaters_wired"] == len(_live(net))
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize(("sizes", "p_live"), [((16, 16, 16, 10), 0.14), ((64, 64), 0.15)])
+def test_large_pruned_chips_wire_with_no_problem(tmp_path, sizes, p_live):
+    net = random_network(sizes, p_live=p_live, seed=11)
+    _top, _core, res, gds = _wired(net, tmp_path, name=f"large_{sizes[0]}")
+    chk = check_wiring(gds, res.rows, min_metal_spacing())
+    assert chk.ok, chk.problems[:5]
+    assert res.figures["pads_within_core_x"]
+    assert res.figures["heaters_per_ground_max"] <= 8
+
+
 def _edit_routing(gds, out, edit):
     ly = kdb.Layout()
     ly.read(str(gds))
