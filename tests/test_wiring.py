@@ -324,3 +324,10 @@ def test_route_false_is_the_config_switch_and_writes_no_pads(tmp_path):
     net = random_network((4, 4), p_live=0.5, seed=7)
     figs = compile_network(net, tmp_path, png=False, route=False)
     assert not (tmp_path / "pads.csv").exists() and "pads" not in figs
+
+
+def test_a_chip_with_every_heater_pruned_gets_no_pad(tmp_path):
+    net = random_network((4, 4), p_live=0.0, seed=1)
+    _top, _core, res, gds = _wired(net, tmp_path, name="all_pruned")
+    assert res.rows == [] and res.figures["pads"] == 0 and res.figures["heaters_wired"] == 0
+    assert check_wiring(gds, res.rows, min_metal_spacing()).ok
