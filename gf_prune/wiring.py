@@ -633,25 +633,28 @@ def _pad_row(name: str, x: float, y: float, group: list[_Track], resistance: flo
 
 
 def _die_fit(figures: dict[str, Any]) -> dict[str, Any]:
+    """Does the wired chip (core + pads + routes, no optical I/O) fit the PDK's standard die; if not,
+    the split: one custom die of the wired size, or at least ⌈pads / pads per die⌉ standard dies."""
     die = standard_die()
     if die is None:
         return {"known": False}
     w, h = figures["die_mm"]
-    fits = figures["pads"] <= die["pads"] and w <= die["size_mm"][0] and h <= die["size_mm"][1]
-    by_pads = math.ceil(figures["pads"] / die["pads"])
-    return {
-        **die,
-        "fits": fits,
-        "dies_needed_by_pads": by_pads,
-        "split": "fits one die"
-        if fits
+    too_many = figures["pads"] > die["pads"]
+    too_big = w > die["size_mm"][0] or h > die["size_mm"][1]
+    by_pads = math.ceil(figures["pads"] / die["pads"]) if die["pads"] else 0
+    why = [f"{figures['pads']} pads > {die['pads']}"] * too_many + [
+        f"{w:.2f} x {h:.2f} mm > {die['size_mm'][0]:g} x {die['size_mm'][1]:g} mm"
+    ] * too_big
+    split = (
+        "fits one standard die"
+        if not why
         else (
-            f"does not fit: {figures['pads']} pads > {die['pads']} per die and/or {w:.2f} x {h:.2f} mm > "
-            f"{die['size_mm'][0]} x {die['size_mm'][1]} mm; a custom die of {w:.2f} x {h:.2f} mm with "
-            f"{figures['pads_rows'] if 'pads_rows' in figures else figures['pad_rows_per_edge']} pad row(s) "
-            f"per edge, or {by_pads} standard dies by pad count (one block of heaters per die)"
-        ),
-    }
+            f"does not fit ({'; '.join(why)}): one custom die of {w:.2f} x {h:.2f} mm with "
+            f"{figures['pad_rows_per_edge']} pad row(s) on its north and south edges, or the meshes split over "
+            f"at least {by_pads} standard dies ({die['pads']} pads each)"
+        )
+    )
+    return {**die, "fits": not why, "dies_needed_by_pads": by_pads, "split": split}
 
 
 # ----------------------------------------------------------------------------- files

@@ -331,3 +331,14 @@ def test_a_chip_with_every_heater_pruned_gets_no_pad(tmp_path):
     _top, _core, res, gds = _wired(net, tmp_path, name="all_pruned")
     assert res.rows == [] and res.figures["pads"] == 0 and res.figures["heaters_wired"] == 0
     assert check_wiring(gds, res.rows, min_metal_spacing()).ok
+
+
+def test_standard_die_fit_is_said_both_ways(small, tmp_path):
+    big = small[3].figures["standard_die"]
+    assert small[3].figures["pads"] > 31 and not big["fits"]
+    assert f"{small[3].figures['pads']} pads > 31" in big["split"] and "at least 2 standard dies" in big["split"]
+    net = random_network((4, 4), p_live=0.15, seed=2)
+    _top, _core, res, _gds = _wired(net, tmp_path, name="tiny")
+    fig = res.figures
+    assert fig["pads"] <= 31 and fig["die_mm"][0] <= 11.47 and fig["die_mm"][1] <= 4.9
+    assert fig["standard_die"]["fits"] and fig["standard_die"]["split"] == "fits one standard die"
