@@ -342,3 +342,18 @@ def test_standard_die_fit_is_said_both_ways(small, tmp_path):
     fig = res.figures
     assert fig["pads"] <= 31 and fig["die_mm"][0] <= 11.47 and fig["die_mm"][1] <= 4.9
     assert fig["standard_die"]["fits"] and fig["standard_die"]["split"] == "fits one standard die"
+
+
+def test_gdsfactory_router_draws_the_same_plan_with_no_problem(tmp_path):
+    net = random_network((4, 4), p_live=0.5, seed=9)
+    _t, _c, paths, _g = _wired(net, tmp_path, name="by_paths")
+    _t, _c, res, gds = _wired(net, tmp_path, name="by_gf", router="gdsfactory")
+    by_gf, by_paths = res.figures["routes"], paths.figures["routes"]
+    assert by_gf["gdsfactory_route_single"] > by_gf["drawn_paths"]  # a jog shorter than a corner is drawn
+    assert by_gf["gdsfactory_route_single"] + by_gf["drawn_paths"] == by_paths["drawn_paths"]
+    assert check_wiring(gds, res.rows, min_metal_spacing()).ok
+    assert [(r["pad"], r["net"], r["x_um"], r["y_um"]) for r in res.rows] == [
+        (r["pad"], r["net"], r["x_um"], r["y_um"]) for r in paths.rows
+    ]
+    with pytest.raises(ValueError, match="router must be one of"):
+        _wired(net, tmp_path, name="bad_router", router="astar")
