@@ -1,12 +1,15 @@
 """Speed of the layout stage with heater wiring (pads + routes + connectivity check).
 
-    OMP_NUM_THREADS=1 .venv/bin/python benchmarks/bench_wiring.py [PHASES_NPZ] [--skip-64]
+    OMP_NUM_THREADS=1 .venv/bin/python benchmarks/bench_wiring.py [PHASES_NPZ] [--skip-64] [--gdsfactory-router]
 
 1. The default pruned network (``phases.npz`` of ``gf-prune run --out DIR``; default
    ``/tmp/pads_run/phases.npz``): ``compile_network`` as the pipeline's layout stage calls it, with
    ``route=True`` and ``route=False`` in the same process (target: ≤ 30 s with routing).
 2. One 64×64 SVD layer with random phases, each heater live with probability 0.15 (target: ≤ 60 s
    with routing).
+
+``--gdsfactory-router`` also times the wiring of the default chip drawn with gdsfactory's
+``route_single`` (``router="gdsfactory"``) against the default klayout paths, same plan.
 
 Prints the stage times, the wiring's own times (route + write, GDS read-back check) and the pad
 figures. Figures are wall-clock on a shared machine: compare the ratios measured in one process.
@@ -77,12 +80,31 @@ def run(net: NetworkPhases, label: str, png: bool = True) -> None:
     )
 
 
+def compare_routers(net: NetworkPhases) -> None:
+    """Wiring alone (route + write + check) with both routers on one built chip."""
+    from gf_prune.layout import build_network
+    from gf_prune.wiring import write_wired
+
+    chip = build_network(net, compact=True)
+    for router in ("paths", "gdsfactory"):
+        with tempfile.TemporaryDirectory() as d:
+            t0 = time.perf_counter()
+            w = write_wired(net, chip, Path(d), router=router)["wiring"]
+            dt = time.perf_counter() - t0
+        print(
+            f"[routers] {router}: {dt:.2f} s (route+write {w['timings_s']['route_write']:.2f} s), "
+            f"{w['routes']}, check {w['check']['n_problems']} problems"
+        )
+
+
 def main() -> None:
     activate_pdk()
     args = [a for a in sys.argv[1:] if not a.startswith("--")]
     path = Path(args[0] if args else "/tmp/pads_run/phases.npz")
     if path.is_file():
         run(NetworkPhases.load(path), "default pruned")
+        if "--gdsfactory-router" in sys.argv:
+            compare_routers(NetworkPhases.load(path))
     else:
         print(f"no {path}: run `gf-prune run --out DIR` first and pass DIR/phases.npz")
     if "--skip-64" not in sys.argv:

@@ -601,7 +601,7 @@ def add_wiring(
     w, contacts, tracks = plan
     p = w + s
     resistance, r_source = heater_resistance(heater, p_pi_mw)
-    wires = gf.Component(f"{top.name}_wires")  # routes in their own cell: gdsfactory routes fast in a small one
+    wires = _new_component(f"{top.name}_wires")  # routes in their own cell: gdsfactory routes fast in a small one
     route = _Router(wires, cross_section, w, router)
     texts = top.shapes(top.kcl.layer(*TEXT_LAYER))
     rows: list[dict[str, Any]] = []
@@ -756,6 +756,16 @@ def _die_fit(figures: dict[str, Any]) -> dict[str, Any]:
 # ----------------------------------------------------------------------------- files
 
 
+def _new_component(name: str) -> gf.Component:
+    """A component named ``name``, or ``name_2``, ``name_3``, … when that name is taken in the layout."""
+    for k in range(1, 10_000):
+        try:
+            return gf.Component(name if k == 1 else f"{name}_{k}")
+        except ValueError:
+            continue
+    raise ValueError(f"no free cell name like {name!r}")
+
+
 def write_pad_table(rows: list[dict[str, Any]], path: Any) -> None:
     """``pads.csv`` (:data:`PAD_COLUMNS`), written to a temporary name, then renamed."""
     import csv
@@ -774,7 +784,12 @@ def write_pad_table(rows: list[dict[str, Any]], path: Any) -> None:
 
 
 def write_wired(
-    net: NetworkPhases, chip: gf.Component, out_dir: Any, p_pi_mw: float = P_PI_MW_DEFAULT, check: bool = True
+    net: NetworkPhases,
+    chip: gf.Component,
+    out_dir: Any,
+    p_pi_mw: float = P_PI_MW_DEFAULT,
+    check: bool = True,
+    router: str = "paths",
 ) -> dict[str, Any]:
     """Wire ``chip`` (as instance ``core`` of a new top cell) and write ``network_wired.gds`` and
     ``pads.csv`` into ``out_dir``; with ``check`` read the GDS back (:func:`gf_prune.wiring_check.check_wiring`).
@@ -789,10 +804,10 @@ def write_wired(
 
     out = Path(out_dir)
     t0 = time.perf_counter()
-    top = gf.Component(f"{chip.name}_wired")
+    top = _new_component(f"{chip.name}_wired")
     core = top.add_ref(chip, name="core")
     try:
-        res = add_wiring(top, core, net, p_pi_mw)
+        res = add_wiring(top, core, net, p_pi_mw, router=router)
     except WiringError as e:
         return {"wiring": {"ok": False, "error": str(e)}}
     gds = out / "network_wired.gds"
