@@ -71,6 +71,7 @@ class GeometryResult:
     counts: dict[str, int] = field(default_factory=dict)
     checked: dict[str, Any] = field(default_factory=dict)
     timings_s: dict[str, float] = field(default_factory=dict)
+    rules: list[dict[str, Any]] = field(default_factory=list)
 
     @property
     def ok(self) -> bool:
@@ -92,6 +93,7 @@ class GeometryResult:
             "counts": dict(self.counts),
             "checked": dict(self.checked),
             "timings_s": dict(self.timings_s),
+            "rules": list(self.rules),
             "violations": [asdict(v) for v in self.violations[:100]],
         }
 
@@ -161,6 +163,7 @@ def check_layout(
         _region_checks(comp, rules, result, max_violations, exempt_cells)
         result.checked["rules"] = {r.name: r.value for r in rules.rules}
         result.checked["pdk"] = rules.pdk
+        result.rules = rules.table()
         result.timings_s["region_checks"] = time.perf_counter() - t0
         return result
     finally:
@@ -329,7 +332,7 @@ def _check(
                     comp.name,
                     c.x * dbu,
                     c.y * dbu,
-                    (),
+                    _locate(ly, top, li_ht, ep.bbox()),
                     f"heaters {ep.distance() * dbu:.3f} µm apart (< {min_heater_spacing})",
                 )
             )
@@ -511,6 +514,17 @@ def _first_placement(ly: kdb.Layout, top: kdb.Cell, ci: int) -> tuple[str, kdb.I
     return (first[0], kdb.ICplxTrans(first[1]), n) if first else (ly.cell(ci).name, kdb.ICplxTrans(), 0)
 
 
+def _cells_outside(ly: kdb.Layout, top: kdb.Cell, exempt: tuple[str, ...]) -> list[int]:
+    """Every cell reachable from ``top`` without entering a cell whose name starts with ``exempt``."""
+    seen, stack = {top.cell_index()}, [top.cell_index()]
+    while stack:
+        for child in ly.cell(stack.pop()).each_child_cell():
+            if child not in seen and not ly.cell(child).name.startswith(exempt):
+                seen.add(child)
+                stack.append(child)
+    return sorted(seen)
+
+
 def _per_cell(
     ly: kdb.Layout,
     top: kdb.Cell,
@@ -531,9 +545,9 @@ def _per_cell(
     if li is None:
         return 0
     n = 0
-    for ci in [*top.called_cells(), top.cell_index()]:
+    for ci in _cells_outside(ly, top, exempt):
         cell = ly.cell(ci)
-        if cell.name.startswith(exempt) or cell.shapes(li).is_empty():
+        if cell.shapes(li).is_empty():
             continue
         region = kdb.Region(cell.shapes(li))
         n += region.count()
