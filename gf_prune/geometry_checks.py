@@ -596,3 +596,116 @@ def _region_checks(
     _width_space(ly, top, rules["metal_space"], "space", result, max_violations, region=mt)
     n["pads"] = _pad_checks(ly, top, rules, result, max_violations)
     result.checked.update(n)
+
+
+# ---------------------------------------------------------------------------- lost partners
+
+
+@dataclass(frozen=True)
+class PortGap:
+    """An optical port of ``instance`` (in ``cell``) that meets no partner, and the nearest port
+    that faces it (``partner``, ``<cell>`` for the cell's own port): ``dx, dy`` = this port's
+    position minus the partner's (µm), ``x, y`` = this port's position in ``cell`` coordinates."""
+
+    cell: str
+    instance: str
+    port: str
+    partner: str
+    partner_port: str
+    gap: float
+    dx: float
+    dy: float
+    x: float
+    y: float
+
+
+def port_gaps(layout: Any, max_gap: float = 20.0) -> list[PortGap]:
+    """Every optical port of an instance that lost its partner (nothing meets it where it is),
+    paired with the nearest unmatched port within ``max_gap`` µm that faces it (same width, type,
+    opposite direction): the gap left by an instance moved in the GDS. Ports with no such
+    neighbour are left out (a terminator's open tip is not a lost partner)."""
+    comp, tmp_kcl = _load(layout)
+    try:
+        return _port_gaps(comp, max_gap)
+    finally:
+        if tmp_kcl is not None:
+            import kfactory as kf
+
+            kf.kcls.pop(tmp_kcl, None)
+
+
+def _port_gaps(comp: Any, max_gap: float) -> list[PortGap]:
+    kcl = comp.kcl
+    dbu = kcl.layout.dbu
+    cache: dict[int, list[tuple[str, kdb.Trans, int, str]]] = {}
+
+    def ports(ci: int) -> list[tuple[str, kdb.Trans, int, str]]:
+        if ci not in cache:
+            cache[ci] = [
+                (
+                    p.name,
+                    p.base.trans or p.base.dcplx_trans.s_trans().to_itype(dbu),
+                    p.base.cross_section.width,
+                    p.port_type,
+                )
+                for p in kcl[ci].ports
+                if p.port_type != "electrical"
+            ]
+        return cache[ci]
+
+    out: list[PortGap] = []
+    seen: set[int] = set()
+    limit = max_gap / dbu
+
+    def walk(cell: Any) -> None:
+        if cell.cell_index() in seen:
+            return
+        seen.add(cell.cell_index())
+        insts = list(cell.insts)
+        for inst in insts:
+            walk(inst.cell)
+        # (owner, port, x, y, angle the partner must face, width, type)
+        entries = []
+        for inst in insts:
+            for name, pt, w, ty in ports(inst.cell.cell_index()):
+                q = inst.trans * pt
+                entries.append((inst.name or "?", name, q.disp.x, q.disp.y, q.angle, w, ty))
+        for name, pt, w, ty in ports(cell.cell_index()):
+            entries.append(("<cell>", name, pt.disp.x, pt.disp.y, (pt.angle + 2) % 4, w, ty))
+
+        def meets(a: tuple, b: tuple) -> bool:
+            return a[5] == b[5] and a[6] == b[6] and (a[4] - b[4]) % 4 == 2
+
+        at: dict[tuple[int, int], list[tuple]] = defaultdict(list)
+        for e in entries:
+            at[e[2], e[3]].append(e)
+        lonely = [e for e in entries if not any(b is not e and meets(e, b) for b in at[e[2], e[3]])]
+        for a in lonely:
+            if a[0] == "<cell>":
+                continue
+            best = None
+            for b in lonely:
+                if b is a or b[0] == a[0] or not meets(a, b):
+                    continue
+                d = ((a[2] - b[2]) ** 2 + (a[3] - b[3]) ** 2) ** 0.5
+                if d <= limit and (best is None or d < best[0]):
+                    best = (d, b)
+            if best is not None:
+                d, b = best
+                out.append(
+                    PortGap(
+                        cell.name,
+                        a[0],
+                        a[1],
+                        b[0],
+                        b[1],
+                        d * dbu,
+                        (a[2] - b[2]) * dbu,
+                        (a[3] - b[3]) * dbu,
+                        a[2] * dbu,
+                        a[3] * dbu,
+                    )
+                )
+
+    walk(comp)
+    return out
