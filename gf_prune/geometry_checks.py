@@ -431,6 +431,8 @@ def _pad_windows(ly: kdb.Layout, top: kdb.Cell, li: int, pad_cell: str) -> list[
         and (ly.cell(ci).name == pad_cell or ly.cell(ci).name.startswith(f"{pad_cell}_"))
         and not ly.cell(ci).bbox(li).empty()
     ]
+    # a container of pads (``pad_array``) matches the name too: keep the innermost pad cells only
+    pads = [ci for ci in pads if not any(other in pads for other in ly.cell(ci).called_cells())]
     if not pads:
         return []
     out = []
@@ -448,6 +450,8 @@ def _pad_windows(ly: kdb.Layout, top: kdb.Cell, li: int, pad_cell: str) -> list[
 
 
 def _pad_checks(ly: kdb.Layout, top: kdb.Cell, rules: DesignRules, result: GeometryResult, max_violations: int) -> int:
+    if not rules.pad_cell:
+        return 0
     size, space = rules["pad_size"], rules["pad_space"]
     li = ly.find_layer(*size.layer)
     if li is None:

@@ -116,18 +116,24 @@ def test_routes_of_two_instances_too_close_name_both(generic):
     assert a.dbbox().top < v.y + 5
 
 
-def test_pad_window_too_small_and_pads_too_close(generic):
+def test_pad_window_too_small_and_pads_too_close(generic, tmp_path):
     top = gf.Component("pads")
     top.add_ref(gf.get_component("pad", size=(50, 50)), name="pad_small").dmove((0, 0))
     big = gf.get_component("pad")  # 100 µm, the generic default
     top.add_ref(big, name="pad_west").dmove((500, 0))
     top.add_ref(big, name="pad_east").dmove((610, 0))  # 10 µm gap < pad_pitch − pad_size = 20
+    array = top.add_ref(gf.components.pad_array(pad="pad", columns=3, column_pitch=150), name="probe_row")
+    array.dmove((0, 1000))  # three pads at a 150 µm pitch: fine, and not a pad itself
     res = check_layout(top)
     small = one(res, "pad_size")
     assert small.instances == ("pad_small",) and abs(small.x) < 1 and abs(small.y) < 1
     close = one(res, "pad_space")
     assert set(close.instances) == {"pad_west", "pad_east"} and 550 < close.x < 560
-    assert res.checked["pads"] == 3
+    assert res.checked["pads"] == 6
+    assert res.counts["pad_space"] == 1 and res.counts["pad_size"] == 1
+    top.write_gds(tmp_path / "pads.gds")  # the same read back from the file, as the layout stage does
+    again = check_layout(tmp_path / "pads.gds")
+    assert again.counts == res.counts and one(again, "pad_size").instances == ("pad_small",)
 
 
 def test_a_generated_cspdk_chip_passes_and_a_thin_waveguide_fails(cspdk, tmp_path):
