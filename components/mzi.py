@@ -223,13 +223,15 @@ class _Path:
         )
 
 
-def _start(c: Component, x: float, y: float, width: float, name: str) -> Any:
-    """A temporary east-facing port at (x, y) to start a path from."""
-    return gf.Port(name=name, center=(x, y), orientation=0, width=width, layer=c.kcl.layer(1, 0))
+def _start(c: Component, x: float, y: float, wg: tuple[float, int], name: str) -> Any:
+    """A temporary east-facing port at (x, y) to start a path from (``wg``: :func:`_wg_width`)."""
+    return gf.Port(name=name, center=(x, y), orientation=0, width=wg[0], layer=wg[1])
 
 
-def _wg_width(straight: Any, cross_section: Any) -> float:
-    return gf.get_component(straight, length=1, cross_section=cross_section).ports["o1"].width
+def _wg_width(straight: Any, cross_section: Any) -> tuple[float, int]:
+    """Width (µm) and layer (index) of the waveguide's ports: the PDK's own core layer."""
+    port = gf.get_component(straight, length=1, cross_section=cross_section).ports["o1"]
+    return port.width, port.layer
 
 
 def _check_end(port: Any, x: float, y: float, what: str) -> None:
@@ -586,7 +588,7 @@ def _cross_path(
     straight: Any,
     b: Any,
     cross_section: Any,
-    w: float,
+    w: tuple[float, int],
     target_nm: int,
     shim: Any,
     ports: dict[str, Any] | None = None,
