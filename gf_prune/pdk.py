@@ -360,7 +360,7 @@ _GENERIC_PORTS = _mzi_defaults()
 @cache
 def _cells(pdk: str, wl_um: float, pitch: float, heater_margin: float) -> PdkCells:
     module, obj = _load(pdk)
-    obj.activate()
+    _activate(obj)
     names = dict(CELL_ROLES)
     names.update(getattr(module, "GF_PRUNE_CELLS", {}) or {})
     found, missing = _resolve(obj, names)
@@ -419,8 +419,8 @@ def pdk_cells(
 ) -> PdkCells:
     """Activate ``pdk`` (``generic``, ``cspdk`` or a module path exposing ``PDK``) and return its cells.
 
-    Resolved once per process and argument set (the specs stay the same objects, so gdsfactory's
-    cell cache never mixes two PDKs' cells); activation happens on every call.
+    Resolved once per process and argument set; activation happens on every call, and a switch from
+    another PDK clears gdsfactory's cell cache (:func:`_activate`): build one PDK's chips, then the other's.
 
     Raises:
         PdkError: unknown or unimportable PDK, no ``PDK`` in the module, or a required cell missing
@@ -430,6 +430,24 @@ def pdk_cells(
         check_pdk_name(pdk)
     except ValueError as exc:
         raise PdkError(f"layout.pdk {exc}") from None
-    cells = _cells(pdk, float(wl_um), float(pitch), float(heater_margin))
-    _load(pdk)[1].activate()
-    return cells
+    _activate(_load(pdk)[1])
+    return _cells(pdk, float(wl_um), float(pitch), float(heater_margin))
+
+
+def _activate(obj: Any) -> None:
+    """Activate ``obj``; switching from another PDK first clears gdsfactory's cell cache.
+
+    gdsfactory caches cells by their arguments, and specs such as ``"strip"`` or ``"mmi2x2"`` mean
+    different things in two PDKs: a cell cached under one would be reused under the other. So a
+    switch drops every cell built so far (Components held from before it are no longer valid).
+    """
+    try:
+        current = gf.get_active_pdk().name
+    except ValueError:
+        current = None
+    if current is not None and current != obj.name:
+        from gf_prune.components.mzi import _DELAY_BENDS
+
+        gf.clear_cache()
+        _DELAY_BENDS.clear()
+    obj.activate()
