@@ -535,6 +535,9 @@ def mzi_removed(
     - ``zero_state="bar"`` (T = diag(−1, 1)): two passthrough-like paths, bottom of
       length ``g.ref_length`` (bumps down), top longer by ``bias_length`` (bumps up,
       verticals ``v_fan + bias/2`` in the first bump): sub-instances ``top_*``, ``bot_*``.
+      A bias longer than the coupler's port separation (e.g. 38.75 µm at cspdk's n_eff,
+      :mod:`gf_prune.pdk`) would reach the slot above: the top path's bumps then turn down,
+      into the slot's own free middle.
     - ``zero_state="cross"`` (T = i·[[0, 1], [1, 0]]): a ``crossing`` (instance ``x``,
       counted by its port-to-port length) at the slot centre; path ``a_*`` o1→o4 crosses
       west→east, path ``b_*`` o2→o3 south→north; each has 8 bends and total length
@@ -553,14 +556,16 @@ def mzi_removed(
     h2 = round(h - 2 * h1, 3)
     ports: dict[str, Any] = {}
     if zero_state == "bar":
-        for name, y, up, extra in (("top", 0.0, True, g.bias / 2), ("bot", -g.pitch, False, 0.0)):
+        inward = g.bias > g.coupler_sep  # a long bias (a foundry PDK's n_eff) would meet the slot above
+        for name, y, top, extra in (("top", 0.0, True, g.bias / 2), ("bot", -g.pitch, False, 0.0)):
+            up = top and not inward
             p = _Path(c, _start(c, 0.0, y, w, name), straight, b, cross_section)
-            ports["o1" if up else "o2"] = p.port.copy()
+            ports["o1" if top else "o2"] = p.port.copy()
             pre = name + "_"
             p.forward(h1, prefix=pre).bump(up, round(g.v_fan + extra, 3), pre).forward(h2, prefix=pre)
             p.bump(up, g.v_fan, pre).forward(h1, prefix=pre)
             _check_end(p.port, g.width, y, f"removed MZI {name} path")
-            ports["o3" if up else "o4"] = p.port
+            ports["o3" if top else "o4"] = p.port
     else:
         quarter_nm = _nm(bias_length / 2)
         xc = gf.get_component(crossing)

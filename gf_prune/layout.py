@@ -329,8 +329,8 @@ def compile_network(
         from gf_prune.pdk import pdk_cells
 
         cells = pdk_cells(pdk, pitch=pitch)
-        slot_settings = cells.slot_settings() if slot_settings is None else slot_settings
-        att_settings = cells.att_settings() if att_settings is None else att_settings
+        slot_settings = cells.slot_settings(net.zero_state) if slot_settings is None else slot_settings
+        att_settings = cells.att_settings(net.zero_state) if att_settings is None else att_settings
         chip_kw, layers = cells.chip_kwargs(), {"wg_layer": cells.wg_layer, "heater_layer": cells.heater_layer}
     in_delays = cells.fan_in_delays if cells is not None else True
     placements = place_network(net, pruned_mzi, compact=compact, in_delays=in_delays)

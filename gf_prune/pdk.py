@@ -69,6 +69,7 @@ class PdkCells:
     """The chip's cells resolved from one PDK (specs: names for generic, the PDK's functions otherwise).
 
     ``coupler_ports`` = (west-bottom, west-top, east-top, east-bottom) as :func:`mzi_unit` expects;
+    ``bias_length_cross_um``: the bias whose half is a quarter wave (a removed cross-state MZI's +i);
     ``heater_ports`` = the heater's two electrical ports; ``neff``/``ng`` at ``wl_um`` with their
     ``index_source``; ``bias_length_um`` = the π bias on the grid; ``fan_in_delays``: whether a
     compacted mesh may put a removed MZI's π into a fan-in (:func:`gf_prune.compaction.place_mesh`);
@@ -97,6 +98,7 @@ class PdkCells:
     index_source: str
     wl_um: float
     bias_length_um: float
+    bias_length_cross_um: float
     wg_layer: tuple[int, int]
     heater_layer: tuple[int, int]
     fan_in_delays: bool = True
@@ -106,23 +108,24 @@ class PdkCells:
     def is_generic(self) -> bool:
         return self.pdk == "generic"
 
-    def slot_settings(self) -> dict[str, Any] | None:
+    def slot_settings(self, zero_state: str = "bar") -> dict[str, Any] | None:
         """``slot_settings`` of :func:`gf_prune.layout.build_network`; None for generic (the cells' defaults)."""
         if self.is_generic:
             return None
-        return {**self._common(), "crossing": self.crossing}
+        return {**self._common(zero_state), "crossing": self.crossing}
 
-    def att_settings(self) -> dict[str, Any] | None:
+    def att_settings(self, zero_state: str = "bar") -> dict[str, Any] | None:
         """``att_settings`` (Σ attenuators); None for generic."""
         if self.is_generic:
             return None
-        return {**self._common(), "terminator": self.terminator}
+        return {**self._common(zero_state), "terminator": self.terminator}
 
     def chip_kwargs(self) -> dict[str, Any]:
         """Further keywords of :func:`network_chip` (the Σ column's terminators); {} for generic."""
         return {} if self.is_generic else {"terminator": self.terminator}
 
-    def _common(self) -> dict[str, Any]:
+    def _common(self, zero_state: str) -> dict[str, Any]:
+        bias = self.bias_length_um if zero_state == "bar" else self.bias_length_cross_um
         return {
             "coupler": self.coupler,
             "coupler_ports": self.coupler_ports,
@@ -131,7 +134,7 @@ class PdkCells:
             "straight": self.straight,
             "bend": self.bend,
             "cross_section": self.cross_section,
-            "bias_length": self.bias_length_um,
+            "bias_length": bias,
         }
 
     def cell_models(self) -> dict[str, Any] | None:
@@ -181,6 +184,7 @@ class PdkCells:
             "index_source": self.index_source,
             "wavelength_um": self.wl_um,
             "bias_length_um": self.bias_length_um,
+            "bias_length_cross_um": self.bias_length_cross_um,
             "fan_in_delays": self.fan_in_delays,
         }
 
@@ -405,6 +409,7 @@ def _cells(pdk: str, wl_um: float, pitch: float, heater_margin: float) -> PdkCel
         index_source=source,
         wl_um=wl_um,
         bias_length_um=bias_length_um(wl_um, neff) if generic else bias_length_um(wl_um, neff, half_waves=None),
+        bias_length_cross_um=bias_length_um(wl_um, neff, half_waves=1 if generic else None, quarter_wave=True),
         wg_layer=_layer(obj, "WG", (1, 0)),
         heater_layer=_layer(obj, "HEATER", (47, 0)),
         names={k: (names[k] if found.get(k) is not None else None) for k in names},

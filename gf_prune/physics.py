@@ -297,7 +297,11 @@ def phase_power_mw(phase: Any, live: Any, p_pi_mw: float = P_PI_MW_DEFAULT) -> n
 
 
 def bias_length_um(
-    wl_um: float = WL0_UM, neff: float = NEFF_DESIGN, half_waves: int | None = 1, max_um: float = 200.0
+    wl_um: float = WL0_UM,
+    neff: float = NEFF_DESIGN,
+    half_waves: int | None = 1,
+    max_um: float = 200.0,
+    quarter_wave: bool = False,
 ) -> float:
     """Extra arm length (µm) for a π bias: ΔL = half_waves · λ/(2·n_eff), ``half_waves`` odd.
 
@@ -314,6 +318,8 @@ def bias_length_um(
         half_waves: odd number of half waves (1 = the shortest π bias); None = the
             smallest exact one.
         max_um: with ``half_waves=None``, the longest bias accepted (µm).
+        quarter_wave: with ``half_waves=None``, also make ΔL/2 a quarter wave (+i, not −i):
+            ``half_waves`` ≡ 1 (mod 4), as a removed cross-state MZI needs (357 half waves at 2.38).
 
     Returns:
         ΔL in µm, rounded to the nm (exactly on the grid).
@@ -335,6 +341,8 @@ def bias_length_um(
         per_half = Fraction(str(wl_um)) / (2 * Fraction(str(neff)))  # λ/(2·n_eff) in µm, exact decimals
         step = per_half / (2 * Fraction(str(GRID_UM)))  # in units of 2 nm (ΔL and ΔL/2 on the grid)
         k = step.denominator
+        if quarter_wave and k % 4 == 3:
+            k *= 3
         if k % 2 == 0 or k * per_half > max_um:
             raise ValueError(
                 f"no odd number of half waves λ/(2·n_eff) = {float(per_half) * 1e3:.4f} nm up to {max_um} µm is a "

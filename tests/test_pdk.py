@@ -91,6 +91,12 @@ def test_pi_bias_is_exact_on_the_grid_with_the_pdk_index():
         phase = 2 * math.pi * neff * length / 1.55
         assert abs(math.remainder(phase - math.pi, 2 * math.pi)) < 1e-9
     assert pdk_cells("cspdk").bias_length_um == 38.75
+    # a removed cross-state MZI needs ΔL/2 = a quarter wave (+i): half_waves ≡ 1 (mod 4)
+    for neff, half_waves in ((2.38, 357), (2.34, 117), (2.5, 1)):
+        length = bias_length_um(1.55, neff, half_waves=None, quarter_wave=True)
+        assert length == pytest.approx(half_waves * 1.55 / (2 * neff), abs=1e-12)
+        quarter = np.exp(2j * math.pi * neff * (length / 2) / 1.55)
+        assert abs(quarter - 1j) < 1e-9
     with pytest.raises(ValueError, match="round n_eff"):
         bias_length_um(1.55, 2.3456, half_waves=None)
 
@@ -191,6 +197,24 @@ def test_cspdk_chip_passes_geometry_and_verifies(tmp_path):
         w = _expected(net, li, "W")
         xi = x if li == 0 else np.abs(_expected(net, li - 1, "W") @ x)
         assert np.array_equal(np.argmax(np.abs(w_sax @ xi), 0), np.argmax(np.abs(w @ xi), 0))
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize(
+    "kind, zero_state, compact",
+    [("clements", "cross", True), ("butterfly", "bar", True), ("reck", "bar", True), ("clements", "bar", False)],
+)
+def test_cspdk_chip_of_every_mesh_kind_verifies(tmp_path, kind, zero_state, compact):
+    """Removed MZIs kept as cells (no compaction, butterfly, cross) need the inward bumps and the +i bias."""
+    from gf_prune.layout import compile_network
+    from gf_prune.verify import verify
+
+    net = random_network((4, 4, 3), p_live=0.4, seed=4, zero_state=zero_state, kind=kind)
+    fig = compile_network(net, tmp_path, pdk="cspdk", png=False, compact=compact)
+    assert fig["geometry"]["ok"], fig["geometry"]["violations"][:3]
+    assert fig["mzis"]["removed"] > 0
+    res = verify(tmp_path / "network.gds", net, cell_models=pdk_cells("cspdk").cell_models())
+    assert res.passed and res.max_rel_error <= 1e-6, res.max_rel_error
 
 
 def _gds_hash(tmp_path: Path, pdk: str | None) -> str:
