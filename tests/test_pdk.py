@@ -135,6 +135,35 @@ def test_user_pdk_without_a_coupler_names_the_cell_and_the_pdk(tmp_path, monkeyp
     assert "'mmi2x2' (coupler)" in msg and "nocoupler" in msg and "heater" not in msg
 
 
+def test_user_pdk_module_with_renamed_cells_builds_and_verifies(tmp_path, monkeypatch):
+    """A user's module: its own cell names (GF_PRUNE_CELLS) and index (GF_PRUNE_NEFF); fan-in π delays fit."""
+    from gf_prune.layout import compile_network
+    from gf_prune.verify import verify
+
+    _user_pdk(
+        tmp_path,
+        "renamed_pdk",
+        """
+        import gdsfactory as gf
+        g = gf.gpdk.PDK
+        cells = {k: v for k, v in g.cells.items() if k not in ("mmi2x2", "straight_heater_metal")}
+        cells.update(my_mmi=g.cells["mmi2x2"], my_heater=g.cells["straight_heater_metal"])
+        PDK = gf.Pdk(name="renamed", cells=cells, cross_sections=g.cross_sections, layers=g.layers)
+        GF_PRUNE_CELLS = {"coupler": "my_mmi", "heater": "my_heater"}
+        GF_PRUNE_NEFF, GF_PRUNE_NG = 2.5, 4.2
+        """,
+        monkeypatch,
+    )
+    cells = pdk_cells("renamed_pdk")
+    assert gf.get_active_pdk().name == "renamed" and cells.names["coupler"] == "my_mmi"
+    assert cells.bias_length_um == 0.31 and cells.fan_in_delays and cells.index_source.endswith("GF_PRUNE_NEFF")
+    net = random_network((4, 4), p_live=0.4, seed=2)
+    fig = compile_network(net, tmp_path / "chip", pdk="renamed_pdk", png=False)
+    assert fig["geometry"]["ok"] and fig["pdk"]["name"] == "renamed"
+    res = verify(tmp_path / "chip" / "network.gds", net, cell_models=cells.cell_models())
+    assert res.max_rel_error <= 1e-6, res.max_rel_error
+
+
 @pytest.mark.parametrize("bad", ["no such pdk", "", "not_a_module_here.pdk"])
 def test_unknown_pdk_is_one_error(bad):
     with pytest.raises(PdkError, match=r"layout\.pdk"):
