@@ -576,7 +576,8 @@ def mzi_removed(
             if _cross_path(scratch, g, xc, path, straight, b, cross_section, w, target_nm, None) % 2:
                 shim, _ = _shim_bend(bend, cross_section, 1)
             scratch.delete()
-            _cross_path(c, g, xc, path, straight, b, cross_section, w, target_nm, shim, ports)
+            inward = bias_length / 2 > g.coupler_sep  # a long quarter wave (a foundry PDK's n_eff)
+            _cross_path(c, g, xc, path, straight, b, cross_section, w, target_nm, shim, ports, inward=inward)
     for k in ("o1", "o2"):
         ports[k].orientation = 180
     _expose(c, ports)
@@ -597,9 +598,12 @@ def _cross_path(
     target_nm: int,
     shim: Any,
     ports: dict[str, Any] | None = None,
+    inward: bool = False,
 ) -> int:
     """Build path ``a`` (o1→o4, W→E through the crossing) or ``b`` (o2→o3, S→N) of a removed
-    cross-state MZI; returns the excess length (nm) the final bump must add (its parity if odd)."""
+    cross-state MZI; returns the excess length (nm) the final bump must add (its parity if odd).
+    ``inward``: path ``b``'s final bump turns down into the slot's middle, not up towards the slot above
+    (whose path ``a`` bumps down): for a long quarter wave."""
     r = g.radius
     r1 = r if shim is None else abs(shim.ports["o2"].center[0] - shim.ports["o1"].center[0])
     lx = abs(xc.ports["o3"].center[0] - xc.ports["o1"].center[0])
@@ -637,7 +641,7 @@ def _cross_path(
         return excess
     if excess < 0 or excess % 2:
         raise ValueError(f"pitch {g.pitch} µm too small (or off-grid) for a removed cross-state MZI")
-    p.bump(up, _um(excess // 2), pre).forward(final, prefix=pre)
+    p.bump(up and not inward, _um(excess // 2), pre).forward(final, prefix=pre)  # path b may turn inward
     _check_end(p.port, g.width, y_end, f"removed MZI path {path}")
     ports["o1" if path == "a" else "o2"] = start
     ports["o4" if path == "a" else "o3"] = p.port
