@@ -284,6 +284,34 @@ def _delay_bend(bend: Any, cross_section: Any, bias: float) -> tuple[Any, float]
     raise ValueError(f"no bend radius near {_um(r0 + guess)} µm gives a π delay on the 1 nm grid")
 
 
+@dataclass(frozen=True)
+class _DelayBump:
+    """A π delay as a U-bump (4 bends, two verticals of ``vertical`` µm) inside an input's plain phase
+    section: for a bias too long for :func:`_delay_bend` (a foundry PDK's n_eff). Only where that
+    section has no heater: the bottom input always, the top one when its φ is pruned."""
+
+    vertical: float
+
+
+def _fan_in_delay(bend: Any, cross_section: Any, g: SlotGeometry) -> tuple[Any, float] | _DelayBump | None:
+    """The π delay a fan-in can take: a larger first bend (:func:`_delay_bend`) where the growth it needs
+    fits the margin and the fan-in vertical, else a :class:`_DelayBump` if one fits, else None."""
+    b0 = gf.get_component(bend, cross_section=cross_section)
+    r0 = _nm(round(abs(b0.ports["o2"].center[0] - b0.ports["o1"].center[0]), 3))
+    b1 = gf.get_component(bend, cross_section=cross_section, radius=_um(r0 + 1000))  # _delay_bend's own probe
+    slope = abs(round(float(b1.info["length"]) / GRID_UM) - round(float(b0.info["length"]) / GRID_UM) - 2000) / 1000
+    if slope and g.bias / slope < min(g.heater_margin, g.v_fan):
+        return _delay_bend(bend, cross_section, g.bias)
+    extra = 4 * (_nm(float(b0.info["length"])) - r0)  # a bump's 4 bends less the straight they replace (nm)
+    for k in (1, 3, 5):
+        twice_v = k * _nm(g.bias) - extra
+        if twice_v >= 0 and twice_v % 2 == 0:
+            v = _um(twice_v // 2)
+            fits = 4 * g.radius <= g.heater_length and 2 * (2 * g.radius + v) + 2.0 < g.pitch
+            return _DelayBump(v) if fits else None
+    return None
+
+
 def _add_mzi(
     c: Component,
     g: SlotGeometry,
@@ -298,7 +326,7 @@ def _add_mzi(
     heater_ports: tuple[str, str],
     coupler_ports: tuple[str, str, str, str],
     in_delay: tuple[bool, bool] = (False, False),
-    delay_bend: tuple[Any, float] | None = None,
+    delay_bend: tuple[Any, float] | _DelayBump | None = None,
 ) -> dict[str, Any]:
     """Build the MZI of :func:`mzi_unit` into ``c`` with its top input at (x0, 0); return its ports."""
     cp = gf.get_component(coupler)
@@ -308,21 +336,33 @@ def _add_mzi(
     m, lh, vf = g.heater_margin, g.heater_length, g.v_fan
     ports: dict[str, Any] = {}
 
-    def phase_section(p: _Path, live: bool, name: str, shorten: float = 0.0) -> None:
+    def phase_section(p: _Path, live: bool, name: str, shorten: float = 0.0, bump: float | None = None) -> None:
         p.forward(m, prefix=name + "_m")
         if live:
             ref = p.dev(ht, name, "o1", "o2")
             ports[f"{name}_e1"] = ref.ports[heater_ports[0]]
             ports[f"{name}_e2"] = ref.ports[heater_ports[1]]
+        elif bump is not None:  # a π delay: a U-bump away from the MZI, in the middle of the plain section
+            a = _um(_nm(lh - 4 * g.radius) // 2)
+            p.forward(a, name=name).bump(name == "phi", bump, prefix=name + "_d")
+            p.forward(round(lh - 4 * g.radius - a, 3), prefix=name + "_d")
         else:
             p.forward(lh, name=name)
         p.forward(round(m - shorten, 3), prefix=name + "_m")
 
     # a π delay on an input: its fan-in's first bend δ larger, the margin before it and the
-    # vertical after it δ shorter (same end points, length changed by an odd number of λ/(2·n_eff))
+    # vertical after it δ shorter (same end points, length changed by an odd number of λ/(2·n_eff));
+    # or, for a long bias, a U-bump in the input's plain phase section (_DelayBump)
     delay = delay_bend if any(in_delay) else None
     if any(in_delay) and delay is None:
         raise ValueError("in_delay needs the delay bend (_delay_bend)")
+    bump = delay if isinstance(delay, _DelayBump) else None
+    if bump is not None:
+        if in_delay[0] and phi_heater:
+            raise ValueError("a π-delay bump needs the top input's φ pruned (no room beside its heater)")
+        delay = None
+    bt = bump.vertical if bump is not None and in_delay[0] else None
+    bb = bump.vertical if bump is not None and in_delay[1] else None
     dt = delay[1] if delay and in_delay[0] else 0.0
     db = delay[1] if delay and in_delay[1] else 0.0
 
@@ -330,14 +370,14 @@ def _add_mzi(
     top = _Path(c, _start(c, x0, 0.0, w, "t"), straight, bend, cross_section)
     ports["o1"] = top.port.copy()
     ports["o1"].orientation = 180
-    phase_section(top, phi_heater, "phi", dt)
+    phase_section(top, phi_heater, "phi", dt, bt)
     top.right("fin_t", bend=delay[0] if dt else None).forward(round(vf - dt, 3), prefix="fin_t").left("fin_t")
     cp1 = top.dev(cp, "cp1", cin_t, cout_t)
     # bottom input: plain φ reference, fan-in up to the coupler's bottom west port
     bot = _Path(c, _start(c, x0, -g.pitch, w, "b"), straight, bend, cross_section)
     ports["o2"] = bot.port.copy()
     ports["o2"].orientation = 180
-    phase_section(bot, False, "phi_ref", db)
+    phase_section(bot, False, "phi_ref", db, bb)
     bot.left("fin_b", bend=delay[0] if db else None).forward(round(vf - db, 3), prefix="fin_b").right("fin_b")
     _check_end(bot.port, *cp1.ports[cin_b].center, "bottom fan-in")
     # internal arms: top (θ, + bias) goes up, bottom (reference) goes down
@@ -423,7 +463,9 @@ def mzi_unit(
         in_delay: a passive π on the (top, bottom) input, ``T·diag(±1, ±1)`` (``zero_state="bar"``
             only): where a compacted mesh keeps a removed MZI's π without a column of its own
             (:mod:`gf_prune.compaction`). The fan-in's first bend is a few hundred nm larger
-            (:func:`_delay_bend`); the slot's width and ports do not change.
+            (:func:`_delay_bend`); for a long bias (a foundry PDK), a U-bump in the input's plain
+            phase section instead (:class:`_DelayBump`; top input only with φ pruned). The slot's
+            width and ports do not change.
     """
     g = _slot_geometry_of(locals())
     c = Component()
@@ -442,7 +484,7 @@ def mzi_unit(
         heater_ports,
         coupler_ports,
         in_delay=tuple(in_delay),
-        delay_bend=_delay_bend(bend, cross_section, g.bias) if any(in_delay) else None,
+        delay_bend=_fan_in_delay(bend, cross_section, g) if any(in_delay) else None,
     )
     _expose(c, ports)
     c.info["width"] = g.width

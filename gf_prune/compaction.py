@@ -70,7 +70,11 @@ class MeshPlacement:
 
 
 def place_mesh(
-    topo: MeshTopology, states: str, zero_state: str = "bar", compact: bool = True, in_delays: bool = True
+    topo: MeshTopology,
+    states: str,
+    zero_state: str = "bar",
+    compact: bool = True,
+    in_delays: bool | str = True,
 ) -> MeshPlacement:
     """Place a mesh's MZIs (``states`` as :func:`gf_prune.components.mesh.slot_states`).
 
@@ -85,7 +89,9 @@ def place_mesh(
     end goes into the passthroughs after the last MZI on its mode (one extra column if there is none).
 
     ``in_delays=False``: never an MZI's input, a π waits in a passthrough (the MZI goes one column later
-    where there is none): for a PDK whose π delay is too long for a fan-in (:mod:`gf_prune.pdk`).
+    where there is none): for a PDK whose π delay is too long for a fan-in (:mod:`gf_prune.pdk`);
+    ``"unheated"``: only an input without a heater (the bottom one, or the top one with φ pruned), where
+    the delay is a bump in the plain phase section (``components.mzi._DelayBump``).
     """
     if len(states) != topo.n_mzis:
         raise ValueError(f"states must have {topo.n_mzis} characters, got {len(states)}")
@@ -110,8 +116,10 @@ def place_mesh(
         s = max(free[r], free[r + 1])
         room = [bool(pending[m]) and free[m] <= s - 1 for m in modes]
         place = room if diagonal else [all(room) or not passes] * 2
+        unheated = in_delays == "unheated"
+        allowed = (in_delays is True or (unheated and states[k] not in "31"), in_delays is True or unheated)
         fan_in = [pending[m] and here and not ok for m, here, ok in zip(modes, place, room, strict=True)]
-        if not in_delays and any(fan_in):
+        if any(f and not a for f, a in zip(fan_in, allowed, strict=True)):
             s += 1  # one column later: every pending mode then has a passthrough before the MZI
             room = [bool(pending[m]) for m in modes]
             place = room if diagonal else [all(room) or not passes] * 2
@@ -132,7 +140,7 @@ def place_mesh(
 
 
 def place_network(
-    net: Any, pruned_mzi: str = "remove", compact: bool = True, in_delays: bool = True
+    net: Any, pruned_mzi: str = "remove", compact: bool = True, in_delays: bool | str = True
 ) -> list[tuple[MeshPlacement, MeshPlacement]]:
     """(V, U) placements of every layer of a :class:`~gf_prune.phases.NetworkPhases`.
 

@@ -71,8 +71,8 @@ class PdkCells:
     ``coupler_ports`` = (west-bottom, west-top, east-top, east-bottom) as :func:`mzi_unit` expects;
     ``bias_length_cross_um``: the bias whose half is a quarter wave (a removed cross-state MZI's +i);
     ``heater_ports`` = the heater's two electrical ports; ``neff``/``ng`` at ``wl_um`` with their
-    ``index_source``; ``bias_length_um`` = the π bias on the grid; ``fan_in_delays``: whether a
-    compacted mesh may put a removed MZI's π into a fan-in (:func:`gf_prune.compaction.place_mesh`);
+    ``index_source``; ``bias_length_um`` = the π bias on the grid; ``fan_in_delays``: where a
+    compacted mesh may put a removed MZI's π into an MZI's input (:func:`gf_prune.compaction.place_mesh`);
     ``terminator_source`` says where the terminator came from. ``None``: the PDK has no such cell.
     """
 
@@ -101,7 +101,7 @@ class PdkCells:
     bias_length_cross_um: float
     wg_layer: tuple[int, int]
     heater_layer: tuple[int, int]
-    fan_in_delays: bool = True
+    fan_in_delays: bool | str = True
     names: dict[str, str | None] = field(default_factory=dict)
 
     @property
@@ -328,9 +328,10 @@ def _layer(obj: Any, name: str, default: tuple[int, int]) -> tuple[int, int]:
     return (int(v.layer), int(v.datatype)) if hasattr(v, "layer") else tuple(int(x) for x in v)[:2]  # type: ignore[return-value]
 
 
-def _fan_in_delays_fit(cells: PdkCells, pitch: float, heater_margin: float) -> bool:
-    """Whether a π delay fits in a fan-in: the bend growth it needs ≤ the margin and the fan-in vertical."""
-    from gf_prune.components.mzi import slot_geometry
+def _fan_in_delays_fit(cells: PdkCells, pitch: float, heater_margin: float) -> bool | str:
+    """Which π delays a fan-in can take (:func:`gf_prune.compaction.place_mesh`'s ``in_delays``): True (a
+    larger bend), ``"unheated"`` (a bump in a plain phase section) or False (passthroughs only)."""
+    from gf_prune.components.mzi import _DelayBump, _fan_in_delay, slot_geometry
 
     g = slot_geometry(
         pitch=pitch,
@@ -340,10 +341,8 @@ def _fan_in_delays_fit(cells: PdkCells, pitch: float, heater_margin: float) -> b
         bend=cells.bend,
         cross_section=cells.cross_section,
     )
-    b0 = gf.get_component(cells.bend, cross_section=cells.cross_section)
-    b1 = gf.get_component(cells.bend, cross_section=cells.cross_section, radius=round(g.radius + 1.0, 3))
-    slope = abs(float(b1.info["length"]) - float(b0.info["length"]) - 2.0)  # length change per µm of growth
-    return slope > 0 and cells.bias_length_um / slope < min(heater_margin, g.v_fan)
+    delay = _fan_in_delay(cells.bend, cells.cross_section, g)
+    return "unheated" if isinstance(delay, _DelayBump) else delay is not None
 
 
 def _mzi_defaults() -> dict[str, Any]:

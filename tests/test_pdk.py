@@ -179,7 +179,7 @@ def test_bad_layout_pdk_in_a_config_names_the_key(tmp_path, value):
     assert load_config(REPO / "examples" / "cspdk.yaml").layout.pdk == "cspdk"
 
 
-def test_compaction_without_fan_in_delays_keeps_the_mesh_product():
+def test_compaction_with_restricted_fan_in_delays_keeps_the_mesh_product():
     rng = np.random.default_rng(5)
     for trial in range(20):
         topo = topology(8, "clements")
@@ -190,9 +190,12 @@ def test_compaction_without_fan_in_delays_keeps_the_mesh_product():
         )
         states = slot_states(tl, pl, "remove")
         with_d, without = place_mesh(topo, states), place_mesh(topo, states, in_delays=False)
-        assert without.in_delays == () and without.n_slots >= with_d.n_slots, trial
+        unheated = place_mesh(topo, states, in_delays="unheated")
+        assert without.in_delays == () and without.n_slots >= unheated.n_slots >= with_d.n_slots, trial
+        assert all(j == 1 or states[k] not in "31" for k, j in unheated.in_delays)  # never beside a φ heater
         ref = mesh_unitary(topo, theta, phi, None, "bar")
-        np.testing.assert_allclose(placement_unitary(topo, theta, phi, without), ref, atol=1e-12)
+        for placed in (without, unheated):
+            np.testing.assert_allclose(placement_unitary(topo, theta, phi, placed), ref, atol=1e-12)
 
 
 # ----------------------------------------------------------------------------- chips
@@ -209,7 +212,8 @@ def test_cspdk_chip_passes_geometry_and_verifies(tmp_path):
     net.save(out / "phases.npz")
     fig = compile_network(net, out, pdk="cspdk", png=False)
     assert fig["geometry"]["ok"], fig["geometry"]["violations"][:3]
-    assert fig["pdk"]["pdk"] == "cspdk" and fig["pdk"]["bias_length_um"] == 38.75 and not fig["pdk"]["fan_in_delays"]
+    assert fig["pdk"]["pdk"] == "cspdk" and fig["pdk"]["bias_length_um"] == 38.75
+    assert fig["pdk"]["fan_in_delays"] == "unheated"  # a 38.75 µm π delay: a bump in a plain input section
     assert fig["heaters"]["pruned"] == sum(
         int(m.theta_live.sum() + m.phi_live.sum()) for lp in net.layers for m in (lp.V, lp.S, lp.U)
     )
