@@ -293,3 +293,32 @@ def test_cli_layout_and_verify_with_the_cspdk_config(tmp_path):
     res = subprocess.run([*cmd, "verify", str(out)], capture_output=True, text=True, env=env, timeout=600)
     assert res.returncode == 0, res.stderr[-2000:]
     assert float(res.stdout.split("max relative error")[1].split()[0]) <= 1e-6
+
+
+@pytest.mark.slow
+def test_cli_layout_with_an_unusable_pdk_is_one_line_and_writes_nothing(tmp_path):
+    random_network((4, 3), p_live=0.5, seed=1).save(tmp_path / "phases.npz")
+    cfg = tmp_path / "cfg.yaml"
+    cfg.write_text("layout:\n  pdk: json\n")  # importable, but exposes no PDK
+    out = tmp_path / "out"
+    env = {**os.environ, "OMP_NUM_THREADS": "1", "COLUMNS": "200"}
+    res = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "gf_prune.cli",
+            "layout",
+            str(tmp_path / "phases.npz"),
+            "--out",
+            str(out),
+            "--config",
+            str(cfg),
+        ],
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=300,
+    )
+    lines = [ln for ln in res.stderr.splitlines() if ln.strip()]
+    assert res.returncode == 2 and len(lines) == 1 and "layout.pdk 'json'" in lines[0] and "PDK" in lines[0], res.stderr
+    assert not out.exists()
