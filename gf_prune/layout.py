@@ -306,8 +306,13 @@ def compile_network(
     slot_settings: dict[str, Any] | None = None,
     att_settings: dict[str, Any] | None = None,
     compact: bool = True,
+    pdk: str | None = None,
 ) -> dict[str, Any]:
     """Compile ``net`` into ``out_dir``: ``network.gds``, ``heaters.csv``, ``layout.png``, ``layout.json``.
+
+    ``pdk`` (``layout.pdk``): ``"generic"``, ``"cspdk"`` or a module path exposing ``PDK``; it is activated
+    and its cells (:func:`gf_prune.pdk.pdk_cells`) fill ``slot_settings``/``att_settings`` where not given;
+    ``layout.json`` records it under ``pdk``. None: whatever PDK is active (generic if none).
 
     ``compact`` (default; only with ``pruned_mzi="remove"`` and ``zero_state="bar"``): live MZIs in
     the earliest physical column their modes allow (:mod:`gf_prune.compaction`). The network laid
@@ -319,8 +324,17 @@ def compile_network(
     violations are reported, not raised).
     """
     t0 = time.perf_counter()
-    placements = place_network(net, pruned_mzi, compact=compact)
-    chip = build_network(net, pruned_mzi, pitch, slot_settings, att_settings, placements=placements)
+    cells, chip_kw, layers = None, {}, {}
+    if pdk is not None:
+        from gf_prune.pdk import pdk_cells
+
+        cells = pdk_cells(pdk, pitch=pitch)
+        slot_settings = cells.slot_settings(net.zero_state) if slot_settings is None else slot_settings
+        att_settings = cells.att_settings(net.zero_state) if att_settings is None else att_settings
+        chip_kw, layers = cells.chip_kwargs(), {"wg_layer": cells.wg_layer, "heater_layer": cells.heater_layer}
+    in_delays = cells.fan_in_delays if cells is not None else True
+    placements = place_network(net, pruned_mzi, compact=compact, in_delays=in_delays)
+    chip = build_network(net, pruned_mzi, pitch, slot_settings, att_settings, placements=placements, **chip_kw)
     t1 = time.perf_counter()
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
@@ -338,9 +352,11 @@ def compile_network(
     if check:
         from gf_prune.geometry_checks import check_layout
 
-        result = check_layout(gds)
+        result = check_layout(gds, **layers)
         figures["geometry"] = result.to_dict()
         figures["timings_s"]["geometry_checks"] = time.perf_counter() - t3
+    if cells is not None:
+        figures["pdk"] = cells.record()
     files["figures"] = recorded_path(out / "layout.json", out)
     figures["files"] = files
     _atomic(out / "layout.json", lambda tmp: tmp.write_text(json.dumps(figures, indent=2)))

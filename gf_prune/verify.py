@@ -367,6 +367,7 @@ def verify(
     sweep: bool = False,
     plot: str | Path | None = None,
     netlist_cache: bool = False,
+    cell_models: Mapping[str, sax_models.CellModel] | None = None,
 ) -> VerifyResult:
     """Check that ``layout`` (Component, .gds, folder or recursive netlist) realises ``net``.
 
@@ -375,7 +376,7 @@ def verify(
     on a mismatch, ``culprit`` — the first slot or net whose local transfer is wrong.
     With ``sweep`` the error is also computed over 1.50–1.60 µm (and plotted to ``plot``).
     """
-    v = Verifier(layout, net, netlist_cache=netlist_cache)
+    v = Verifier(layout, net, cell_models=cell_models, netlist_cache=netlist_cache)
     res = v.check(wl, tol)
     if sweep and res.per_layer:
         t0 = time.perf_counter()
@@ -391,7 +392,9 @@ def verify_dir(out_dir: str | Path, wl: float = WL0_UM, sweep: bool = True, tol:
 
     Writes ``DIR/wavelength_sweep.png`` when ``sweep``; the netlist read back from the GDS is kept in
     ``DIR/network.netlist.json`` and reused while the GDS bytes are unchanged. Returns :meth:`VerifyResult.to_dict`
-    with ``layer_matrices`` (list of complex arrays, no gain) for the accuracy check.
+    with ``layer_matrices`` (list of complex arrays, no gain) for the accuracy check. A chip laid out with
+    ``layout.pdk`` (recorded in ``DIR/layout.json``) is read back with that PDK active and checked with
+    the ideal models on its waveguide indices (:meth:`gf_prune.pdk.PdkCells.cell_models`).
     """
     from gf_prune.phases import NetworkPhases
 
@@ -401,5 +404,25 @@ def verify_dir(out_dir: str | Path, wl: float = WL0_UM, sweep: bool = True, tol:
         raise FileNotFoundError(f"missing file {phases} (run `gf-prune prune` first)")
     net = NetworkPhases.load(phases)
     png = out_dir / "wavelength_sweep.png" if sweep else None
-    res = verify(out_dir / "network.gds", net, wl, tol, sweep, png, netlist_cache=True)
+    models = None
+    recorded = _recorded_pdk(out_dir)
+    if recorded is not None:
+        from gf_prune.pdk import pdk_cells
+
+        models = pdk_cells(recorded).cell_models()
+    res = verify(out_dir / "network.gds", net, wl, tol, sweep, png, netlist_cache=True, cell_models=models)
     return res.to_dict(with_matrices=True)
+
+
+def _recorded_pdk(out_dir: Path) -> str | None:
+    """``layout.pdk`` recorded in ``out_dir/layout.json`` (None: not recorded, a chip of the active PDK)."""
+    import json
+
+    path = out_dir / "layout.json"
+    if not path.is_file():
+        return None
+    try:
+        rec = json.loads(path.read_text()).get("pdk")
+    except (OSError, ValueError, AttributeError):
+        return None
+    return rec.get("pdk") if isinstance(rec, dict) else None
