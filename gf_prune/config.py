@@ -89,6 +89,9 @@ class LayoutSection(_Section):
     compact: bool = True
     """Live MZIs in the earliest physical column their modes allow (only with ``pruned_mzi: remove``;
     ``bar`` keeps every slot): :mod:`gf_prune.compaction`."""
+    io: bool = True
+    """Optical I/O: grating couplers on a 127 µm fibre pitch west and east of the chip (held as instance
+    ``core``), an alignment loopback, ``ports.csv`` and the loss budget (:mod:`gf_prune.optical_io`)."""
 
 
 class VerifySection(_Section):

@@ -344,7 +344,7 @@ def stage_layout(out: Path, cfg: RunConfig, model_path: Path | None = None) -> d
     net = load_phases(model_path or out / "phases.npz")
     from gf_prune.layout import compile_network
 
-    figures = compile_network(net, out, pruned_mzi=cfg.layout.pruned_mzi, compact=cfg.layout.compact)
+    figures = compile_network(net, out, pruned_mzi=cfg.layout.pruned_mzi, compact=cfg.layout.compact, io=cfg.layout.io)
     write_json(out / "layout.json", figures)
     return figures
 
