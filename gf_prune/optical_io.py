@@ -175,12 +175,16 @@ def add_fiber_io(
 def chip_with_io(core_cell: Component, **io: Any) -> tuple[Component, list[dict[str, Any]]]:
     """A top cell holding ``core_cell`` at the origin as instance ``core`` plus :func:`add_fiber_io`.
 
-    Returns (top, port-table rows). The top is named after the core (``{core name}_io``), so the file
-    of a given network is the same every run.
+    The core's electrical (heater) ports are re-exported under their names, so the chip file still has
+    every live heater as a port. Returns (top, port-table rows). The top is named after the core
+    (``{core name}_io``), so the file of a given network is the same every run.
     """
     top = Component(name=f"{core_cell.name}_io")
     core = top.add_ref(core_cell, name=CORE_INSTANCE)
     rows = add_fiber_io(top, core, **io)
+    for p in core.ports:
+        if p.port_type == "electrical":
+            top.ports.add_port(port=p, name=p.name, keep_mirror=True)
     return top, rows
 
 
