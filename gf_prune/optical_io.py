@@ -86,6 +86,15 @@ def add_fiber_io(
                 f"core port {p.name} faces {p.orientation:g}°: gratings go {side} of the core only "
                 "(inputs must face west, outputs east — a chip stacked in y)"
             )
+    bb = core.dbbox()
+    west_x = [float(p.center[0]) for p in optical if parsed[p.name].direction == "in"]
+    east_x = [float(p.center[0]) for p in optical if parsed[p.name].direction == "out"]
+    if any(abs(x - bb.left) > 1e-3 for x in west_x) or (west_x and east_x and max(west_x) >= min(east_x)):
+        raise ValueError(
+            "gratings go west and east of the core only: every input must sit on the core's west edge and "
+            f"every output east of all inputs (inputs at x = {sorted(set(west_x))[:4]}, core from x = {bb.left:g}; "
+            "a chip stacked in y, not side by side)"
+        )
     if bias is None:
         bias = bool(getattr(core.cell, "settings", {}).get("bias", False)) if hasattr(core, "cell") else False
     n_in = {}
@@ -100,7 +109,6 @@ def add_fiber_io(
     }
     if margin is None:
         margin = _fan(max(len(v) for v in sides.values()), radius, separation)
-    bb = core.dbbox()
     rows: list[dict[str, Any]] = []
     for side, ports in sides.items():
         if not ports:
@@ -172,20 +180,38 @@ def add_fiber_io(
     return rows
 
 
-def chip_with_io(core_cell: Component, **io: Any) -> tuple[Component, list[dict[str, Any]]]:
-    """A top cell holding ``core_cell`` at the origin as instance ``core`` plus :func:`add_fiber_io`.
+@gf.cell
+def chip_io(
+    core: ComponentSpec,
+    pitch: float = 127.0,
+    grating: ComponentSpec = "grating_coupler_elliptical",
+    cross_section: CrossSectionSpec = "strip",
+    bend: ComponentSpec = "bend_euler",
+    loopback: bool = True,
+    margin: float | None = None,
+    separation: float = 5.0,
+) -> Component:
+    """Top cell: ``core`` at the origin as instance ``core`` plus :func:`add_fiber_io` (same arguments).
 
     The core's electrical (heater) ports are re-exported under their names, so the chip file still has
-    every live heater as a port. Returns (top, port-table rows). The top is named after the core
-    (``{core name}_io``), so the file of a given network is the same every run.
+    every live heater as a port; ``info["ports"]`` holds the port-table rows.
     """
-    top = Component(name=f"{core_cell.name}_io")
-    core = top.add_ref(core_cell, name=CORE_INSTANCE)
-    rows = add_fiber_io(top, core, **io)
-    for p in core.ports:
+    c = Component()
+    ref = c.add_ref(gf.get_component(core), name=CORE_INSTANCE)
+    rows = add_fiber_io(
+        c, ref, pitch, grating, cross_section, bend, loopback=loopback, margin=margin, separation=separation
+    )
+    for p in ref.ports:
         if p.port_type == "electrical":
-            top.ports.add_port(port=p, name=p.name, keep_mirror=True)
-    return top, rows
+            c.ports.add_port(port=p, name=p.name, keep_mirror=True)
+    c.info["ports"] = rows
+    return c
+
+
+def chip_with_io(core_cell: Component, **io: Any) -> tuple[Component, list[dict[str, Any]]]:
+    """(:func:`chip_io` of ``core_cell``, its port-table rows)."""
+    top = chip_io(core=core_cell, **io)
+    return top, [dict(r) for r in top.info["ports"]]
 
 
 def write_port_table(rows: list[dict[str, Any]], path: str | Path) -> None:
