@@ -45,6 +45,23 @@ def _fan(n: int, radius: float, separation: float) -> float:
     return 4 * radius + n * separation + 20.0
 
 
+def _to_edge(
+    top: Component, ports: list[Any], x_edge: float, straight: ComponentSpec, xs: CrossSectionSpec
+) -> list[Any]:
+    """Each port carried straight out to the core's edge ``x_edge`` (a layer narrower than the chip ends
+    inside the core's x span: a bundle turning there would cut through the wider layer)."""
+    out = []
+    for p in ports:
+        length = round(abs(x_edge - float(p.center[0])), 3)
+        if length < 1e-3:
+            out.append(p)
+            continue
+        s = top.add_ref(gf.get_component(straight, length=length, cross_section=xs), name=f"to_edge_{p.name}")
+        s.connect("o1", p)
+        out.append(s.ports["o2"])
+    return out
+
+
 def add_fiber_io(
     top: Component,
     core: Any,
@@ -56,6 +73,7 @@ def add_fiber_io(
     margin: float | None = None,
     separation: float = 5.0,
     bias: bool | None = None,
+    straight: ComponentSpec = "straight",
 ) -> list[dict[str, Any]]:
     """Grating couplers WEST (inputs) and EAST (outputs) of ``core``, routed; returns the port-table rows.
 
@@ -64,7 +82,7 @@ def add_fiber_io(
         core: reference of the network chip in ``top`` (optical ports ``l{ℓ}_in{r}``/``l{ℓ}_out{r}``).
         pitch: fibre-array pitch (µm).
         grating: grating coupler spec of the active PDK.
-        cross_section, bend: waveguide of the routes.
+        cross_section, bend, straight: waveguide of the routes.
         loopback: alignment loopback at the west array's outermost channels.
         margin: gap between the core's bounding box and the arrays' waveguide ports (µm);
             default: room for the fan-out of the larger bundle.
@@ -133,7 +151,7 @@ def add_fiber_io(
         array_ports = sorted((ref.ports[f"o{i}"] for i in range(n)), key=lambda p: -p.center[1])
         gf.routing.route_bundle(
             top,
-            ports,
+            _to_edge(top, ports, bb.left if side == "west" else bb.right, straight, cross_section),
             array_ports,
             cross_section=cross_section,
             bend=bend,
