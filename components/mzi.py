@@ -225,7 +225,8 @@ class _Path:
 
 def _start(c: Component, x: float, y: float, width: float, name: str) -> Any:
     """A temporary east-facing port at (x, y) to start a path from."""
-    return gf.Port(name=name, center=(x, y), orientation=0, width=width, layer=c.kcl.layer(1, 0))
+    layer = gf.get_layer(gf.get_cross_section("strip").layer)  # the active PDK's waveguide layer
+    return gf.Port(name=name, center=(x, y), orientation=0, width=width, layer=layer)
 
 
 def _wg_width(straight: Any, cross_section: Any) -> float:

@@ -117,7 +117,7 @@ class VerifyResult:
         }
         if self.sweep is not None:
             d["sweep"] = self.sweep
-        if with_matrices:
+        if with_matrices and self.layer_matrices:
             d["layer_matrices"] = [np.asarray(m) for m in self.layer_matrices]
         return d
 
@@ -199,6 +199,8 @@ class Verifier:
     ) -> None:
         t0 = time.perf_counter()
         self.net = net
+        self.layout = layout
+        self._gaps: list[Any] | None = None
         self.recnet = load_netlist(layout, cache=netlist_cache)
         t1 = time.perf_counter()
         # a tape-out top (optical I/O, pads) holds the network as instance ``core``: verify that
@@ -209,6 +211,18 @@ class Verifier:
         self.problems += self.cc.warnings
         self.timings_s = {"netlist": t1 - t0, "compile": time.perf_counter() - t1}
 
+    def port_gaps(self) -> list[Any]:
+        """Ports of the layout that lost their partner, with the gap (:func:`gf_prune.geometry_checks.port_gaps`),
+        read from the GDS or component once; empty for a netlist dict."""
+        if self._gaps is None:
+            from gf_prune.geometry_checks import port_gaps
+
+            src = self.layout
+            if isinstance(src, str | Path) and Path(src).is_dir():
+                src = Path(src) / "network.gds"
+            self._gaps = [] if isinstance(src, Mapping) else port_gaps(src)
+        return self._gaps
+
     def layer_matrices(self, wl: float = WL0_UM, phases: np.ndarray | None = None) -> list[np.ndarray]:
         """Each layer's n_out × n_in matrix from SAX (no gain; raw, global phase kept)."""
         s = self.cc.evaluate(self.phases if phases is None else phases, wl)
@@ -218,7 +232,33 @@ class Verifier:
         return any((mp := parse_mode_port(p)) is not None and mp.layer is not None for p in self.cc.ports)
 
     def check(self, wl: float = WL0_UM, tol: float = TOL_DEFAULT, diagnose: bool = True) -> VerifyResult:
-        """Compare every mesh, Σ column, layer and the chip with the network at ``wl``."""
+        """Compare every mesh, Σ column, layer and the chip with the network at ``wl``.
+
+        A block or chip port that no instance port meets any more (an instance moved off it in the
+        GDS) leaves no matrix to compare: the result fails with the instances that lost their
+        partner and the gap (:meth:`port_gaps`), or the missing port."""
+        try:
+            return self._check(wl, tol, diagnose)
+        except ValueError as e:
+            if "missing from the layout" not in str(e):
+                raise
+            from gf_prune.diagnosis import lost_partners
+
+            culprits = []
+            for path in dict.fromkeys(self.blocks.values()):
+                if not path:
+                    continue
+                cell, _ = self.cc.locate(path)
+                recnet = self.cc.recnet[cell.name]
+                optical = {inst: set(g.ports) for g in cell.groups for inst in g.names}
+                culprits += [
+                    f"{'/'.join(path)}/{inst}: {'ports' if len(ports) > 1 else 'port'} {', '.join(ports)} lost "
+                    f"{'their' if len(ports) > 1 else 'its'} partner{detail}"
+                    for inst, ports, detail in lost_partners(recnet, optical, self.port_gaps())
+                ]
+            return VerifyResult(wl, tol, [], [], float("inf"), [], culprits or [str(e)], [*self.problems, str(e)], {})
+
+    def _check(self, wl: float, tol: float, diagnose: bool) -> VerifyResult:
         t0 = time.perf_counter()
         ev = self.cc.evaluate_all(self.phases, wl)
         per_mesh, per_layer = [], []
@@ -246,7 +286,7 @@ class Verifier:
             for d in per_mesh:
                 if d["rel_error"] > tol:
                     path = self.blocks[(d["layer"], d["mesh"])]
-                    culprits += diagnose_block(ev, path, self.net, tol) or [
+                    culprits += diagnose_block(ev, path, self.net, tol, self.port_gaps()) or [
                         f"{d['instance']}: error {d['rel_error']:.3g}, no single slot or net to blame"
                     ]
         culprits += [p for p in self.problems if "has no heater" in p]
@@ -338,7 +378,7 @@ def verify(
     """
     v = Verifier(layout, net, netlist_cache=netlist_cache)
     res = v.check(wl, tol)
-    if sweep:
+    if sweep and res.per_layer:
         t0 = time.perf_counter()
         res.sweep = v.sweep()
         res.timings_s["sweep"] = time.perf_counter() - t0
