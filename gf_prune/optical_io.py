@@ -40,9 +40,13 @@ fibre position (µm, the grating's fibre port on the top cell), ``signal|bias|lo
 (west|east) and channel in that array (from the array cell's top end)."""
 
 
+EDGE_TOL_UM = 5.0
+"""A port closer than this to the core's bounding box is on its edge (routed from where it is)."""
+
+
 def _fan(n: int, radius: float, separation: float) -> float:
     """x room a bundle of ``n`` routes needs to fan from the mode pitch to the fibre pitch (µm)."""
-    return 4 * radius + n * separation + 20.0
+    return 6 * radius + n * separation + 20.0
 
 
 def _to_edge(
@@ -53,7 +57,7 @@ def _to_edge(
     out = []
     for p in ports:
         length = round(abs(x_edge - float(p.center[0])), 3)
-        if length < 1e-3:
+        if length < EDGE_TOL_UM:  # at the edge (a cladding or a bend may stick out a little)
             out.append(p)
             continue
         s = top.add_ref(gf.get_component(straight, length=length, cross_section=xs), name=f"to_edge_{p.name}")
@@ -107,7 +111,7 @@ def add_fiber_io(
     bb = core.dbbox()
     west_x = [float(p.center[0]) for p in optical if parsed[p.name].direction == "in"]
     east_x = [float(p.center[0]) for p in optical if parsed[p.name].direction == "out"]
-    if any(abs(x - bb.left) > 1e-3 for x in west_x) or (west_x and east_x and max(west_x) >= min(east_x)):
+    if any(abs(x - bb.left) > EDGE_TOL_UM for x in west_x) or (west_x and east_x and max(west_x) >= min(east_x)):
         raise ValueError(
             "gratings go west and east of the core only: every input must sit on the core's west edge and "
             f"every output east of all inputs (inputs at x = {sorted(set(west_x))[:4]}, core from x = {bb.left:g}; "
@@ -156,6 +160,8 @@ def add_fiber_io(
             cross_section=cross_section,
             bend=bend,
             separation=separation,
+            start_straight_length=radius,  # no bend right at a port: the joined pieces stay apart
+            end_straight_length=radius,
             sort_ports=False,
             on_collision=None,
         )
