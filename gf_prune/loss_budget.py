@@ -132,6 +132,7 @@ def pdk_figures(pdk: Any = None, overrides: Mapping[str, float] | None = None) -
         if key not in ASSUMED_FIGURES:
             raise ValueError(f"unknown loss figure {key!r}; known: {sorted(ASSUMED_FIGURES)}")
         values[key], sources[key] = float(v), "given"
+    values = {k: round(v, 9) + 0.0 for k, v in values.items()}  # no -0.0 or 4e-16 from float round-off
     return LossFigures(**values, sources=tuple(sources.items()), pdk=name)
 
 

@@ -41,7 +41,7 @@ fibre position (µm, the grating's fibre port on the top cell), ``signal|bias|lo
 
 
 EDGE_TOL_UM = 5.0
-"""A port closer than this to the core's bounding box is on its edge (routed from where it is)."""
+"""A port closer than this to the outermost port of its side is on the core's edge (routed from where it is)."""
 
 
 def _fan(n: int, radius: float, separation: float) -> float:
@@ -52,8 +52,8 @@ def _fan(n: int, radius: float, separation: float) -> float:
 def _to_edge(
     top: Component, ports: list[Any], x_edge: float, straight: ComponentSpec, xs: CrossSectionSpec
 ) -> list[Any]:
-    """Each port carried straight out to the core's edge ``x_edge`` (a layer narrower than the chip ends
-    inside the core's x span: a bundle turning there would cut through the wider layer)."""
+    """Each port carried straight out to ``x_edge``, the outermost port of its side (a layer narrower than
+    the chip ends inside the core's x span: a bundle turning there would cut through the wider layer)."""
     out = []
     for p in ports:
         length = round(abs(x_edge - float(p.center[0])), 3)
@@ -111,10 +111,12 @@ def add_fiber_io(
     bb = core.dbbox()
     west_x = [float(p.center[0]) for p in optical if parsed[p.name].direction == "in"]
     east_x = [float(p.center[0]) for p in optical if parsed[p.name].direction == "out"]
-    if any(abs(x - bb.left) > EDGE_TOL_UM for x in west_x) or (west_x and east_x and max(west_x) >= min(east_x)):
+    x_min = min(float(p.center[0]) for p in optical)
+    x_max = max(float(p.center[0]) for p in optical)
+    if any(x - x_min > EDGE_TOL_UM for x in west_x) or (west_x and east_x and max(west_x) >= min(east_x)):
         raise ValueError(
             "gratings go west and east of the core only: every input must sit on the core's west edge and "
-            f"every output east of all inputs (inputs at x = {sorted(set(west_x))[:4]}, core from x = {bb.left:g}; "
+            f"every output east of all inputs (inputs at x = {sorted(set(west_x))[:4]}; "
             "a chip stacked in y, not side by side)"
         )
     if bias is None:
@@ -155,7 +157,7 @@ def add_fiber_io(
         array_ports = sorted((ref.ports[f"o{i}"] for i in range(n)), key=lambda p: -p.center[1])
         gf.routing.route_bundle(
             top,
-            _to_edge(top, ports, bb.left if side == "west" else bb.right, straight, cross_section),
+            _to_edge(top, ports, x_min if side == "west" else x_max, straight, cross_section),
             array_ports,
             cross_section=cross_section,
             bend=bend,
