@@ -52,8 +52,9 @@ def _fan(n: int, radius: float, separation: float) -> float:
 def _to_edge(
     top: Component, ports: list[Any], x_edge: float, straight: ComponentSpec, xs: CrossSectionSpec
 ) -> list[Any]:
-    """Each port carried straight out to ``x_edge``, the outermost port of its side (a layer narrower than
-    the chip ends inside the core's x span: a bundle turning there would cut through the wider layer)."""
+    """Each port carried straight out to ``x_edge``, the core's bounding box (a layer narrower than the chip,
+    or a padded mode's terminator, leaves the port inside the core's x span: a bundle turning there would
+    cut through the core). Ports within :data:`EDGE_TOL_UM` of it are routed from where they are."""
     out = []
     for p in ports:
         length = round(abs(x_edge - float(p.center[0])), 3)
@@ -112,7 +113,6 @@ def add_fiber_io(
     west_x = [float(p.center[0]) for p in optical if parsed[p.name].direction == "in"]
     east_x = [float(p.center[0]) for p in optical if parsed[p.name].direction == "out"]
     x_min = min(float(p.center[0]) for p in optical)
-    x_max = max(float(p.center[0]) for p in optical)
     if any(x - x_min > EDGE_TOL_UM for x in west_x) or (west_x and east_x and max(west_x) >= min(east_x)):
         raise ValueError(
             "gratings go west and east of the core only: every input must sit on the core's west edge and "
@@ -157,7 +157,7 @@ def add_fiber_io(
         array_ports = sorted((ref.ports[f"o{i}"] for i in range(n)), key=lambda p: -p.center[1])
         gf.routing.route_bundle(
             top,
-            _to_edge(top, ports, x_min if side == "west" else x_max, straight, cross_section),
+            _to_edge(top, ports, bb.left if side == "west" else bb.right, straight, cross_section),
             array_ports,
             cross_section=cross_section,
             bend=bend,
