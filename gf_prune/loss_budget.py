@@ -44,6 +44,9 @@ ASSUMED_FIGURES: dict[str, float] = {
 not from a PDK): strip propagation 2 dB/cm, 0.01 dB excess per 90° Euler bend, 0.3 dB MMI excess loss,
 3.5 dB per grating coupler, 0.2 dB per crossing."""
 
+BEND_MODEL_LENGTH_UM = 10.0
+"""Length (µm) at which a PDK's bend model is evaluated to find its excess loss per 90° bend."""
+
 _MODEL_OF = {
     "propagation_dB_cm": "straight",
     "bend_dB": "bend_euler",
@@ -88,10 +91,8 @@ def _from_model(key: str, model: Any) -> float:
     """One figure (dB, or dB/cm) from a SAX model evaluated at 1.55 µm."""
     if key == "propagation_dB_cm":
         return _db(_s2(model(wl=WL_UM, length=1e4), "o1", "o2"))
-    if key == "bend_dB":
-        length = 10.0
-        excess = _db(_s2(model(wl=WL_UM, length=length), "o1", "o2"))
-        return excess  # propagation over `length` is subtracted by the caller
+    if key == "bend_dB":  # the whole bend's loss; pdk_figures subtracts the propagation over its length
+        return _db(_s2(model(wl=WL_UM, length=BEND_MODEL_LENGTH_UM), "o1", "o2"))
     if key == "mmi_dB":
         sd = model(wl=WL_UM)
         return _db(_s2(sd, "o1", "o3") + _s2(sd, "o1", "o4"))
@@ -126,8 +127,8 @@ def pdk_figures(pdk: Any = None, overrides: Mapping[str, float] | None = None) -
         else:
             sources[key] = f"assumed ({name or 'this'} PDK has no SAX model {model_name!r})"
         values[key] = ASSUMED_FIGURES[key]
-    if "bend_dB" in values and not sources["bend_dB"].startswith("assumed"):  # excess over propagation
-        values["bend_dB"] = max(0.0, values["bend_dB"] - values["propagation_dB_cm"] * 10.0 * 1e-4)
+    if not sources["bend_dB"].startswith("assumed"):  # a bend's excess over the propagation along it
+        values["bend_dB"] = max(0.0, values["bend_dB"] - values["propagation_dB_cm"] * BEND_MODEL_LENGTH_UM * 1e-4)
     for key, v in (overrides or {}).items():
         if key not in ASSUMED_FIGURES:
             raise ValueError(f"unknown loss figure {key!r}; known: {sorted(ASSUMED_FIGURES)}")
