@@ -66,6 +66,16 @@ def compiled(tmp_path_factory):
     return net, out, figures, rows
 
 
+def test_io_false_writes_the_bare_chip(tmp_path):
+    net = random_network((3, 2), p_live=0.6, seed=4)
+    fig = compile_network(net, tmp_path, png=False, io=False)
+    assert "io" not in fig and "loss_budget_db" not in fig
+    assert not (tmp_path / "ports.csv").exists() and not (tmp_path / "loss_budget.csv").exists()
+    ly = kdb.Layout()
+    ly.read(str(tmp_path / "network.gds"))
+    assert ly.top_cell().name.startswith("network_chip")
+
+
 def test_ports_csv_matches_the_gratings_in_the_gds(compiled):
     _, out, figures, rows = compiled
     assert tuple(rows[0]) == PORT_COLUMNS
