@@ -367,7 +367,18 @@ def test_routes_of_a_narrower_layer_stay_out_of_the_core(tmp_path):
     before they turn (measured: without that, 3 overlaps on this butterfly chip's padded last layer)."""
     from gf_prune.components.butterfly import butterfly_chip
 
-    top, _ = chip_with_io(butterfly_chip(sizes=(16, 16, 16, 10)))
+    top, rows = chip_with_io(butterfly_chip(sizes=(16, 16, 16, 10)))
     top.write_gds(tmp_path / "chip.gds")
     res = check_layout(tmp_path / "chip.gds")
     assert res.ok, res.summary()
+    lb = loss_budget(tmp_path / "chip.gds", rows)  # a butterfly's swaps are crossings: counted on the path
+    worst, fig = lb["worst"]["max_path"], lb["figures"]
+    assert worst["crossings"] > 0
+    parts = (
+        worst["gratings"] * fig["grating_dB"]
+        + worst["mmis"] * fig["mmi_dB"]
+        + worst["crossings"] * fig["crossing_dB"]
+        + worst["bends"] * fig["bend_dB"]
+        + worst["length_um"] * fig["propagation_dB_cm"] * 1e-4
+    )
+    assert worst["dB"] == pytest.approx(parts, abs=1e-5)
