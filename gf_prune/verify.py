@@ -29,7 +29,7 @@ from gf_prune import sax_models
 from gf_prune.circuit import CompiledCircuit, Netlist, RecursiveNetlist
 from gf_prune.diagnosis import _Hierarchy, diagnose_block, find_blocks, rel_error, slot_tag
 from gf_prune.naming import HEATER_KINDS, chip_port, mode_port, parse_mode_port, slot_instance
-from gf_prune.netlist import load_netlist
+from gf_prune.netlist import core_cell, load_netlist
 from gf_prune.sax_models import WL0_UM
 
 __all__ = [
@@ -203,7 +203,8 @@ class Verifier:
         self._gaps: list[Any] | None = None
         self.recnet = load_netlist(layout, cache=netlist_cache)
         t1 = time.perf_counter()
-        self.cc = CompiledCircuit(self.recnet, cell_models=cell_models)
+        # a tape-out top (optical I/O, pads) holds the network as instance ``core``: verify that
+        self.cc = CompiledCircuit(self.recnet, top=core_cell(self.recnet), cell_models=cell_models)
         self.hier = _Hierarchy(self.cc)
         self.blocks = find_blocks(self.hier, net)
         self.phases, self.problems = slot_phases(self.cc, net)
