@@ -107,6 +107,7 @@ class LayoutSection(_Section):
             if not found:
                 raise ValueError(f"no module {v!r} to import (a PDK module exposing PDK)")
         return v
+
     io: bool = True
     """Optical I/O: grating couplers on a 127 µm fibre pitch west and east of the chip (held as instance
     ``core``), an alignment loopback, ``ports.csv`` and the loss budget (:mod:`gf_prune.optical_io`)."""
