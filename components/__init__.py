@@ -6,6 +6,7 @@ See :mod:`gf_prune.components.mzi` (slot geometry, phase balance, sub-instance
 names) and :mod:`gf_prune.components.mesh` (placement, port and instance naming).
 """
 
+from gf_prune.components.fiber_io import FIBER_PITCH_UM, fiber_array
 from gf_prune.components.mesh import mesh, network_chip, sigma_column, slot_states, svd_layer
 from gf_prune.components.mzi import (
     BIAS_LENGTH_UM,
@@ -19,7 +20,9 @@ from gf_prune.components.mzi import (
 
 __all__ = [
     "BIAS_LENGTH_UM",
+    "FIBER_PITCH_UM",
     "attenuator",
+    "fiber_array",
     "mesh",
     "mzi_bar",
     "mzi_removed",

@@ -223,13 +223,15 @@ class _Path:
         )
 
 
-def _start(c: Component, x: float, y: float, width: float, name: str) -> Any:
-    """A temporary east-facing port at (x, y) to start a path from."""
-    return gf.Port(name=name, center=(x, y), orientation=0, width=width, layer=c.kcl.layer(1, 0))
+def _start(c: Component, x: float, y: float, wg: tuple[float, int], name: str) -> Any:
+    """A temporary east-facing port at (x, y) to start a path from (``wg``: :func:`_wg_width`)."""
+    return gf.Port(name=name, center=(x, y), orientation=0, width=wg[0], layer=wg[1])
 
 
-def _wg_width(straight: Any, cross_section: Any) -> float:
-    return gf.get_component(straight, length=1, cross_section=cross_section).ports["o1"].width
+def _wg_width(straight: Any, cross_section: Any) -> tuple[float, int]:
+    """Width (µm) and layer (index) of the waveguide's ports: the PDK's own core layer."""
+    port = gf.get_component(straight, length=1, cross_section=cross_section).ports["o1"]
+    return port.width, port.layer
 
 
 def _check_end(port: Any, x: float, y: float, what: str) -> None:
@@ -282,6 +284,34 @@ def _delay_bend(bend: Any, cross_section: Any, bias: float) -> tuple[Any, float]
     raise ValueError(f"no bend radius near {_um(r0 + guess)} µm gives a π delay on the 1 nm grid")
 
 
+@dataclass(frozen=True)
+class _DelayBump:
+    """A π delay as a U-bump (4 bends, two verticals of ``vertical`` µm) inside an input's plain phase
+    section: for a bias too long for :func:`_delay_bend` (a foundry PDK's n_eff). Only where that
+    section has no heater: the bottom input always, the top one when its φ is pruned."""
+
+    vertical: float
+
+
+def _fan_in_delay(bend: Any, cross_section: Any, g: SlotGeometry) -> tuple[Any, float] | _DelayBump | None:
+    """The π delay a fan-in can take: a larger first bend (:func:`_delay_bend`) where the growth it needs
+    fits the margin and the fan-in vertical, else a :class:`_DelayBump` if one fits, else None."""
+    b0 = gf.get_component(bend, cross_section=cross_section)
+    r0 = _nm(round(abs(b0.ports["o2"].center[0] - b0.ports["o1"].center[0]), 3))
+    b1 = gf.get_component(bend, cross_section=cross_section, radius=_um(r0 + 1000))  # _delay_bend's own probe
+    slope = abs(round(float(b1.info["length"]) / GRID_UM) - round(float(b0.info["length"]) / GRID_UM) - 2000) / 1000
+    if slope and g.bias / slope < min(g.heater_margin, g.v_fan):
+        return _delay_bend(bend, cross_section, g.bias)
+    extra = 4 * (_nm(float(b0.info["length"])) - r0)  # a bump's 4 bends less the straight they replace (nm)
+    for k in (1, 3, 5):
+        twice_v = k * _nm(g.bias) - extra
+        if twice_v >= 0 and twice_v % 2 == 0:
+            v = _um(twice_v // 2)
+            fits = 4 * g.radius <= g.heater_length and 2 * (2 * g.radius + v) + 2.0 < g.pitch
+            return _DelayBump(v) if fits else None
+    return None
+
+
 def _add_mzi(
     c: Component,
     g: SlotGeometry,
@@ -296,7 +326,7 @@ def _add_mzi(
     heater_ports: tuple[str, str],
     coupler_ports: tuple[str, str, str, str],
     in_delay: tuple[bool, bool] = (False, False),
-    delay_bend: tuple[Any, float] | None = None,
+    delay_bend: tuple[Any, float] | _DelayBump | None = None,
 ) -> dict[str, Any]:
     """Build the MZI of :func:`mzi_unit` into ``c`` with its top input at (x0, 0); return its ports."""
     cp = gf.get_component(coupler)
@@ -306,21 +336,33 @@ def _add_mzi(
     m, lh, vf = g.heater_margin, g.heater_length, g.v_fan
     ports: dict[str, Any] = {}
 
-    def phase_section(p: _Path, live: bool, name: str, shorten: float = 0.0) -> None:
+    def phase_section(p: _Path, live: bool, name: str, shorten: float = 0.0, bump: float | None = None) -> None:
         p.forward(m, prefix=name + "_m")
         if live:
             ref = p.dev(ht, name, "o1", "o2")
             ports[f"{name}_e1"] = ref.ports[heater_ports[0]]
             ports[f"{name}_e2"] = ref.ports[heater_ports[1]]
+        elif bump is not None:  # a π delay: a U-bump away from the MZI, in the middle of the plain section
+            a = _um(_nm(lh - 4 * g.radius) // 2)
+            p.forward(a, name=name).bump(name == "phi", bump, prefix=name + "_d")
+            p.forward(round(lh - 4 * g.radius - a, 3), prefix=name + "_d")
         else:
             p.forward(lh, name=name)
         p.forward(round(m - shorten, 3), prefix=name + "_m")
 
     # a π delay on an input: its fan-in's first bend δ larger, the margin before it and the
-    # vertical after it δ shorter (same end points, length changed by an odd number of λ/(2·n_eff))
+    # vertical after it δ shorter (same end points, length changed by an odd number of λ/(2·n_eff));
+    # or, for a long bias, a U-bump in the input's plain phase section (_DelayBump)
     delay = delay_bend if any(in_delay) else None
     if any(in_delay) and delay is None:
         raise ValueError("in_delay needs the delay bend (_delay_bend)")
+    bump = delay if isinstance(delay, _DelayBump) else None
+    if bump is not None:
+        if in_delay[0] and phi_heater:
+            raise ValueError("a π-delay bump needs the top input's φ pruned (no room beside its heater)")
+        delay = None
+    bt = bump.vertical if bump is not None and in_delay[0] else None
+    bb = bump.vertical if bump is not None and in_delay[1] else None
     dt = delay[1] if delay and in_delay[0] else 0.0
     db = delay[1] if delay and in_delay[1] else 0.0
 
@@ -328,14 +370,14 @@ def _add_mzi(
     top = _Path(c, _start(c, x0, 0.0, w, "t"), straight, bend, cross_section)
     ports["o1"] = top.port.copy()
     ports["o1"].orientation = 180
-    phase_section(top, phi_heater, "phi", dt)
+    phase_section(top, phi_heater, "phi", dt, bt)
     top.right("fin_t", bend=delay[0] if dt else None).forward(round(vf - dt, 3), prefix="fin_t").left("fin_t")
     cp1 = top.dev(cp, "cp1", cin_t, cout_t)
     # bottom input: plain φ reference, fan-in up to the coupler's bottom west port
     bot = _Path(c, _start(c, x0, -g.pitch, w, "b"), straight, bend, cross_section)
     ports["o2"] = bot.port.copy()
     ports["o2"].orientation = 180
-    phase_section(bot, False, "phi_ref", db)
+    phase_section(bot, False, "phi_ref", db, bb)
     bot.left("fin_b", bend=delay[0] if db else None).forward(round(vf - db, 3), prefix="fin_b").right("fin_b")
     _check_end(bot.port, *cp1.ports[cin_b].center, "bottom fan-in")
     # internal arms: top (θ, + bias) goes up, bottom (reference) goes down
@@ -421,7 +463,9 @@ def mzi_unit(
         in_delay: a passive π on the (top, bottom) input, ``T·diag(±1, ±1)`` (``zero_state="bar"``
             only): where a compacted mesh keeps a removed MZI's π without a column of its own
             (:mod:`gf_prune.compaction`). The fan-in's first bend is a few hundred nm larger
-            (:func:`_delay_bend`); the slot's width and ports do not change.
+            (:func:`_delay_bend`); for a long bias (a foundry PDK), a U-bump in the input's plain
+            phase section instead (:class:`_DelayBump`; top input only with φ pruned). The slot's
+            width and ports do not change.
     """
     g = _slot_geometry_of(locals())
     c = Component()
@@ -440,7 +484,7 @@ def mzi_unit(
         heater_ports,
         coupler_ports,
         in_delay=tuple(in_delay),
-        delay_bend=_delay_bend(bend, cross_section, g.bias) if any(in_delay) else None,
+        delay_bend=_fan_in_delay(bend, cross_section, g) if any(in_delay) else None,
     )
     _expose(c, ports)
     c.info["width"] = g.width
@@ -533,6 +577,9 @@ def mzi_removed(
     - ``zero_state="bar"`` (T = diag(−1, 1)): two passthrough-like paths, bottom of
       length ``g.ref_length`` (bumps down), top longer by ``bias_length`` (bumps up,
       verticals ``v_fan + bias/2`` in the first bump): sub-instances ``top_*``, ``bot_*``.
+      A bias longer than the coupler's port separation (e.g. 38.75 µm at cspdk's n_eff,
+      :mod:`gf_prune.pdk`) would reach the slot above: the top path's bumps then turn down,
+      into the slot's own free middle.
     - ``zero_state="cross"`` (T = i·[[0, 1], [1, 0]]): a ``crossing`` (instance ``x``,
       counted by its port-to-port length) at the slot centre; path ``a_*`` o1→o4 crosses
       west→east, path ``b_*`` o2→o3 south→north; each has 8 bends and total length
@@ -551,14 +598,16 @@ def mzi_removed(
     h2 = round(h - 2 * h1, 3)
     ports: dict[str, Any] = {}
     if zero_state == "bar":
-        for name, y, up, extra in (("top", 0.0, True, g.bias / 2), ("bot", -g.pitch, False, 0.0)):
+        inward = g.bias > g.coupler_sep  # a long bias (a foundry PDK's n_eff) would meet the slot above
+        for name, y, top, extra in (("top", 0.0, True, g.bias / 2), ("bot", -g.pitch, False, 0.0)):
+            up = top and not inward
             p = _Path(c, _start(c, 0.0, y, w, name), straight, b, cross_section)
-            ports["o1" if up else "o2"] = p.port.copy()
+            ports["o1" if top else "o2"] = p.port.copy()
             pre = name + "_"
             p.forward(h1, prefix=pre).bump(up, round(g.v_fan + extra, 3), pre).forward(h2, prefix=pre)
             p.bump(up, g.v_fan, pre).forward(h1, prefix=pre)
             _check_end(p.port, g.width, y, f"removed MZI {name} path")
-            ports["o3" if up else "o4"] = p.port
+            ports["o3" if top else "o4"] = p.port
     else:
         quarter_nm = _nm(bias_length / 2)
         xc = gf.get_component(crossing)
@@ -569,7 +618,8 @@ def mzi_removed(
             if _cross_path(scratch, g, xc, path, straight, b, cross_section, w, target_nm, None) % 2:
                 shim, _ = _shim_bend(bend, cross_section, 1)
             scratch.delete()
-            _cross_path(c, g, xc, path, straight, b, cross_section, w, target_nm, shim, ports)
+            inward = bias_length / 2 > g.coupler_sep  # a long quarter wave (a foundry PDK's n_eff)
+            _cross_path(c, g, xc, path, straight, b, cross_section, w, target_nm, shim, ports, inward=inward)
     for k in ("o1", "o2"):
         ports[k].orientation = 180
     _expose(c, ports)
@@ -586,13 +636,16 @@ def _cross_path(
     straight: Any,
     b: Any,
     cross_section: Any,
-    w: float,
+    w: tuple[float, int],
     target_nm: int,
     shim: Any,
     ports: dict[str, Any] | None = None,
+    inward: bool = False,
 ) -> int:
     """Build path ``a`` (o1→o4, W→E through the crossing) or ``b`` (o2→o3, S→N) of a removed
-    cross-state MZI; returns the excess length (nm) the final bump must add (its parity if odd)."""
+    cross-state MZI; returns the excess length (nm) the final bump must add (its parity if odd).
+    ``inward``: path ``b``'s final bump turns down into the slot's middle, not up towards the slot above
+    (whose path ``a`` bumps down): for a long quarter wave."""
     r = g.radius
     r1 = r if shim is None else abs(shim.ports["o2"].center[0] - shim.ports["o1"].center[0])
     lx = abs(xc.ports["o3"].center[0] - xc.ports["o1"].center[0])
@@ -630,7 +683,7 @@ def _cross_path(
         return excess
     if excess < 0 or excess % 2:
         raise ValueError(f"pitch {g.pitch} µm too small (or off-grid) for a removed cross-state MZI")
-    p.bump(up, _um(excess // 2), pre).forward(final, prefix=pre)
+    p.bump(up and not inward, _um(excess // 2), pre).forward(final, prefix=pre)  # path b may turn inward
     _check_end(p.port, g.width, y_end, f"removed MZI path {path}")
     ports["o1" if path == "a" else "o2"] = start
     ports["o4" if path == "a" else "o3"] = p.port

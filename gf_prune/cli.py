@@ -178,6 +178,9 @@ def layout(
     from gf_prune.pipeline import load_phases
 
     load_phases(model)  # validate before anything is written
+    from gf_prune.pdk import pdk_cells
+
+    pdk_cells(cfg.layout.pdk)  # a PDK that cannot be used (or lacks a cell) fails here too
     out.mkdir(parents=True, exist_ok=True)
     if model.suffix == ".npz" and model.resolve() != (out / "phases.npz").resolve():
         import shutil

@@ -69,7 +69,13 @@ class MeshPlacement:
         }
 
 
-def place_mesh(topo: MeshTopology, states: str, zero_state: str = "bar", compact: bool = True) -> MeshPlacement:
+def place_mesh(
+    topo: MeshTopology,
+    states: str,
+    zero_state: str = "bar",
+    compact: bool = True,
+    in_delays: bool | str = True,
+) -> MeshPlacement:
     """Place a mesh's MZIs (``states`` as :func:`gf_prune.components.mesh.slot_states`).
 
     Without ``compact`` (or for ``zero_state="cross"``) every MZI keeps its logical column.
@@ -81,6 +87,11 @@ def place_mesh(topo: MeshTopology, states: str, zero_state: str = "bar", compact
     not sit before an MZI it commutes with — one whose θ is pruned (diagonal) or
     one with a π on both inputs — it is carried past it and placed later. Whatever is pending at the
     end goes into the passthroughs after the last MZI on its mode (one extra column if there is none).
+
+    ``in_delays=False``: never an MZI's input, a π waits in a passthrough (the MZI goes one column later
+    where there is none): for a PDK whose π delay is too long for a fan-in (:mod:`gf_prune.pdk`);
+    ``"unheated"``: only an input without a heater (the bottom one, or the top one with φ pruned), where
+    the delay is a bump in the plain phase section (``components.mzi._DelayBump``).
     """
     if len(states) != topo.n_mzis:
         raise ValueError(f"states must have {topo.n_mzis} characters, got {len(states)}")
@@ -92,7 +103,7 @@ def place_mesh(topo: MeshTopology, states: str, zero_state: str = "bar", compact
     pending = [0] * n
     slots = [-1] * topo.n_mzis
     signs: list[tuple[int, int]] = []
-    in_delays: list[tuple[int, int]] = []
+    delays: list[tuple[int, int]] = []
     for k in range(topo.n_mzis):  # topology order = (column, row): every MZI after its predecessors
         r = int(topo.rows[k])
         if states[k] == "x":
@@ -105,12 +116,19 @@ def place_mesh(topo: MeshTopology, states: str, zero_state: str = "bar", compact
         s = max(free[r], free[r + 1])
         room = [bool(pending[m]) and free[m] <= s - 1 for m in modes]
         place = room if diagonal else [all(room) or not passes] * 2
+        unheated = in_delays == "unheated"
+        allowed = (in_delays is True or (unheated and states[k] not in "31"), in_delays is True or unheated)
+        fan_in = [pending[m] and here and not ok for m, here, ok in zip(modes, place, room, strict=True)]
+        if any(f and not a for f, a in zip(fan_in, allowed, strict=True)):
+            s += 1  # one column later: every pending mode then has a passthrough before the MZI
+            room = [bool(pending[m]) for m in modes]
+            place = room if diagonal else [all(room) or not passes] * 2
         for j, (m, here, has_room) in enumerate(zip(modes, place, room, strict=True)):
             if pending[m] and here:
                 if has_room:
                     signs.append((free[m], m))
                 else:
-                    in_delays.append((k, j))
+                    delays.append((k, j))
                 pending[m] = 0
             free[m] = s + 1
         slots[k] = s
@@ -118,16 +136,17 @@ def place_mesh(topo: MeshTopology, states: str, zero_state: str = "bar", compact
     if any(pending[m] and free[m] >= n_slots for m in range(n)):
         n_slots += 1  # a π after the last column: one more column of passthroughs
     signs += [(free[m], m) for m in range(n) if pending[m]]
-    return MeshPlacement(tuple(slots), tuple(sorted(signs)), n_slots, logical, True, tuple(in_delays))
+    return MeshPlacement(tuple(slots), tuple(sorted(signs)), n_slots, logical, True, tuple(delays))
 
 
 def place_network(
-    net: Any, pruned_mzi: str = "remove", compact: bool = True
+    net: Any, pruned_mzi: str = "remove", compact: bool = True, in_delays: bool | str = True
 ) -> list[tuple[MeshPlacement, MeshPlacement]]:
     """(V, U) placements of every layer of a :class:`~gf_prune.phases.NetworkPhases`.
 
     Compaction applies only with ``pruned_mzi="remove"`` (``"bar"`` keeps every slot) and to column meshes
-    (Clements, Reck): a butterfly's stages are separated by fixed permutations.
+    (Clements, Reck): a butterfly's stages are separated by fixed permutations. ``in_delays``: as
+    :func:`place_mesh`.
     """
     from gf_prune.components.mesh import slot_states
 
@@ -137,7 +156,7 @@ def place_network(
         pair = []
         for m in (layer.V, layer.U):
             states = slot_states(m.theta_live, m.phi_live, pruned_mzi)
-            pair.append(place_mesh(m.topo, states, net.zero_state, do))
+            pair.append(place_mesh(m.topo, states, net.zero_state, do, in_delays))
         out.append((pair[0], pair[1]))
     return out
 

@@ -89,6 +89,28 @@ class LayoutSection(_Section):
     compact: bool = True
     """Live MZIs in the earliest physical column their modes allow (only with ``pruned_mzi: remove``;
     ``bar`` keeps every slot): :mod:`gf_prune.compaction`."""
+    pdk: str = Field("generic", description="'generic', 'cspdk' or a module path exposing PDK (gf_prune.pdk)")
+
+    @field_validator("pdk")
+    @classmethod
+    def _pdk(cls, v: str) -> str:
+        import importlib.util
+
+        from gf_prune.pdk import BUILTIN_PDKS, check_pdk_name
+
+        check_pdk_name(v)
+        if v not in BUILTIN_PDKS:
+            try:
+                found = importlib.util.find_spec(v) is not None
+            except (ImportError, ValueError):
+                found = False
+            if not found:
+                raise ValueError(f"no module {v!r} to import (a PDK module exposing PDK)")
+        return v
+
+    io: bool = True
+    """Optical I/O: grating couplers on a 127 µm fibre pitch west and east of the chip (held as instance
+    ``core``), an alignment loopback, ``ports.csv`` and the loss budget (:mod:`gf_prune.optical_io`)."""
     route: bool = True
     """Pads north/south of the chip and a metal route per live heater (:mod:`gf_prune.wiring`):
     ``network_wired.gds``, ``pads.csv``; ``false`` skips it."""

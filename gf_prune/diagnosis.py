@@ -10,7 +10,7 @@ its offset (:func:`gf_prune.physics.mzi_phases`). Slots are found by their names
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 import numpy as np
@@ -26,7 +26,7 @@ from gf_prune.naming import (
 )
 from gf_prune.physics import mzi_transfer, wrap_to_pi
 
-__all__ = ["diagnose_block", "find_blocks", "rel_error", "slot_tag"]
+__all__ = ["diagnose_block", "find_blocks", "lost_partners", "rel_error", "slot_tag"]
 
 
 def slot_tag(name: str) -> tuple[int, str, int, int] | None:
@@ -154,15 +154,61 @@ def _port_row(name: str, port: str) -> int | None:
     return row_of(name)
 
 
-def diagnose_block(ev: _Evaluation, path: tuple[str, ...], net: Any, tol: float) -> list[str]:
+def lost_partners(
+    recnet: Mapping[str, Any], optical: Mapping[str, set[str]], gaps: Sequence[Any] | None = None
+) -> list[tuple[str, list[str], str]]:
+    """Instances of one cell whose optical ports meet no other port (in no net, not exported):
+    ``(instance, ports, detail)``, the instance with the most lost ports first. With ``gaps``
+    (:func:`gf_prune.geometry_checks.port_gaps` of the layout) the detail gives the gap to the
+    nearest facing port and the move it implies; an instance whose lost ports all face ports of
+    an instance already named (the neighbours of a moved one) is folded into that message."""
+    linked = {n[k] for n in recnet.get("nets", []) for k in ("p1", "p2")} | set(recnet.get("ports", {}).values())
+    lost = {inst: sorted(p for p in ports if f"{inst},{p}" not in linked) for inst, ports in optical.items()}
+    lost = {i: ps for i, ps in lost.items() if ps}
+    by_port = {(g.instance, g.port): g for g in gaps or () if g.instance in optical}
+    out: list[tuple[str, list[str], str]] = []
+    named: set[str] = set()
+    for inst in sorted(lost, key=lambda i: (-len(lost[i]), _slot_order(i))):
+        ports = lost[inst]
+        found = [by_port[(inst, p)] for p in ports if (inst, p) in by_port]
+        if found and all(g.partner in named for g in found) and len(found) == len(ports):
+            continue
+        named.add(inst)
+        detail = ""
+        if found:
+            gap = float(np.median([g.gap for g in found]))
+            dx, dy = float(np.median([g.dx for g in found])), float(np.median([g.dy for g in found]))
+            partners = ", ".join(
+                f"the cell's port {g.partner_port}" if g.partner == "<cell>" else f"{g.partner},{g.partner_port}"
+                for g in found
+            )
+            x, y = found[0].x, found[0].y
+            detail = (
+                f": gap {gap:.3f} µm to {partners} (port {found[0].port} at ({x:.3f}, {y:.3f}) µm in its cell "
+                f"{found[0].cell} is off its partner by dx {dx:+.3f}, dy {dy:+.3f} µm: moved?)"
+            )
+        out.append((inst, ports, detail))
+    return out
+
+
+def diagnose_block(
+    ev: _Evaluation, path: tuple[str, ...], net: Any, tol: float, gaps: Sequence[Any] | None = None
+) -> list[str]:
     """Slots (MZIs, removed MZIs, passthroughs, attenuators) and nets of one mesh/Σ block that
-    are wrong, in the order light meets them."""
+    are wrong: first the instances whose ports lost their partner (:func:`lost_partners`, with
+    the gap when ``gaps`` from the layout's geometry are given), then the rest in the order
+    light meets them."""
     cell, children = ev.children(path)
     where = "/".join(path)
     found: list[tuple[tuple, str]] = []
     # connectivity: every optical net joins one mode to itself, and ports sit on their mode
     recnet = ev.cc.recnet[cell.name]
     optical = {inst: set(ports) for inst, (ports, _) in children.items()}
+    broken = [
+        f"{where}/{inst}: {'ports' if len(ports) > 1 else 'port'} {', '.join(ports)} lost "
+        f"{'their' if len(ports) > 1 else 'its'} partner{detail}"
+        for inst, ports, detail in lost_partners(recnet, optical, gaps)
+    ]
     for net_ in recnet.get("nets", []):
         (i1, p1), (i2, p2) = _split(net_["p1"]), _split(net_["p2"])
         if p1 not in optical.get(i1, ()) or p2 not in optical.get(i2, ()):
@@ -199,11 +245,11 @@ def diagnose_block(ev: _Evaluation, path: tuple[str, ...], net: Any, tol: float)
         )
         for (inst, loc, t), (shape_err, a) in zip(items, fits, strict=True):
             err = float(np.linalg.norm(loc - np.exp(1j * ref) * t) / max(np.linalg.norm(t), 1e-300))
-            if err > tol:
+            if err > tol and (shape_err > tol or not broken):  # a block with open ports has no common phase
                 what = "transfer" if shape_err > tol else f"phase (off by {np.angle(np.exp(1j * (a - ref))):+.3g} rad)"
                 hint = _heater_hint(net, inst, loc * np.exp(-1j * ref), tol) if _is_mzi(inst) else ""
                 found.append((_slot_order(inst), f"{where}/{inst}: local {what} wrong, error {err:.3g}{hint}"))
-    return [msg for _, msg in sorted(found, key=lambda x: x[0])]
+    return broken + [msg for _, msg in sorted(found, key=lambda x: x[0])]
 
 
 def _heater_hint(net: Any, inst: str, local: np.ndarray, tol: float) -> str:

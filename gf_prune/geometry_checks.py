@@ -13,16 +13,37 @@ per distinct cell and reports, with the cell, the instances and coordinates:
 
 Sibling pairs are checked in the frame of the first instance and cached by
 (cell, cell, relative transformation), so a mesh of repeated slots costs little.
+
+The layers and minima of the region (DRC-style) checks come from the active PDK
+(:func:`gf_prune.design_rules.pdk_rules`, which cites where each figure comes from):
+
+- ``wg_width`` / ``wg_space``: waveguide core narrower / closer than the PDK allows
+  (merged, so two abutting pieces are one shape; terminator tips and grating
+  couplers, tapered on purpose, are exempt: ``exempt_cells``);
+- ``heater_width`` and ``heater_spacing`` (the ``heater_space`` rule) on the heater metal;
+- ``metal_width`` / ``metal_space``: the routing metal (routes, pads, via tops);
+- ``pad_size`` / ``pad_space``: the window of each instance of the PDK's pad cell.
+
+Each violation names the instance path(s) of the shapes involved (``layer0/U0/mzi_U0_c3_r5/theta``)
+and the location in the top cell (µm). :func:`port_gaps` pairs every optical port that
+lost its partner with the nearest one that faces it: the gap of a moved instance.
 """
 
 from __future__ import annotations
 
+import time
 from collections import defaultdict
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import klayout.db as kdb
+
+if TYPE_CHECKING:
+    from gf_prune.design_rules import DesignRules
+
+EXEMPT_CELLS: tuple[str, ...] = ("terminator", "grating_coupler")
+"""Cells tapered on purpose (absorbing tips) or drawn by the foundry (couplers): no waveguide width/space check."""
 
 
 @dataclass(frozen=True)
@@ -49,6 +70,8 @@ class GeometryResult:
     violations: list[Violation] = field(default_factory=list)
     counts: dict[str, int] = field(default_factory=dict)
     checked: dict[str, Any] = field(default_factory=dict)
+    timings_s: dict[str, float] = field(default_factory=dict)
+    rules: list[dict[str, Any]] = field(default_factory=list)
 
     @property
     def ok(self) -> bool:
@@ -69,6 +92,8 @@ class GeometryResult:
             "ok": self.ok,
             "counts": dict(self.counts),
             "checked": dict(self.checked),
+            "timings_s": dict(self.timings_s),
+            "rules": list(self.rules),
             "violations": [asdict(v) for v in self.violations[:100]],
         }
 
@@ -96,29 +121,51 @@ def _load(layout: Any) -> tuple[Any, str | None]:
 
 def check_layout(
     layout: Any,
-    wg_layer: tuple[int, int] = (1, 0),
-    heater_layer: tuple[int, int] = (47, 0),
+    wg_layer: tuple[int, int] | None = None,
+    heater_layer: tuple[int, int] | None = None,
     min_wg_spacing: float = 0.5,
-    min_heater_spacing: float = 10.0,
+    min_heater_spacing: float | None = None,
     max_violations: int = 1000,
     open_cells: tuple[str, ...] = ("terminator",),
+    rules: DesignRules | None = None,
+    exempt_cells: tuple[str, ...] = EXEMPT_CELLS,
 ) -> GeometryResult:
     """Run the checks of this module on ``layout`` (a GDS path or a component).
 
     Args:
         layout: path of a GDS written by gdsfactory (ports and instance names are
             read back from it) or a ``gf.Component``.
-        wg_layer: waveguide core layer.
-        heater_layer: heater metal layer.
-        min_wg_spacing: smallest allowed gap between waveguides of different pieces (µm).
-        min_heater_spacing: smallest allowed gap between two heaters (µm).
+        wg_layer: waveguide core layer (default: the ``wg_width`` rule's layer).
+        heater_layer: heater metal layer (default: the ``heater_width`` rule's layer).
+        min_wg_spacing: smallest allowed gap between waveguides of different pieces (µm):
+            gf_prune's own margin against coupling between nets, stricter than a foundry's space.
+        min_heater_spacing: smallest allowed gap between two heaters (µm; default: the
+            ``heater_space`` rule).
         max_violations: stop collecting after this many.
         open_cells: cells (name prefixes) whose inside may end in open ports, e.g. a
             terminator's absorbing tip; their own ports are still checked.
+        rules: the rule table (default: :func:`~gf_prune.design_rules.pdk_rules` of the active PDK).
+        exempt_cells: cells (name prefixes) left out of the width/space checks of the
+            waveguide layer: tapered tips and the foundry's own couplers.
     """
+    from gf_prune.design_rules import pdk_rules
+
+    rules = rules or pdk_rules()
+    wg_layer = wg_layer or rules["wg_width"].layer
+    heater_layer = heater_layer or rules["heater_width"].layer
+    if min_heater_spacing is None:
+        min_heater_spacing = rules["heater_space"].value
+    min_wg_spacing = max(min_wg_spacing, rules["wg_space"].value)
     comp, tmp_kcl = _load(layout)
     try:
-        return _check(comp, wg_layer, heater_layer, min_wg_spacing, min_heater_spacing, max_violations, open_cells)
+        result = _check(comp, wg_layer, heater_layer, min_wg_spacing, min_heater_spacing, max_violations, open_cells)
+        t0 = time.perf_counter()
+        _region_checks(comp, rules, result, max_violations, exempt_cells)
+        result.checked["rules"] = {r.name: r.value for r in rules.rules}
+        result.checked["pdk"] = rules.pdk
+        result.rules = rules.table()
+        result.timings_s["region_checks"] = time.perf_counter() - t0
+        return result
     finally:
         if tmp_kcl is not None:
             import kfactory as kf
@@ -285,10 +332,384 @@ def _check(
                     comp.name,
                     c.x * dbu,
                     c.y * dbu,
-                    (),
+                    _locate(ly, top, li_ht, ep.bbox()),
                     f"heaters {ep.distance() * dbu:.3f} µm apart (< {min_heater_spacing})",
                 )
             )
     result.counts = dict(counts)
     result.checked = {"cells": len(seen), "sibling_pairs": n_pairs, "heater_polygons": n_heaters}
     return result
+
+
+# ---------------------------------------------------------------------------- PDK rules
+
+
+def _record(result: GeometryResult, v: Violation, max_violations: int) -> None:
+    result.counts[v.kind] = result.counts.get(v.kind, 0) + 1
+    if len(result.violations) < max_violations:
+        result.violations.append(v)
+
+
+def _inst_path(ly: kdb.Layout, it: kdb.RecursiveShapeIterator | kdb.RecursiveInstanceIterator) -> str:
+    """Instance names from the top cell down to the current shape/instance (``layer0/U0/mzi_U0_c3_r5``)."""
+    names = []
+    for el in it.path():
+        name = el.inst().property(0)
+        names.append(str(name) if name is not None else ly.cell(el.cell_inst().cell_index).name)
+    return "/".join(names)
+
+
+def _locate(ly: kdb.Layout, top: kdb.Cell, li: int, box: kdb.Box, limit: int = 2) -> tuple[str, ...]:
+    """Instance paths of the shapes on layer ``li`` that touch ``box`` (top-cell coordinates)."""
+    out: list[str] = []
+    it = top.begin_shapes_rec_touching(li, box.enlarged(1, 1))
+    while not it.at_end() and len(out) < limit:
+        path = _inst_path(ly, it) or top.name
+        if path not in out:
+            out.append(path)
+        it.next()
+    return tuple(out)
+
+
+def _layer_region(ly: kdb.Layout, top: kdb.Cell, li: int, exempt: tuple[str, ...] = ()) -> kdb.Region:
+    it = top.begin_shapes_rec(li)
+    for prefix in exempt:
+        it.unselect_cells(f"{prefix}*")
+    return kdb.Region(it)
+
+
+def _width_space(
+    ly: kdb.Layout,
+    top: kdb.Cell,
+    rule: Any,
+    kind: str,
+    result: GeometryResult,
+    max_violations: int,
+    exempt: tuple[str, ...] = (),
+    region: kdb.Region | None = None,
+) -> int:
+    """Width (``kind="width"``, projection metric) or space (euclidean) of one layer against ``rule``;
+    returns the number of polygons checked."""
+    from gf_prune.design_rules import SNAP_UM
+
+    li = ly.find_layer(*rule.layer)
+    if li is None:
+        return 0
+    if region is None:
+        region = _layer_region(ly, top, li, exempt)
+    d = round((rule.value - SNAP_UM) / ly.dbu)
+    if d <= 0 or region.is_empty():
+        return 0
+    if kind == "width":
+        pairs = region.width_check(d, False, kdb.Metrics.Projection)
+    else:
+        pairs = region.space_check(d, False, kdb.Metrics.Euclidian)
+    for ep in pairs.each():
+        box = ep.bbox()
+        c = box.center()
+        _record(
+            result,
+            Violation(
+                rule.name,
+                top.name,
+                c.x * ly.dbu,
+                c.y * ly.dbu,
+                _locate(ly, top, li, box),
+                f"{kind} {ep.distance() * ly.dbu:.3f} µm < {rule.value:g} µm (layer {rule.layer[0]}/{rule.layer[1]})",
+            ),
+            max_violations,
+        )
+    return region.count()
+
+
+def _pad_windows(ly: kdb.Layout, top: kdb.Cell, li: int, pad_cell: str) -> list[tuple[str, kdb.Box]]:
+    """(instance path, window box in top coordinates) of every placement of the PDK's pad cell."""
+    pads = [
+        ci
+        for ci in range(ly.cells())
+        if ly.is_valid_cell_index(ci)
+        and (ly.cell(ci).name == pad_cell or ly.cell(ci).name.startswith(f"{pad_cell}_"))
+        and not ly.cell(ci).bbox(li).empty()
+    ]
+    # a container of pads (``pad_array``) matches the name too: keep the innermost pad cells only
+    pads = [ci for ci in pads if not any(other in pads for other in ly.cell(ci).called_cells())]
+    if not pads:
+        return []
+    out = []
+    it = kdb.RecursiveInstanceIterator(ly, top)
+    it.targets = pads
+    it.all_targets_enabled = False
+    while not it.at_end():
+        if it.inst_cell().cell_index() in pads:
+            box = it.inst_cell().bbox(li).transformed(it.trans() * it.current_inst_element().specific_trans())
+            name = it.current_inst_element().inst().property(0)
+            path = "/".join(p for p in (_inst_path(ly, it), str(name) if name is not None else "") if p)
+            out.append((path or it.inst_cell().name, box))
+        it.next()
+    return out
+
+
+def _pad_checks(ly: kdb.Layout, top: kdb.Cell, rules: DesignRules, result: GeometryResult, max_violations: int) -> int:
+    if not rules.pad_cell:
+        return 0
+    size, space = rules["pad_size"], rules["pad_space"]
+    li = ly.find_layer(*size.layer)
+    if li is None:
+        return 0
+    from gf_prune.design_rules import SNAP_UM
+
+    pads = _pad_windows(ly, top, li, rules.pad_cell)
+    dbu = ly.dbu
+    for name, box in pads:
+        w, h = box.width() * dbu, box.height() * dbu
+        if min(w, h) < size.value - SNAP_UM:
+            c = box.center()
+            _record(
+                result,
+                Violation(
+                    size.name, top.name, c.x * dbu, c.y * dbu, (name,), f"window {w:.3f} × {h:.3f} µm < {size.value:g}"
+                ),
+                max_violations,
+            )
+    d = round((space.value - SNAP_UM) / dbu)
+    ordered = sorted(pads, key=lambda p: p[1].left)
+    for i, (na, a) in enumerate(ordered):  # sweep in x: pads are few and spread out
+        for nb, b in ordered[i + 1 :]:
+            if b.left - a.right >= d:
+                break
+            dx = max(b.left - a.right, a.left - b.right, 0)
+            dy = max(b.bottom - a.top, a.bottom - b.top, 0)
+            gap = (dx * dx + dy * dy) ** 0.5
+            if gap < d:
+                c = (a + b).center()
+                _record(
+                    result,
+                    Violation(
+                        space.name,
+                        top.name,
+                        c.x * dbu,
+                        c.y * dbu,
+                        (na, nb),
+                        f"{gap * dbu:.3f} µm apart < {space.value:g}",
+                    ),
+                    max_violations,
+                )
+    return len(pads)
+
+
+def _first_placement(ly: kdb.Layout, top: kdb.Cell, ci: int) -> tuple[str, kdb.ICplxTrans, int]:
+    """(instance path, transformation into the top cell, number of placements) of cell ``ci``."""
+    if ci == top.cell_index():
+        return top.name, kdb.ICplxTrans(), 1
+    it = kdb.RecursiveInstanceIterator(ly, top)
+    it.targets = [ci]
+    it.all_targets_enabled = False
+    first: tuple[str, kdb.ICplxTrans] | None = None
+    n = 0
+    while not it.at_end():
+        if it.inst_cell().cell_index() == ci:
+            n += 1
+            if first is None:
+                el = it.current_inst_element()
+                name = el.inst().property(0)
+                path = "/".join(p for p in (_inst_path(ly, it), str(name) if name is not None else "") if p)
+                first = (path, it.trans() * el.specific_trans())
+        it.next()
+    return (first[0], kdb.ICplxTrans(first[1]), n) if first else (ly.cell(ci).name, kdb.ICplxTrans(), 0)
+
+
+def _cells_outside(ly: kdb.Layout, top: kdb.Cell, exempt: tuple[str, ...]) -> list[int]:
+    """Every cell reachable from ``top`` without entering a cell whose name starts with ``exempt``."""
+    seen, stack = {top.cell_index()}, [top.cell_index()]
+    while stack:
+        for child in ly.cell(stack.pop()).each_child_cell():
+            if child not in seen and not ly.cell(child).name.startswith(exempt):
+                seen.add(child)
+                stack.append(child)
+    return sorted(seen)
+
+
+def _per_cell(
+    ly: kdb.Layout,
+    top: kdb.Cell,
+    rules: tuple[Any, ...],
+    result: GeometryResult,
+    max_violations: int,
+    exempt: tuple[str, ...],
+) -> int:
+    """Width/space rules of one layer checked on each distinct cell's own shapes (merged), once per cell.
+
+    Hierarchical: a mesh of repeated slots costs one check per slot cell. Gaps between the shapes
+    of two sibling instances are the sibling check's (``spacing``, at least the rule's space).
+    A violation names the cell's first placement (instance path) and says how many there are.
+    """
+    from gf_prune.design_rules import SNAP_UM
+
+    li = ly.find_layer(*rules[0].layer)
+    if li is None:
+        return 0
+    n = 0
+    for ci in _cells_outside(ly, top, exempt):
+        cell = ly.cell(ci)
+        if cell.shapes(li).is_empty():
+            continue
+        region = kdb.Region(cell.shapes(li))
+        n += region.count()
+        for rule in rules:
+            d = round((rule.value - SNAP_UM) / ly.dbu)
+            if rule.name.endswith("width"):
+                pairs = region.width_check(d, False, kdb.Metrics.Projection)
+                what = "width"
+            else:
+                pairs = region.space_check(d, False, kdb.Metrics.Euclidian)
+                what = "space"
+            if pairs.is_empty():
+                continue
+            path, trans, count = _first_placement(ly, top, ci)
+            for ep in pairs.each():
+                c = trans * ep.bbox().center()
+                more = f", and the same in its {count - 1} other placements" if count > 1 else ""
+                _record(
+                    result,
+                    Violation(
+                        rule.name,
+                        top.name,
+                        c.x * ly.dbu,
+                        c.y * ly.dbu,
+                        (path,),
+                        f"{what} {ep.distance() * ly.dbu:.3f} µm < {rule.value:g} µm (layer "
+                        f"{rule.layer[0]}/{rule.layer[1]}, cell {cell.name}{more})",
+                    ),
+                    max_violations,
+                )
+    return n
+
+
+def _region_checks(
+    comp: Any, rules: DesignRules, result: GeometryResult, max_violations: int, exempt: tuple[str, ...]
+) -> None:
+    """The width/space/pad rules of the PDK: waveguides cell by cell, metals and pads flattened."""
+    ly: kdb.Layout = comp.kcl.layout
+    top = ly.cell(comp.cell_index())
+    n: dict[str, int] = {}
+    n["wg_polygons"] = _per_cell(ly, top, (rules["wg_width"], rules["wg_space"]), result, max_violations, exempt)
+    n["heater_metal_polygons"] = _width_space(ly, top, rules["heater_width"], "width", result, max_violations)
+    li_mt = ly.find_layer(*rules["metal_width"].layer)
+    mt = _layer_region(ly, top, li_mt) if li_mt is not None else None
+    n["metal_polygons"] = _width_space(ly, top, rules["metal_width"], "width", result, max_violations, region=mt)
+    _width_space(ly, top, rules["metal_space"], "space", result, max_violations, region=mt)
+    n["pads"] = _pad_checks(ly, top, rules, result, max_violations)
+    result.checked.update(n)
+
+
+# ---------------------------------------------------------------------------- lost partners
+
+
+@dataclass(frozen=True)
+class PortGap:
+    """An optical port of ``instance`` (in ``cell``) that meets no partner, and the nearest port
+    that faces it (``partner``, ``<cell>`` for the cell's own port): ``dx, dy`` = this port's
+    position minus the partner's (µm), ``x, y`` = this port's position in ``cell`` coordinates."""
+
+    cell: str
+    instance: str
+    port: str
+    partner: str
+    partner_port: str
+    gap: float
+    dx: float
+    dy: float
+    x: float
+    y: float
+
+
+def port_gaps(layout: Any, max_gap: float = 20.0) -> list[PortGap]:
+    """Every optical port of an instance that lost its partner (nothing meets it where it is),
+    paired with the nearest unmatched port within ``max_gap`` µm that faces it (same width, type,
+    opposite direction): the gap left by an instance moved in the GDS. Ports with no such
+    neighbour are left out (a terminator's open tip is not a lost partner)."""
+    comp, tmp_kcl = _load(layout)
+    try:
+        return _port_gaps(comp, max_gap)
+    finally:
+        if tmp_kcl is not None:
+            import kfactory as kf
+
+            kf.kcls.pop(tmp_kcl, None)
+
+
+def _port_gaps(comp: Any, max_gap: float) -> list[PortGap]:
+    kcl = comp.kcl
+    dbu = kcl.layout.dbu
+    cache: dict[int, list[tuple[str, kdb.Trans, int, str]]] = {}
+
+    def ports(ci: int) -> list[tuple[str, kdb.Trans, int, str]]:
+        if ci not in cache:
+            cache[ci] = [
+                (
+                    p.name,
+                    p.base.trans or p.base.dcplx_trans.s_trans().to_itype(dbu),
+                    p.base.cross_section.width,
+                    p.port_type,
+                )
+                for p in kcl[ci].ports
+                if p.port_type != "electrical"
+            ]
+        return cache[ci]
+
+    out: list[PortGap] = []
+    seen: set[int] = set()
+    limit = max_gap / dbu
+
+    def walk(cell: Any) -> None:
+        if cell.cell_index() in seen:
+            return
+        seen.add(cell.cell_index())
+        insts = list(cell.insts)
+        for inst in insts:
+            walk(inst.cell)
+        # (owner, port, x, y, angle the partner must face, width, type)
+        entries = []
+        for inst in insts:
+            for name, pt, w, ty in ports(inst.cell.cell_index()):
+                q = inst.trans * pt
+                entries.append((inst.name or "?", name, q.disp.x, q.disp.y, q.angle, w, ty))
+        for name, pt, w, ty in ports(cell.cell_index()):
+            entries.append(("<cell>", name, pt.disp.x, pt.disp.y, (pt.angle + 2) % 4, w, ty))
+
+        def meets(a: tuple, b: tuple) -> bool:
+            return a[5] == b[5] and a[6] == b[6] and (a[4] - b[4]) % 4 == 2
+
+        at: dict[tuple[int, int], list[tuple]] = defaultdict(list)
+        for e in entries:
+            at[e[2], e[3]].append(e)
+        lonely = [e for e in entries if not any(b is not e and meets(e, b) for b in at[e[2], e[3]])]
+        for a in lonely:
+            if a[0] == "<cell>":
+                continue
+            best = None
+            for b in lonely:
+                if b is a or b[0] == a[0] or not meets(a, b):
+                    continue
+                d = ((a[2] - b[2]) ** 2 + (a[3] - b[3]) ** 2) ** 0.5
+                if d <= limit and (best is None or d < best[0]):
+                    best = (d, b)
+            if best is not None:
+                d, b = best
+                out.append(
+                    PortGap(
+                        cell.name,
+                        a[0],
+                        a[1],
+                        b[0],
+                        b[1],
+                        d * dbu,
+                        (a[2] - b[2]) * dbu,
+                        (a[3] - b[3]) * dbu,
+                        a[2] * dbu,
+                        a[3] * dbu,
+                    )
+                )
+
+    walk(comp)
+    return out

@@ -306,13 +306,27 @@ def compile_network(
     slot_settings: dict[str, Any] | None = None,
     att_settings: dict[str, Any] | None = None,
     compact: bool = True,
+    pdk: str | None = None,
+    io: bool = True,
+    io_settings: dict[str, Any] | None = None,
     route: bool = False,
 ) -> dict[str, Any]:
     """Compile ``net`` into ``out_dir``: ``network.gds``, ``heaters.csv``, ``layout.png``, ``layout.json``.
 
+    ``pdk`` (``layout.pdk``): ``"generic"``, ``"cspdk"`` or a module path exposing ``PDK``; it is activated
+    and its cells (:func:`gf_prune.pdk.pdk_cells`) fill ``slot_settings``/``att_settings`` where not given;
+    ``layout.json`` records it under ``pdk``. None: whatever PDK is active (generic if none).
+
+    ``io`` (default): ``network.gds`` is a top cell holding the network chip as instance ``core`` (at
+    the origin, so every coordinate is the core's) with grating couplers on a 127 µm fibre pitch WEST
+    and EAST of it and an alignment loopback (:mod:`gf_prune.optical_io`, ``io_settings`` go to
+    :func:`~gf_prune.optical_io.add_fiber_io`); writes ``ports.csv`` and ``loss_budget.csv``
+    (:mod:`gf_prune.loss_budget`) and adds ``io`` and ``loss_budget_db`` to the figures.
+
     ``route``: also pads and heater routes (:func:`gf_prune.wiring.write_wired`): ``network_wired.gds``
-    (the chip as instance ``core``), ``pads.csv``, and ``pads``, ``heaters_wired``, ``pads_dense``,
-    ``die_mm``, ``standard_die``, ``wiring`` in the figures.
+    (``network.gds``'s top, or the bare chip as instance ``core``, with pads NORTH and SOUTH and the
+    routes), ``pads.csv``, and ``pads``, ``heaters_wired``, ``pads_dense``, ``die_mm``, ``standard_die``,
+    ``wiring`` in the figures.
 
     ``compact`` (default; only with ``pruned_mzi="remove"`` and ``zero_state="bar"``): live MZIs in
     the earliest physical column their modes allow (:mod:`gf_prune.compaction`). The network laid
@@ -324,32 +338,61 @@ def compile_network(
     violations are reported, not raised).
     """
     t0 = time.perf_counter()
-    placements = place_network(net, pruned_mzi, compact=compact)
-    chip = build_network(net, pruned_mzi, pitch, slot_settings, att_settings, placements=placements)
+    cells, chip_kw, layers = None, {}, {}
+    if pdk is not None:
+        from gf_prune.pdk import pdk_cells
+
+        cells = pdk_cells(pdk, pitch=pitch)
+        slot_settings = cells.slot_settings(net.zero_state) if slot_settings is None else slot_settings
+        att_settings = cells.att_settings(net.zero_state) if att_settings is None else att_settings
+        chip_kw, layers = cells.chip_kwargs(), {"wg_layer": cells.wg_layer, "heater_layer": cells.heater_layer}
+    in_delays = cells.fan_in_delays if cells is not None else True
+    placements = place_network(net, pruned_mzi, compact=compact, in_delays=in_delays)
+    chip = build_network(net, pruned_mzi, pitch, slot_settings, att_settings, placements=placements, **chip_kw)
     t1 = time.perf_counter()
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
+    top, ports, io_figures = chip, [], None
+    if io:
+        from gf_prune.optical_io import add_io, io_budget
+
+        top, ports, io_figures = add_io(chip, out, **(io_settings or {}))
+    t_io = time.perf_counter()
     gds = out / "network.gds"
-    _atomic(gds, lambda tmp: chip.write_gds(tmp))
+    _atomic(gds, lambda tmp: top.write_gds(tmp))
+    t_gds = time.perf_counter()
+    if io_figures is not None:
+        io_figures = io_budget(gds, ports, io_figures)
     t2 = time.perf_counter()
     write_heater_table(net, out / "heaters.csv", p_pi_mw, heater_placement(net, chip, placements))
     figures = layout_figures(net, chip, pruned_mzi, placements)
     files = {"gds": recorded_path(gds, out), "heaters": recorded_path(out / "heaters.csv", out)}
+    if io_figures is not None:
+        files.update({k: recorded_path(out / v, out) for k, v in io_figures.pop("files").items()})
+        figures["loss_budget_db"] = io_figures.pop("loss_budget_db")
+        figures["io"] = io_figures
     if png:
         write_png(gds, out / "layout.png")
         files["png"] = recorded_path(out / "layout.png", out)
     t3 = time.perf_counter()
-    figures["timings_s"] = {"build": t1 - t0, "write_gds": t2 - t1, "tables_png": t3 - t2}
+    figures["timings_s"] = {
+        "build": t1 - t0,
+        "io": t_io - t1 + t2 - t_gds,  # gratings, routes, ports.csv; loss budget
+        "write_gds": t_gds - t_io,
+        "tables_png": t3 - t2,
+    }
     if check:
         from gf_prune.geometry_checks import check_layout
 
-        result = check_layout(gds)
+        result = check_layout(gds, **layers)
         figures["geometry"] = result.to_dict()
         figures["timings_s"]["geometry_checks"] = time.perf_counter() - t3
+    if cells is not None:
+        figures["pdk"] = cells.record()
     if route:
         from gf_prune.wiring import write_wired
 
-        figures.update(write_wired(net, chip, out, p_pi_mw, check=check))
+        figures.update(write_wired(net, chip, out, p_pi_mw, check=check, base=top if io else None))
     files["figures"] = recorded_path(out / "layout.json", out)
     figures["files"] = files
     _atomic(out / "layout.json", lambda tmp: tmp.write_text(json.dumps(figures, indent=2)))

@@ -40,6 +40,7 @@ from dataclasses import dataclass
 from typing import Literal
 
 __all__ = [
+    "CORE_INSTANCE",
     "HEATER_KINDS",
     "LABEL_PATTERN",
     "MESHES",
@@ -49,6 +50,7 @@ __all__ = [
     "SlotName",
     "block_instance",
     "chip_port",
+    "fiber_array_instance",
     "heater_label",
     "heater_port",
     "instance_port",
@@ -254,3 +256,12 @@ def parse_heater_label(text: str, pattern: str | re.Pattern[str] = LABEL_PATTERN
         return None
     slot = parse_slot(hit["instance"])
     return None if slot is None else (slot, hit["kind"])
+
+
+CORE_INSTANCE = "core"
+"""Instance name of the network chip inside a tape-out top cell (optical I/O, pads around it)."""
+
+
+def fiber_array_instance(side: str) -> str:
+    """Instance name of the fibre array (grating column) on ``side`` (west|east) of the core."""
+    return f"fibers_{side}"

@@ -14,7 +14,15 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
-__all__ = ["activate_pdk", "extract_netlist", "load_netlist", "netlist_cache_path", "netlist_equal"]
+__all__ = [
+    "activate_pdk",
+    "core_cell",
+    "extract_netlist",
+    "load_netlist",
+    "netlist_cache_path",
+    "netlist_equal",
+    "top_cell",
+]
 
 
 def extract_netlist(
@@ -219,6 +227,24 @@ def load_netlist(layout: Any, cache: bool = False) -> dict[str, Any]:
         atomic_write_text(cache_file, text)
         return json.loads(text)["netlist"]
     return recnet
+
+
+def top_cell(recnet: Mapping[str, Any]) -> str:
+    """Name of the one cell of a recursive netlist that no other cell instantiates."""
+    used = {spec["component"] for net in recnet.values() for spec in net.get("instances", {}).values()}
+    tops = [name for name in recnet if name not in used]
+    if len(tops) != 1:
+        raise ValueError(f"cannot tell the top cell of the netlist: candidates {tops}")
+    return tops[0]
+
+
+def core_cell(recnet: Mapping[str, Any]) -> str | None:
+    """Netlist cell of the network chip when the top cell wraps it as instance ``core``
+    (:data:`gf_prune.naming.CORE_INSTANCE`: a tape-out top with optical I/O and pads), else None."""
+    from gf_prune.naming import CORE_INSTANCE
+
+    spec = recnet.get(top_cell(recnet), {}).get("instances", {}).get(CORE_INSTANCE)
+    return spec["component"] if spec and spec.get("component") in recnet else None
 
 
 def activate_pdk() -> None:

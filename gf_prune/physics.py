@@ -296,30 +296,61 @@ def phase_power_mw(phase: Any, live: Any, p_pi_mw: float = P_PI_MW_DEFAULT) -> n
     return np.where(live, heater_power_mw(np.where(live, phase, 0.0), p_pi_mw), 0.0)
 
 
-def bias_length_um(wl_um: float = WL0_UM, neff: float = NEFF_DESIGN, half_waves: int = 1) -> float:
+def bias_length_um(
+    wl_um: float = WL0_UM,
+    neff: float = NEFF_DESIGN,
+    half_waves: int | None = 1,
+    max_um: float = 200.0,
+    quarter_wave: bool = False,
+) -> float:
     """Extra arm length (µm) for a π bias: ΔL = half_waves · λ/(2·n_eff), ``half_waves`` odd.
 
     The result is a layout length, so it must lie on gdsfactory's 1 nm grid: choose
-    ``neff`` (or an odd number of ``half_waves``) so that it does.
+    ``neff`` (or an odd number of ``half_waves``) so that it does. ``half_waves=None``
+    chooses the smallest odd number for which ΔL is exact, and its half too (the biased
+    arm's two verticals each carry ΔL/2), with λ and n_eff taken as the decimals they
+    are written as: at λ = 1.55 µm, n_eff = 2.38 (cspdk's strip) gives 119 half waves,
+    ΔL = 38.750 µm (λ/(2·n_eff) = 38750/119 nm is not a whole number of nm).
 
     Args:
         wl_um: design wavelength λ (µm).
         neff: effective index of the biased arm at λ.
-        half_waves: odd number of half waves (1 = the shortest π bias).
+        half_waves: odd number of half waves (1 = the shortest π bias); None = the
+            smallest exact one.
+        max_um: with ``half_waves=None``, the longest bias accepted (µm).
+        quarter_wave: with ``half_waves=None``, also make ΔL/2 a quarter wave (+i, not −i):
+            ``half_waves`` ≡ 1 (mod 4), as a removed cross-state MZI needs (357 half waves at 2.38).
 
     Returns:
         ΔL in µm, rounded to the nm (exactly on the grid).
 
     Raises:
-        ValueError: when ``half_waves`` is even or ΔL is off the 1 nm grid.
+        ValueError: when ``half_waves`` is even, ΔL is off the 1 nm grid, or (None) no
+            odd number of half waves up to ``max_um`` is exact.
 
     >>> bias_length_um(1.55, 2.5)
     0.31
+    >>> bias_length_um(1.55, 2.38, half_waves=None)
+    38.75
     """
-    if half_waves < 1 or half_waves % 2 == 0:
-        raise ValueError(f"a π bias needs an odd number of half waves, got {half_waves}")
     if not (wl_um > 0 and neff > 0):
         raise ValueError(f"wavelength and n_eff must be > 0, got {wl_um}, {neff}")
+    if half_waves is None:
+        from fractions import Fraction
+
+        per_half = Fraction(str(wl_um)) / (2 * Fraction(str(neff)))  # λ/(2·n_eff) in µm, exact decimals
+        step = per_half / (2 * Fraction(str(GRID_UM)))  # in units of 2 nm (ΔL and ΔL/2 on the grid)
+        k = step.denominator
+        if quarter_wave and k % 4 == 3:
+            k *= 3
+        if k % 2 == 0 or k * per_half > max_um:
+            raise ValueError(
+                f"no odd number of half waves λ/(2·n_eff) = {float(per_half) * 1e3:.4f} nm up to {max_um} µm is a "
+                f"whole (even) number of nm at λ = {wl_um} µm, n_eff = {neff}: round n_eff to fewer decimals"
+            )
+        half_waves = k
+    if half_waves < 1 or half_waves % 2 == 0:
+        raise ValueError(f"a π bias needs an odd number of half waves, got {half_waves}")
     length = half_waves * wl_um / (2.0 * neff)
     nm = round(length / GRID_UM)
     if abs(nm * GRID_UM - length) > 1e-9:

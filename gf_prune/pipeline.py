@@ -345,7 +345,13 @@ def stage_layout(out: Path, cfg: RunConfig, model_path: Path | None = None) -> d
     from gf_prune.layout import compile_network
 
     figures = compile_network(
-        net, out, pruned_mzi=cfg.layout.pruned_mzi, compact=cfg.layout.compact, route=cfg.layout.route
+        net,
+        out,
+        pruned_mzi=cfg.layout.pruned_mzi,
+        compact=cfg.layout.compact,
+        pdk=cfg.layout.pdk,
+        io=cfg.layout.io,
+        route=cfg.layout.route,
     )
     write_json(out / "layout.json", figures)
     return figures

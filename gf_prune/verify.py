@@ -29,7 +29,7 @@ from gf_prune import sax_models
 from gf_prune.circuit import CompiledCircuit, Netlist, RecursiveNetlist
 from gf_prune.diagnosis import _Hierarchy, diagnose_block, find_blocks, rel_error, slot_tag
 from gf_prune.naming import HEATER_KINDS, chip_port, mode_port, parse_mode_port, slot_instance
-from gf_prune.netlist import load_netlist
+from gf_prune.netlist import core_cell, load_netlist
 from gf_prune.sax_models import WL0_UM
 
 __all__ = [
@@ -117,7 +117,7 @@ class VerifyResult:
         }
         if self.sweep is not None:
             d["sweep"] = self.sweep
-        if with_matrices:
+        if with_matrices and self.layer_matrices:
             d["layer_matrices"] = [np.asarray(m) for m in self.layer_matrices]
         return d
 
@@ -199,14 +199,29 @@ class Verifier:
     ) -> None:
         t0 = time.perf_counter()
         self.net = net
+        self.layout = layout
+        self._gaps: list[Any] | None = None
         self.recnet = load_netlist(layout, cache=netlist_cache)
         t1 = time.perf_counter()
-        self.cc = CompiledCircuit(self.recnet, cell_models=cell_models)
+        # a tape-out top (optical I/O, pads) holds the network as instance ``core``: verify that
+        self.cc = CompiledCircuit(self.recnet, top=core_cell(self.recnet), cell_models=cell_models)
         self.hier = _Hierarchy(self.cc)
         self.blocks = find_blocks(self.hier, net)
         self.phases, self.problems = slot_phases(self.cc, net)
         self.problems += self.cc.warnings
         self.timings_s = {"netlist": t1 - t0, "compile": time.perf_counter() - t1}
+
+    def port_gaps(self) -> list[Any]:
+        """Ports of the layout that lost their partner, with the gap (:func:`gf_prune.geometry_checks.port_gaps`),
+        read from the GDS or component once; empty for a netlist dict."""
+        if self._gaps is None:
+            from gf_prune.geometry_checks import port_gaps
+
+            src = self.layout
+            if isinstance(src, str | Path) and Path(src).is_dir():
+                src = Path(src) / "network.gds"
+            self._gaps = [] if isinstance(src, Mapping) else port_gaps(src)
+        return self._gaps
 
     def layer_matrices(self, wl: float = WL0_UM, phases: np.ndarray | None = None) -> list[np.ndarray]:
         """Each layer's n_out × n_in matrix from SAX (no gain; raw, global phase kept)."""
@@ -217,7 +232,33 @@ class Verifier:
         return any((mp := parse_mode_port(p)) is not None and mp.layer is not None for p in self.cc.ports)
 
     def check(self, wl: float = WL0_UM, tol: float = TOL_DEFAULT, diagnose: bool = True) -> VerifyResult:
-        """Compare every mesh, Σ column, layer and the chip with the network at ``wl``."""
+        """Compare every mesh, Σ column, layer and the chip with the network at ``wl``.
+
+        A block or chip port that no instance port meets any more (an instance moved off it in the
+        GDS) leaves no matrix to compare: the result fails with the instances that lost their
+        partner and the gap (:meth:`port_gaps`), or the missing port."""
+        try:
+            return self._check(wl, tol, diagnose)
+        except ValueError as e:
+            if "missing from the layout" not in str(e):
+                raise
+            from gf_prune.diagnosis import lost_partners
+
+            culprits = []
+            for path in dict.fromkeys(self.blocks.values()):
+                if not path:
+                    continue
+                cell, _ = self.cc.locate(path)
+                recnet = self.cc.recnet[cell.name]
+                optical = {inst: set(g.ports) for g in cell.groups for inst in g.names}
+                culprits += [
+                    f"{'/'.join(path)}/{inst}: {'ports' if len(ports) > 1 else 'port'} {', '.join(ports)} lost "
+                    f"{'their' if len(ports) > 1 else 'its'} partner{detail}"
+                    for inst, ports, detail in lost_partners(recnet, optical, self.port_gaps())
+                ]
+            return VerifyResult(wl, tol, [], [], float("inf"), [], culprits or [str(e)], [*self.problems, str(e)], {})
+
+    def _check(self, wl: float, tol: float, diagnose: bool) -> VerifyResult:
         t0 = time.perf_counter()
         ev = self.cc.evaluate_all(self.phases, wl)
         per_mesh, per_layer = [], []
@@ -245,7 +286,7 @@ class Verifier:
             for d in per_mesh:
                 if d["rel_error"] > tol:
                     path = self.blocks[(d["layer"], d["mesh"])]
-                    culprits += diagnose_block(ev, path, self.net, tol) or [
+                    culprits += diagnose_block(ev, path, self.net, tol, self.port_gaps()) or [
                         f"{d['instance']}: error {d['rel_error']:.3g}, no single slot or net to blame"
                     ]
         culprits += [p for p in self.problems if "has no heater" in p]
@@ -327,6 +368,7 @@ def verify(
     sweep: bool = False,
     plot: str | Path | None = None,
     netlist_cache: bool = False,
+    cell_models: Mapping[str, sax_models.CellModel] | None = None,
 ) -> VerifyResult:
     """Check that ``layout`` (Component, .gds, folder or recursive netlist) realises ``net``.
 
@@ -335,9 +377,9 @@ def verify(
     on a mismatch, ``culprit`` — the first slot or net whose local transfer is wrong.
     With ``sweep`` the error is also computed over 1.50–1.60 µm (and plotted to ``plot``).
     """
-    v = Verifier(layout, net, netlist_cache=netlist_cache)
+    v = Verifier(layout, net, cell_models=cell_models, netlist_cache=netlist_cache)
     res = v.check(wl, tol)
-    if sweep:
+    if sweep and res.per_layer:
         t0 = time.perf_counter()
         res.sweep = v.sweep()
         res.timings_s["sweep"] = time.perf_counter() - t0
@@ -351,7 +393,9 @@ def verify_dir(out_dir: str | Path, wl: float = WL0_UM, sweep: bool = True, tol:
 
     Writes ``DIR/wavelength_sweep.png`` when ``sweep``; the netlist read back from the GDS is kept in
     ``DIR/network.netlist.json`` and reused while the GDS bytes are unchanged. Returns :meth:`VerifyResult.to_dict`
-    with ``layer_matrices`` (list of complex arrays, no gain) for the accuracy check.
+    with ``layer_matrices`` (list of complex arrays, no gain) for the accuracy check. A chip laid out with
+    ``layout.pdk`` (recorded in ``DIR/layout.json``) is read back with that PDK active and checked with
+    the ideal models on its waveguide indices (:meth:`gf_prune.pdk.PdkCells.cell_models`).
     """
     from gf_prune.phases import NetworkPhases
 
@@ -361,5 +405,25 @@ def verify_dir(out_dir: str | Path, wl: float = WL0_UM, sweep: bool = True, tol:
         raise FileNotFoundError(f"missing file {phases} (run `gf-prune prune` first)")
     net = NetworkPhases.load(phases)
     png = out_dir / "wavelength_sweep.png" if sweep else None
-    res = verify(out_dir / "network.gds", net, wl, tol, sweep, png, netlist_cache=True)
+    models = None
+    recorded = _recorded_pdk(out_dir)
+    if recorded is not None:
+        from gf_prune.pdk import pdk_cells
+
+        models = pdk_cells(recorded).cell_models()
+    res = verify(out_dir / "network.gds", net, wl, tol, sweep, png, netlist_cache=True, cell_models=models)
     return res.to_dict(with_matrices=True)
+
+
+def _recorded_pdk(out_dir: Path) -> str | None:
+    """``layout.pdk`` recorded in ``out_dir/layout.json`` (None: not recorded, a chip of the active PDK)."""
+    import json
+
+    path = out_dir / "layout.json"
+    if not path.is_file():
+        return None
+    try:
+        rec = json.loads(path.read_text()).get("pdk")
+    except (OSError, ValueError, AttributeError):
+        return None
+    return rec.get("pdk") if isinstance(rec, dict) else None

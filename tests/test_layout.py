@@ -60,7 +60,15 @@ def live_count(net: NetworkPhases) -> int:
 
 def test_files_are_written_without_temporaries(compiled):
     _, out, figures = compiled
-    assert sorted(p.name for p in out.iterdir()) == ["heaters.csv", "layout.json", "layout.png", "network.gds"]
+    assert sorted(p.name for p in out.iterdir()) == [
+        "heaters.csv",
+        "layout.json",
+        "layout.png",
+        "loss_budget.csv",
+        "network.gds",
+        "network.netlist.json",  # read back for the loss budget, reused by the SAX check
+        "ports.csv",
+    ]
     assert (out / figures["files"]["png"]).stat().st_size > 1000
     # recorded relative to the output folder, so they stay valid when the folder is renamed
     assert figures["files"] == {
@@ -68,6 +76,8 @@ def test_files_are_written_without_temporaries(compiled):
         "heaters": "heaters.csv",
         "png": "layout.png",
         "figures": "layout.json",
+        "ports": "ports.csv",
+        "loss_budget": "loss_budget.csv",
     }
 
 
@@ -143,13 +153,19 @@ def test_gds_reads_back_with_the_same_ports(compiled):
     kcl = kf.KCLayout("test_layout_readback")
     try:
         kcl.read(str(out / "network.gds"))
-        back = kcl[kcl.layout.top_cell().cell_index()]
+        top = kcl[kcl.layout.top_cell().cell_index()]
+        core = next(i for i in top.insts if i.name == "core")  # the chip, at the origin of the I/O top cell
+        assert core.trans == kf.kdb.Trans()
+        back = core.cell
         want = {p.name: (p.base.trans, p.port_type) for p in chip.ports}
         got = {p.name: (p.base.trans, p.port_type) for p in back.ports}
         assert got == want
         assert {"l0_in0", "l0_in5", "l1_out3"} <= set(got)
         live = [f"{r['instance']}_{r['kind']}_e1" for r in net.heater_rows() if not r["pruned"]]
         assert set(live) <= set(got)
+        top_ports = {p.name: (p.base.trans, p.port_type) for p in top.ports}
+        assert {k: want[k] for k in live} == {k: top_ports[k] for k in live}  # heaters stay ports of the file
+        assert {"fiber_l0_in0", "fiber_l1_out3", "loopback1", "loopback2"} <= set(top_ports)
     finally:
         kf.kcls.pop("test_layout_readback", None)
 
