@@ -51,7 +51,6 @@ from gf_prune.phases import NetworkPhases
 from gf_prune.physics import P_PI_MW_DEFAULT
 
 __all__ = [
-    "MIN_SPACING_UM",
     "PAD_COLUMNS",
     "ROUTERS",
     "V_PI_DEFAULT",
@@ -85,11 +84,6 @@ PAD_COLUMNS = (
 
 V_PI_DEFAULT = 4.36
 """V_π of a heater when the PDK gives neither a resistance nor a heater model (pytorch-onn default)."""
-
-MIN_SPACING_UM = {"cspdk": 15.0, "generic": 10.0}
-"""Minimum metal-to-metal spacing of the routing metal, µm. cspdk: 15 µm, the ``spacing`` of its own
-metal router (``cspdk/si220/cband/tech.py``, ``route_astar_metal``, layer PAD). gdsfactory's generic
-PDK ships no metal rule: we take width = space of its ``metal_routing`` (10 µm)."""
 
 TEXT_LAYER = (66, 0)
 
@@ -128,14 +122,20 @@ class WiringResult:
 # ----------------------------------------------------------------------------- PDK facts
 
 
-def _pdk_name() -> str:
-    name = str(gf.get_active_pdk().name)
-    return "cspdk" if "cspdk" in name or "cornerstone" in name.lower() else name
+def min_metal_spacing() -> float:
+    """Minimum metal-to-metal spacing of the routing metal in the active PDK, µm: the ``metal_space``
+    rule of :func:`gf_prune.design_rules.pdk_rules` (generic: ``constants.metal_spacing`` = 10 µm;
+    cspdk: its metal router's pitch 15 µm − ``metal_routing`` width 10 µm = 5 µm); ``.source`` there."""
+    from gf_prune.design_rules import pdk_rules
+
+    return float(pdk_rules()["metal_space"].value)
 
 
-def min_metal_spacing(pdk: str | None = None) -> float:
-    """:data:`MIN_SPACING_UM` of the active (or named) PDK; the generic value for an unknown one."""
-    return MIN_SPACING_UM.get(pdk or _pdk_name(), MIN_SPACING_UM["generic"])
+def _rule(name: str) -> dict[str, Any]:
+    from gf_prune.design_rules import pdk_rules
+
+    r = pdk_rules()[name]
+    return {"value_um": float(r.value), "source": r.source}
 
 
 def heater_resistance(heater: Any = None, p_pi_mw: float = P_PI_MW_DEFAULT) -> tuple[float, str]:
@@ -562,7 +562,9 @@ def add_wiring(
         route_width: track width, µm (default: the cross-section's width, halved down to
             :data:`MIN_ROUTE_WIDTH_UM` until every channel holds its tracks and the pads fit in the
             core's x range — narrower tracks let more pad rows share the gaps between pads).
-        min_spacing: metal spacing, µm (default :func:`min_metal_spacing` of the active PDK).
+        min_spacing: metal spacing, µm (default :func:`min_metal_spacing` of the active PDK). Tracks
+            narrower than the PDK's ``metal_width`` rule are flagged in the figures
+            (``route_width_below_metal_width_rule``).
         heaters_per_ground: the most heaters returning through one ground pad.
         heater: the heater cell spec for its resistance (default the PDK's ``straight_heater_metal``).
         router: ``"paths"`` (klayout paths) or ``"gdsfactory"`` (``gf.routing.route_single``), see
@@ -677,6 +679,8 @@ def add_wiring(
         "route_width_um": w,
         "routes": {"router": router, "gdsfactory_route_single": route.routed, "drawn_paths": route.drawn},
         "min_spacing_um": s,
+        "rules": {"metal_space": _rule("metal_space"), "metal_width": _rule("metal_width")},
+        "route_width_below_metal_width_rule": w < _rule("metal_width")["value_um"] - 1e-9,
         "heaters_per_ground_max": max((g["heaters"] for g in ground_loads), default=0),
         "ground_current_mA_max": max((g["current_mA"] for g in ground_loads), default=0.0),
         "heater_resistance_ohm": resistance,
@@ -790,8 +794,10 @@ def write_wired(
     p_pi_mw: float = P_PI_MW_DEFAULT,
     check: bool = True,
     router: str = "paths",
+    base: gf.Component | None = None,
 ) -> dict[str, Any]:
-    """Wire ``chip`` (as instance ``core`` of a new top cell) and write ``network_wired.gds`` and
+    """Wire ``chip`` (as instance ``core`` of a new top cell, or ``base``'s instance ``core`` with ``base``
+    placed at the origin of the new top) and write ``network_wired.gds`` and
     ``pads.csv`` into ``out_dir``; with ``check`` read the GDS back (:func:`gf_prune.wiring_check.check_wiring`).
 
     Returns the figures for ``layout.json``: ``pads``, ``heaters_wired``, ``pads_dense``, ``die_mm``,
@@ -804,8 +810,12 @@ def write_wired(
 
     out = Path(out_dir)
     t0 = time.perf_counter()
-    top = _new_component(f"{chip.name}_wired")
-    core = top.add_ref(chip, name="core")
+    top = _new_component(f"{(base or chip).name}_wired")
+    if base is None:
+        core = top.add_ref(chip, name="core")
+    else:  # network.gds's top (core at the origin, optical I/O around it): wire around its core
+        top.add_ref(base, name="chip")
+        core = base.insts["core"]
     try:
         res = add_wiring(top, core, net, p_pi_mw, router=router)
     except WiringError as e:

@@ -245,6 +245,8 @@ def _cspdk_case(out_dir: str) -> dict:
     under the generic PDK share names with cspdk's in gdsfactory's cache)."""
     from cspdk.si220.cband import PDK
 
+    from gf_prune.design_rules import pdk_rules
+
     PDK.activate()
     net = random_network((4, 4), p_live=0.4, seed=5)
     rows = tuple((r["instance"], r["kind"]) for r in net.heater_rows() if not r["pruned"])
@@ -259,6 +261,7 @@ def _cspdk_case(out_dir: str) -> dict:
         "pads": chk.counts["pads"],
         "live": len(rows),
         "spacing": min_metal_spacing(),
+        "rule": {"value": pdk_rules()["metal_space"].value, "source": pdk_rules()["metal_space"].source},
         "routing": list(stack_layers()["routing"]),
         "figures": res.figures,
     }
@@ -281,7 +284,8 @@ def test_cspdk_small_network_routes_with_no_problem(tmp_path):
     assert proc.returncode == 0, proc.stderr[-3000:]
     out = json.loads(proc.stdout.split("RESULT=", 1)[1])
     assert out["problems"] == []
-    assert out["spacing"] == 15.0  # cspdk's own metal router spacing (tech.py)
+    assert out["spacing"] == out["rule"]["value"]  # design_rules: cspdk's router pitch 15 − width 10
+    assert "route_astar_metal" in out["rule"]["source"]
     assert out["routing"] == [41, 0]  # PAD: pads, contacts and routes on one metal
     assert out["figures"]["heaters_wired"] == out["live"] > 0
     assert out["pads"] == out["figures"]["pads"]
