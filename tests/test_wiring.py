@@ -241,8 +241,9 @@ def heater_grid_core(rows: tuple[tuple[str, str], ...], per_row: int = 4, pitch_
 
 
 def _cspdk_case(out_dir: str) -> dict:
-    """Wire a stand-in core of cspdk heaters for a small network; run in a fresh process (cells built
-    under the generic PDK share names with cspdk's in gdsfactory's cache)."""
+    """Wire a stand-in core of cspdk heaters for a small network, and a real ``layout.pdk: cspdk`` chip
+    (with its optical I/O) through ``compile_network``; run in a fresh process (cells built under the
+    generic PDK share names with cspdk's in gdsfactory's cache)."""
     from cspdk.si220.cband import PDK
 
     from gf_prune.design_rules import pdk_rules
@@ -256,7 +257,11 @@ def _cspdk_case(out_dir: str) -> dict:
     gds = f"{out_dir}/cspdk.gds"
     top.write_gds(gds)
     chk = check_wiring(gds, res.rows, min_metal_spacing())
+    from gf_prune.layout import compile_network
+
+    real = compile_network(random_network((4, 6, 3), p_live=0.4, seed=3), out_dir, pdk="cspdk", png=False, route=True)
     return {
+        "chip": {"ok": real["wiring"]["ok"], "problems": real["wiring"]["check"]["problems"], "pads": real["pads"]},
         "problems": chk.problems,
         "pads": chk.counts["pads"],
         "live": len(rows),
@@ -284,6 +289,7 @@ def test_cspdk_small_network_routes_with_no_problem(tmp_path):
     assert proc.returncode == 0, proc.stderr[-3000:]
     out = json.loads(proc.stdout.split("RESULT=", 1)[1])
     assert out["problems"] == []
+    assert out["chip"]["ok"] and out["chip"]["problems"] == [] and out["chip"]["pads"] > 0  # layout.pdk=cspdk chip
     assert out["spacing"] == out["rule"]["value"]  # design_rules: cspdk's router pitch 15 − width 10
     assert "route_astar_metal" in out["rule"]["source"]
     assert out["routing"] == [41, 0]  # PAD: pads, contacts and routes on one metal
