@@ -191,8 +191,10 @@ def tune_phases(
         nll = -jnp.mean(jnp.take_along_axis(logp, y[:, None], axis=1))
         return nll, jnp.mean(jnp.argmax(logits, axis=-1) == y)
 
-    fit_step = jax.jit(jax.value_and_grad(fit_loss))
-    train_step = jax.jit(jax.value_and_grad(lambda ph: ce(ph, xt, yt)[0]))
+    def loss(ph: jnp.ndarray, w_fit: jnp.ndarray) -> jnp.ndarray:  # one compile serves both stages
+        return w_fit * fit_loss(ph) + (1 - w_fit) * ce(ph, xt, yt)[0]
+
+    step_fn = jax.jit(jax.value_and_grad(loss))
     val_eval = jax.jit(lambda ph: ce(ph, xv, yv))
 
     ph = jnp.asarray(phases0, dtype=jnp.float64)
@@ -205,15 +207,15 @@ def tune_phases(
         stage = "fit" if e <= fit_epochs else "train"
         if e == fit_epochs + 1:
             state = (jnp.zeros_like(ph), jnp.zeros_like(ph), 0)
-        loss, grad = fit_step(ph) if stage == "fit" else train_step(ph)
+        value, grad = step_fn(ph, jnp.asarray(1.0 if stage == "fit" else 0.0))
         step, state = _adam(grad, state, lr)
         ph = ph - step
         loss_v, acc_v = (float(a) for a in val_eval(ph))
-        history.append({"epoch": e, "stage": stage, "loss": float(loss), "val_loss": loss_v, "val_acc": acc_v})
+        history.append({"epoch": e, "stage": stage, "loss": float(value), "val_loss": loss_v, "val_acc": acc_v})
         if (acc_v, -loss_v) > best[:2]:
             best = (acc_v, -loss_v, e, np.asarray(ph))
         if progress is not None and e % 25 == 0:
-            progress(f"tune {stage} epoch {e}: loss {float(loss):.4f}, val acc {acc_v:.3f}")
+            progress(f"tune {stage} epoch {e}: loss {float(value):.4f}, val acc {acc_v:.3f}")
     return TuneResult(
         np.asarray(wrap_phase(best[3])),
         best[2],

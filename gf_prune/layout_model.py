@@ -63,6 +63,7 @@ class _Plan:
     out_rows: np.ndarray  # (P_out,) rows of the external outputs
     out_ports: list[str]
     levels: list[list[_Group]]
+    stack: tuple[np.ndarray, ...] | None = None  # no sub-cells: every level padded to one shape (lax.scan)
 
 
 class LayoutModel:
@@ -227,6 +228,7 @@ class LayoutModel:
                     mats = [evs.cell_s[g.sub][self.cc.locate((*path, i))[1]][np.ix_(ro, ri)] for i in insts]
                 grp.const = np.stack(mats)
             levels.setdefault(lvl, []).append(grp)
+        levels = {k: self._merge(v) for k, v in levels.items()}
         src_rows = np.array([rows.get(port_at[i], dump) if i in port_at else dump for i in in_ports], dtype=np.int64)
         plan = _Plan(
             cell.name,
@@ -236,7 +238,67 @@ class LayoutModel:
             [cell.ports[e] for e in out_ports],
             [levels[k] for k in sorted(levels)],
         )
+        if plan.levels and not any(g.kind == "sub" for lv in plan.levels for g in lv):
+            plan.stack = self._stack(plan.levels, dump)
         return plan
+
+    def _stack(self, levels: list[list[_Group]], dump: int) -> tuple[np.ndarray, ...]:
+        """Every level's groups padded into (L, M, …) arrays: one scanned step instead of L·shapes
+        operations (padding reads and writes the dump row with zero coefficients)."""
+        n_in = max(g.in_idx.shape[1] for lv in levels for g in lv)
+        n_out = max(g.out_dst.shape[1] for lv in levels for g in lv)
+        m = max(sum(g.in_idx.shape[0] for g in lv) for lv in levels)
+        n_lv, n_coef = len(levels), 2**self._k
+        in_idx = np.full((n_lv, m, n_in), dump, dtype=np.int64)
+        out_dst = np.full((n_lv, m, n_out), dump, dtype=np.int64)
+        coef = np.zeros((n_lv, m, n_coef, n_out, n_in), dtype=complex)
+        ph_idx = np.full((n_lv, m, self._k), -1, dtype=np.int64)
+        for li, lv in enumerate(levels):
+            k = 0
+            for g in lv:
+                assert g.coef is not None and g.ph_idx is not None
+                n, i, o = g.in_idx.shape[0], g.in_idx.shape[1], g.out_dst.shape[1]
+                in_idx[li, k : k + n, :i] = g.in_idx
+                out_dst[li, k : k + n, :o] = g.out_dst
+                coef[li, k : k + n, :, :o, :i] = g.coef
+                ph_idx[li, k : k + n] = g.ph_idx
+                k += n
+        return in_idx, out_dst, coef, ph_idx
+
+    def _merge(self, groups: list[_Group]) -> list[_Group]:
+        """One ``coef`` group per instance shape at a level (constants as coefficient C_∅ only): few,
+        larger operations, which keeps the XLA compilation of the composition short."""
+        out = [g for g in groups if g.kind == "sub"]
+        by_shape: dict[tuple[int, int], list[_Group]] = {}
+        for g in groups:
+            if g.kind != "sub":
+                by_shape.setdefault((g.in_idx.shape[1], g.out_dst.shape[1]), []).append(g)
+        n_coef = 2**self._k
+        for (n_in, n_out), gs in by_shape.items():
+            coefs, idx = [], []
+            for g in gs:
+                if g.kind == "const":
+                    assert g.const is not None
+                    c = np.zeros((g.const.shape[0], n_coef, n_out, n_in), dtype=complex)
+                    c[:, 0] = g.const
+                    coefs.append(c)
+                    idx.append(np.full((g.const.shape[0], self._k), -1, dtype=np.int64))
+                else:
+                    assert g.coef is not None and g.ph_idx is not None
+                    c = np.zeros((g.coef.shape[0], n_coef, n_out, n_in), dtype=complex)
+                    c[:, : g.coef.shape[1]] = g.coef
+                    coefs.append(c)
+                    idx.append(g.ph_idx)
+            out.append(
+                _Group(
+                    "coef",
+                    np.concatenate([g.in_idx for g in gs]),
+                    np.concatenate([g.out_dst for g in gs]),
+                    coef=np.concatenate(coefs),
+                    ph_idx=np.concatenate(idx),
+                )
+            )
+        return out
 
     def _heater_indices(self, path: tuple[str, ...], cell: _Cell) -> list[int]:
         """Global phase index of each of the heater cell's own heaters, padded with −1 to k."""
@@ -254,6 +316,16 @@ class LayoutModel:
         """Output waves (P_out, E) of ``plan`` for input waves ``x`` (E_in, E) at its inputs."""
         f = jnp.zeros((plan.n_rows, x.shape[1]), dtype=jnp.complex128)
         f = f.at[plan.src_rows].add(x)
+        if plan.stack is not None:
+
+            def level(f: jnp.ndarray, arrays: tuple[jnp.ndarray, ...]) -> tuple[jnp.ndarray, None]:
+                in_idx, out_dst, coef, ph_idx = arrays
+                m = jnp.einsum("ma,maoi->moi", _factors(phasors[ph_idx]), coef)
+                y = jnp.einsum("moi,mie->moe", m, f[in_idx])
+                return f.at[out_dst.ravel()].set(y.reshape(-1, y.shape[-1])), None
+
+            f, _ = jax.lax.scan(level, f, tuple(jnp.asarray(a) for a in plan.stack))
+            return f[plan.out_rows]
         for groups in plan.levels:
             for g in groups:
                 if g.kind == "sub":
@@ -262,11 +334,7 @@ class LayoutModel:
                 else:
                     if g.kind == "coef":
                         assert g.coef is not None and g.ph_idx is not None
-                        e = phasors[g.ph_idx]  # (m, k); index −1 is the appended 1
-                        fac = jnp.ones((e.shape[0], 1), dtype=jnp.complex128)
-                        for j in range(e.shape[1]):
-                            fac = jnp.concatenate([fac, fac * e[:, j : j + 1]], axis=1)
-                        m = jnp.einsum("ma,maoi->moi", fac[:, : g.coef.shape[1]], g.coef)
+                        m = jnp.einsum("ma,maoi->moi", _factors(phasors[g.ph_idx]), g.coef)
                     else:
                         m = jnp.asarray(g.const)
                     y = jnp.einsum("moi,mie->moe", m, f[g.in_idx])
@@ -308,6 +376,14 @@ class LayoutModel:
         rows = [self.cc.ports.index(p) for p in self.outputs]
         cols = [self.cc.ports.index(p) for p in self.inputs]
         return float(np.max(np.abs(np.asarray(self.transfer(phases)) - s[np.ix_(rows, cols)])))
+
+
+def _factors(e: jnp.ndarray) -> jnp.ndarray:
+    """(m, 2^k) products Π_{j∈A} e_j of the phasors (m, k) (index −1 points at an appended 1)."""
+    fac = jnp.ones((e.shape[0], 1), dtype=jnp.complex128)
+    for j in range(e.shape[1]):
+        fac = jnp.concatenate([fac, fac * e[:, j : j + 1]], axis=1)
+    return fac
 
 
 def _is_input(port: str) -> bool:
