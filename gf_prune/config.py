@@ -104,9 +104,9 @@ class VerifySection(_Section):
     foundry_pdk: str | None = Field(
         None, description="PDK whose models simulate the chip: 'cspdk' or a module with PDK; None = layout.pdk"
     )
-    foundry_fit_epochs: int = Field(200, ge=0, description="tuning: Adam steps on the layers' fidelity (no data)")
-    foundry_tune_epochs: int = Field(150, ge=0, description="tuning: Adam steps on the training loss")
-    foundry_lr: float = Field(0.05, gt=0, description="tuning: Adam step size (rad)")
+    foundry_fit_epochs: int = Field(300, ge=0, description="tuning: Adam steps on the layers' fidelity (no data)")
+    foundry_tune_epochs: int = Field(400, ge=0, description="tuning: Adam steps on the training loss")
+    foundry_lr: float = Field(0.1, gt=0, description="tuning: Adam step size (rad)")
     foundry_sweep: bool = True
 
 

@@ -67,10 +67,7 @@ def load_pdk_models(pdk: Any) -> tuple[str, dict[str, Callable[..., Any]]]:
 
             return "generic", dict(gf.gpdk.PDK.models or {})
         path = PDK_ALIASES.get(pdk, pdk)
-        try:
-            module = importlib.import_module(path)
-        except ImportError as exc:
-            raise ValueError(f"cannot import the PDK {pdk!r} ({path}): {exc}") from None
+        module = _import_keeping_active_pdk(pdk, path)
         obj = getattr(module, "PDK", None)
         models = getattr(obj, "models", None) if obj is not None else getattr(module, "models", None)
         if callable(models):
@@ -79,6 +76,24 @@ def load_pdk_models(pdk: Any) -> tuple[str, dict[str, Callable[..., Any]]]:
             raise ValueError(f"PDK module {path!r} has no PDK.models mapping of SAX models")
         return pdk, dict(models)
     return str(getattr(pdk, "name", "pdk")), dict(getattr(pdk, "models", None) or {})
+
+
+def _import_keeping_active_pdk(pdk: str, path: str) -> Any:
+    """Import a PDK module for its models only: importing ``cspdk.si220.cband`` activates that PDK,
+    so the PDK active before (or none) is restored — the layout keeps its own cells."""
+    import gdsfactory.pdk as gpdk
+
+    before = gpdk._ACTIVE_PDK
+    try:
+        return importlib.import_module(path)
+    except ImportError as exc:
+        raise ValueError(f"cannot import the PDK {pdk!r} ({path}): {exc}") from None
+    finally:
+        if gpdk._ACTIVE_PDK is not before:
+            if before is None:
+                gpdk._ACTIVE_PDK = None
+            else:
+                before.activate()
 
 
 @dataclass(frozen=True)
@@ -205,6 +220,11 @@ def _pdk_cell_model(
         return _optical(model(wl=wl, **static, **kw))
 
     call.__name__ = f"pdk_{cell}"
+    kw_only = inspect.Parameter.KEYWORD_ONLY
+    sig_params = [inspect.Parameter("wl", kw_only, default=WL0_UM)]
+    sig_params += [inspect.Parameter("phase", kw_only, default=0.0)] if heater else []
+    sig_params += [inspect.Parameter(k, kw_only, default=params[k].default) for k in numeric]
+    call.__signature__ = inspect.Signature(sig_params)  # type: ignore[attr-defined]  # what sax.circuit reads
     try:
         ports = tuple(sorted({p for pair in call(**({"phase": 0.0} if heater else {})) for p in pair}))
     except Exception as exc:  # e.g. a cross-section the model does not know
