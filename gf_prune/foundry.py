@@ -54,6 +54,7 @@ __all__ = [
     "fidelity_detected",
     "foundry_dir",
     "network_fields_jax",
+    "plot_foundry_sweep",
     "tune_phases",
     "write_tuned_tables",
 ]
@@ -396,6 +397,43 @@ class FoundryCheck:
         return res
 
 
+def plot_foundry_sweep(sweep: Mapping[str, Any], path: str | Path) -> Path:
+    """Test accuracy and each layer's ``fidelity_detected`` vs λ, trained and tuned phases (PNG)."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    from gf_prune.io import atomic_output
+
+    fig, (ax1, ax2) = plt.subplots(1, 2, figsize=(9, 3.4), dpi=120)
+    for key, style in (("untuned", "--"), ("tuned", "-")):
+        if key not in sweep:
+            continue
+        s = sweep[key]
+        wl = np.asarray(s["wavelength_um"]) * 1e3
+        if "accuracy" in s:
+            ax1.plot(wl, np.asarray(s["accuracy"]) * 100, "o" + style, ms=3, label=f"{key} phases")
+        for li, f in enumerate(s["fidelity_detected"]):
+            ax2.plot(wl, f, "o" + style, ms=3, color=f"C{li}", label=f"layer {li}, {key}")
+    ax1.set_xlabel("wavelength (nm)")
+    ax1.set_ylabel("test accuracy (%)")
+    ax1.set_title("foundry models: accuracy")
+    ax2.set_xlabel("wavelength (nm)")
+    ax2.set_ylabel("fidelity, free output phases")
+    ax2.set_ylim(0, 1)
+    ax2.set_title("foundry models: layer fidelity")
+    for ax in (ax1, ax2):
+        ax.grid(True, alpha=0.3)
+        ax.legend(fontsize=6)
+    fig.tight_layout()
+    path = Path(path)
+    with atomic_output(path) as tmp:
+        fig.savefig(tmp, format="png")
+    plt.close(fig)
+    return path
+
+
 def _split_arrays(data: Any, split: str) -> tuple[np.ndarray, np.ndarray]:
     return np.asarray(getattr(data, f"X_{split}")), np.asarray(getattr(data, f"y_{split}"))
 
@@ -488,6 +526,9 @@ def foundry_dir(
             t4 = time.perf_counter()
             res["sweep"]["tuned"] = fc.sweep(tr.phases, test=test)
             timings["sweep"] += time.perf_counter() - t4
+    if sweep:
+        plot_foundry_sweep(res["sweep"], out / "foundry_sweep.png")
+        res.setdefault("files", {})["sweep_png"] = "foundry_sweep.png"
     timings["total"] = time.perf_counter() - t0
     res["timings_s"] = timings
     return res

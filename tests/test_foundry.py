@@ -371,3 +371,15 @@ def test_auto_on_the_generic_pdk_skips_and_true_names_the_key(small_dir):
     assert foundry_stage(small_dir, validate(RunConfig, {"verify": {"foundry": False}}), None) is None
     with pytest.raises(ValueError, match=r"verify\.foundry_pdk"):
         foundry_stage(small_dir, validate(RunConfig, {"verify": {"foundry": True}}), SimpleNamespace())
+
+
+def test_report_shows_foundry_accuracies_only_when_computed(tmp_path):
+    from gf_prune.foundry import plot_foundry_sweep
+    from gf_prune.report import _foundry_rows
+
+    rows = _foundry_rows({"accuracy.foundry": 0.1, "accuracy.foundry_tuned": 0.5, "verify.foundry.pdk": "cspdk"})
+    assert rows == [("Test accuracy, cspdk's models: trained / re-fitted phases", "10.00 % / 50.00 %")]
+    assert _foundry_rows({"accuracy.foundry": None}) == []
+    sweep = {"wavelength_um": [1.54, 1.55], "accuracy": [0.1, 0.5], "fidelity_detected": [[0.2, 0.9]]}
+    png = plot_foundry_sweep({"untuned": sweep, "tuned": sweep}, tmp_path / "s.png")
+    assert png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
