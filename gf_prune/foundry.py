@@ -59,9 +59,15 @@ __all__ = [
     "write_tuned_tables",
 ]
 
-SWEEP_WLS_UM = tuple(float(w) for w in np.round(np.linspace(1.50, 1.60, 11), 9))
-"""λ sweep of the foundry figures (µm); it holds the design wavelength. All points are solved in one
-batch: sax's ``mmi2x2`` (cspdk's) scales its spectrum to its maximum over the wavelengths of one call."""
+SWEEP_WLS_UM = tuple(
+    float(w)
+    for w in np.unique(
+        np.round(np.concatenate([np.linspace(1.50, 1.60, 11), WL0_UM + np.array([-5, -2, -0.5, 0.5, 2, 5]) * 1e-3]), 9)
+    )
+)
+"""λ sweep of the foundry figures (µm): every 10 nm plus ±0.5, ±2, ±5 nm around the design wavelength,
+which it holds. All points are solved in one batch: sax's ``mmi2x2`` (cspdk's) scales its spectrum to its
+maximum over the wavelengths of one call."""
 
 
 # ----------------------------------------------------------------------------- figures
@@ -161,13 +167,14 @@ def tune_phases(
     fit_epochs: int = 100,
     lr: float = 0.02,
     progress: Callable[[str], None] | None = None,
+    train_lr: float | None = None,
 ) -> TuneResult:
     """Re-fit the heater phases of ``lm`` (all of them: a built heater is a live one) on the data.
 
     ``fit_epochs`` Adam steps on Σ_ℓ (1 − fidelity_detected_ℓ) against the ``trained`` matrices, then
-    ``epochs`` full-batch Adam steps on the cross-entropy of ``train`` (X, y); after every step the
-    validation accuracy (ties: lower validation loss) picks the phases returned. Test data is not an
-    argument: it cannot be read.
+    ``epochs`` full-batch Adam steps (step size ``train_lr``, default ``lr``) on the cross-entropy of
+    ``train`` (X, y); after every step the validation accuracy (ties: lower validation loss) picks the
+    phases returned. Test data is not an argument: it cannot be read.
     """
     t0 = time.perf_counter()
     shapes = [np.asarray(t).shape for t in trained]
@@ -209,7 +216,7 @@ def tune_phases(
         if e == fit_epochs + 1:
             state = (jnp.zeros_like(ph), jnp.zeros_like(ph), 0)
         value, grad = step_fn(ph, jnp.asarray(1.0 if stage == "fit" else 0.0))
-        step, state = _adam(grad, state, lr)
+        step, state = _adam(grad, state, lr if stage == "fit" or train_lr is None else train_lr)
         ph = ph - step
         loss_v, acc_v = (float(a) for a in val_eval(ph))
         history.append({"epoch": e, "stage": stage, "loss": float(value), "val_loss": loss_v, "val_acc": acc_v})
