@@ -367,7 +367,7 @@ def test_auto_on_the_generic_pdk_skips_and_true_names_the_key(small_dir):
 
     res = foundry_stage(small_dir, RunConfig(), SimpleNamespace())
     assert "no SAX models" in res["skipped"] and res["pdk"] == "generic"
-    assert res["timings_s"]["total"] < 1.0
+    assert "accuracy" not in res and res["timings_s"]["total"] < 2.0  # a look-up, nothing simulated
     assert foundry_stage(small_dir, validate(RunConfig, {"verify": {"foundry": False}}), None) is None
     with pytest.raises(ValueError, match=r"verify\.foundry_pdk"):
         foundry_stage(small_dir, validate(RunConfig, {"verify": {"foundry": True}}), SimpleNamespace())
