@@ -383,3 +383,23 @@ def test_report_shows_foundry_accuracies_only_when_computed(tmp_path):
     sweep = {"wavelength_um": [1.54, 1.55], "accuracy": [0.1, 0.5], "fidelity_detected": [[0.2, 0.9]]}
     png = plot_foundry_sweep({"untuned": sweep, "tuned": sweep}, tmp_path / "s.png")
     assert png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+
+
+def test_an_mzi_built_from_cspdk_cells_maps_to_cspdk_models_only(pdk_models):
+    """The cell names cspdk's own cells give in a netlist (the "pdk" helper's chip) all find a model."""
+    import gdsfactory as gf
+    from cspdk.si220.cband import PDK
+    from gf_prune.components import mzi_unit
+
+    PDK.activate()
+    try:
+        recnet = extract_netlist(mzi_unit(bias_length=0.326))
+    finally:
+        gf.gpdk.PDK.activate()
+    fm = foundry_cell_models(recnet, pdk_models, "cspdk")
+    assert fm.fallbacks == [] and not fm.warnings
+    assert set(fm.mapping) == {"mmi2x2", "straight", "bend_euler", "straight_heater_metal"}
+    cc = CompiledCircuit(recnet, cell_models=fm.cell_models)
+    s = cc.evaluate(np.zeros(len(cc.slots)))
+    power = np.sum(np.abs(s[:, cc.ports.index("o1")]) ** 2)
+    assert 0.5 < power < 1.0  # lossy (two 0.3 dB MMIs, 3 dB/cm), nothing amplified
