@@ -391,10 +391,12 @@ def test_an_mzi_built_from_cspdk_cells_maps_to_cspdk_models_only(pdk_models):
     from cspdk.si220.cband import PDK
     from gf_prune.components import mzi_unit
 
+    gf.clear_cache()  # cells are cached by name and settings, not by PDK
     PDK.activate()
     try:
         recnet = extract_netlist(mzi_unit(bias_length=0.326))
     finally:
+        gf.clear_cache()
         gf.gpdk.PDK.activate()
     fm = foundry_cell_models(recnet, pdk_models, "cspdk")
     assert fm.fallbacks == [] and not fm.warnings
