@@ -307,11 +307,12 @@ def test_tuning_ignores_test_labels_and_never_loses_validation(small_dir, small_
 
 def test_tuned_tables_keep_columns_and_physics(small_dir):
     from gf_prune.foundry import write_tuned_tables
-    from gf_prune.netlist import load_netlist
+    from gf_prune.netlist import core_cell, load_netlist
     from gf_prune.physics import heater_power_mw
 
     _write_pads(small_dir)
-    cc = CompiledCircuit(load_netlist(small_dir / "network.gds"))
+    recnet = load_netlist(small_dir / "network.gds")
+    cc = CompiledCircuit(recnet, top=core_cell(recnet))  # the network chip inside the I/O top
     phases = np.random.default_rng(5).uniform(-7, 7, len(cc.slots))  # any real values: written wrapped
     assert write_tuned_tables(small_dir, cc.slots, phases) == {"heaters": "tuned/heaters.csv", "pads": "tuned/pads.csv"}
 
