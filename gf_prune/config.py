@@ -121,6 +121,18 @@ class VerifySection(_Section):
     wavelength_um: float = Field(1.55, gt=0)
     sweep: bool = True
     tolerance: float = Field(1e-6, gt=0)
+    foundry: Literal["auto"] | bool = Field(
+        "auto",
+        description="simulate the chip with the PDK's own SAX models and tune its phases (gf_prune.foundry): "
+        "auto = when that PDK has models (gdsfactory's generic PDK has none: skipped, nothing computed)",
+    )
+    foundry_pdk: str | None = Field(
+        None, description="PDK whose models simulate the chip: 'cspdk' or a module with PDK; None = layout.pdk"
+    )
+    foundry_fit_epochs: int = Field(300, ge=0, description="tuning: Adam steps on the layers' fidelity (no data)")
+    foundry_tune_epochs: int = Field(400, ge=0, description="tuning: Adam steps on the training loss")
+    foundry_lr: float = Field(0.1, gt=0, description="tuning: Adam step size (rad)")
+    foundry_sweep: bool = True
 
 
 class PruneConfigError(ValueError):

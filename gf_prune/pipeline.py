@@ -373,6 +373,10 @@ def stage_verify(out: Path, cfg: RunConfig, data: Dataset | None = None) -> dict
     res.pop("layer_matrices", None)
     res["tolerance"] = cfg.verify.tolerance
     res["passed"] = bool(res.get("max_rel_error", np.inf) <= cfg.verify.tolerance)
+    from gf_prune.foundry import foundry_stage  # the PDK's own models, and layout-in-the-loop tuning
+
+    if (foundry := foundry_stage(out, cfg, data)) is not None:
+        res["foundry"] = foundry
     write_json(out / "verify.json", res)
     return res
 
@@ -437,6 +441,8 @@ def build_report(out: Path, cfg: RunConfig, data: Dataset, timings: dict[str, fl
             "pruned": accuracy(pruned, data.X_test, data.y_test),
             "sax": verify.get("accuracy_sax"),
             "sax_same_class_fraction": verify.get("same_class_fraction"),
+            "foundry": verify.get("foundry", {}).get("accuracy"),
+            "foundry_tuned": verify.get("foundry", {}).get("accuracy_tuned"),
             "val_dense": accuracy(dense, data.X_val, data.y_val) if dense is not None else None,
             "val_pruned": accuracy(pruned, data.X_val, data.y_val),
             "split": "dense/pruned/sax: test split (reported only); val_*: validation split (every choice)",

@@ -221,6 +221,16 @@ def _make_plots(
 
 
 # ---------------------------------------------------------------------- sections
+def _foundry_rows(flat: Mapping[str, Any]) -> list[tuple[str, str]]:
+    """The foundry-model accuracies (gf_prune.foundry), when the verify stage computed them."""
+    acc_f = _num(flat, "accuracy.foundry")
+    if acc_f is None:
+        return []
+    pdk = _str(flat, "verify.foundry.pdk") or "the PDK"
+    tuned = _num(flat, "accuracy.foundry_tuned")
+    return [(f"Test accuracy, {pdk}'s models: trained / re-fitted phases", f"{_pct(acc_f, 2)} / {_pct(tuned, 2)}")]
+
+
 def _summary(flat: Mapping[str, Any], heaters: Mapping[str, float] | None) -> str:
     acc_d = _num(flat, "accuracy.dense")
     acc_p = _num(flat, "accuracy.pruned")
@@ -276,6 +286,7 @@ def _summary(flat: Mapping[str, Any], heaters: Mapping[str, float] | None) -> st
         ("Test accuracy, dense (trained)", _pct(acc_d, 2)),
         ("Test accuracy, pruned (phase model)", _pct(acc_p, 2) + delta(acc_p)),
         ("Test accuracy, SAX-simulated layout", _pct(acc_s, 2) + delta(acc_s)),
+        *_foundry_rows(flat),
         (
             "Validation accuracy, dense / pruned",
             f"{_pct(_num(flat, 'accuracy.val_dense'), 2)} / {_pct(_num(flat, 'accuracy.val_pruned'), 2)}",

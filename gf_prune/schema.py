@@ -34,6 +34,8 @@ class Accuracy(_Open):
     dense: float | None = Field(description="test accuracy of the dense network")
     pruned: float = Field(description="test accuracy of the laid-out (pruned) network")
     sax: float | None = Field(None, description="test accuracy of the SAX-simulated layout")
+    foundry: float | None = Field(None, description="test accuracy with the PDK's own models (gf_prune.foundry)")
+    foundry_tuned: float | None = Field(None, description="the same after layout-in-the-loop tuning")
     val_dense: float | None = None
     val_pruned: float | None = None
 
