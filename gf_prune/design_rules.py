@@ -17,7 +17,7 @@ rule              layer from              generic PDK                   cspdk si
 ``heater_width``  xs ``heater_metal``     2.5: ``heater_metal`` width   2.5: TECH.width_heater
 ``heater_space``  xs ``heater_metal``     10: constants.metal_spacing   10: gf_prune's thermal margin
                                                                         (cspdk states none)
-``metal_width``   xs ``metal_routing``    10: ``metal_routing`` width   10: TECH.width_metal
+``metal_width``   xs ``metal_routing``    1.0: gplugins' DRC deck, M3   10: TECH.width_metal
 ``metal_space``   xs ``metal_routing``    10: constants.metal_spacing   5: ``route_astar_metal`` pitch 15
                                                                         − ``metal_routing`` width 10
 ``pad_size``      the PDK's ``pad`` cell  80: constants.pad_size        90: ``pad`` cell's default size
@@ -46,6 +46,9 @@ __all__ = ["DesignRules", "Rule", "pdk_rules"]
 GPLUGINS_WG_RULE_UM = 0.2
 """``check_width``/``check_space`` of layer WG in gplugins' DRC deck for the generic layer map
 (``gplugins/klayout/drc/write_drc.py``): the generic PDK's only stated waveguide rule."""
+GPLUGINS_M3_WIDTH_UM = 1.0
+"""``check_width(layer="M3", value=1.0)`` in the same deck: the generic PDK's only stated minimum width of
+its routing metal (``metal_routing`` is drawn on M3 at 10 µm, a drawing default, not a minimum)."""
 HEATER_SPACE_DEFAULT_UM = 10.0
 """gf_prune's heater-to-heater margin (thermal crosstalk) where a PDK states no metal spacing."""
 SNAP_UM = 0.002
@@ -138,7 +141,10 @@ def pdk_rules(pdk: Any = None) -> DesignRules:
         rules.append(
             Rule("heater_space", ht_layer, HEATER_SPACE_DEFAULT_UM, "gf_prune thermal margin (PDK states none)")
         )
-    rules.append(Rule("metal_width", mt_layer, mt_w, f"{name}: width of cross-section 'metal_routing'"))
+    if name == "generic":
+        rules.append(Rule("metal_width", mt_layer, GPLUGINS_M3_WIDTH_UM, f"{deck}: M3 width"))
+    else:
+        rules.append(Rule("metal_width", mt_layer, mt_w, f"{name}: width of cross-section 'metal_routing'"))
     router = (getattr(pdk, "routing_strategies", None) or {}).get("route_astar_metal")
     router_pitch = getattr(router, "keywords", {}).get("spacing") if router is not None else None
     if spacing is not None:

@@ -39,6 +39,9 @@ from typing import TYPE_CHECKING, Any
 
 import klayout.db as kdb
 
+NON_OPTICAL = frozenset({"electrical", "pad", "dc", "placement"})
+"""gdsfactory port types that carry no light (a pad's ``pad`` port, heater contacts): never ``dangling``."""
+
 if TYPE_CHECKING:
     from gf_prune.design_rules import DesignRules
 
@@ -228,9 +231,9 @@ def _check(
         rb = kdb.Region(ly.cell(cb).begin_shapes_rec_overlapping(li_wg, window.transformed(rel.inverted())))
         rb = rb.merged().transformed(rel)
         zone_boxes = []
-        pb = {(rel * t).disp for _, t, _, ty in ports(cb) if ty != "electrical"}
+        pb = {(rel * t).disp for _, t, _, ty in ports(cb) if ty not in NON_OPTICAL}
         for _, t, w, ty in ports(ca):
-            if ty != "electrical" and t.disp in pb:
+            if ty not in NON_OPTICAL and t.disp in pb:
                 h = w // 2 + s_wg + 2
                 zone_boxes.append(kdb.Box(t.disp.x - h, t.disp.y - h, t.disp.x + h, t.disp.y + h))
         zones = kdb.Region()
@@ -277,12 +280,12 @@ def _check(
             box = inst.instance.bbox(li_wg) if li_wg is not None else kdb.Box()
             items.append((inst.name or f"#{sub_ci}", sub_ci, t, box))
             for pname, pt, w, ty in ports(sub_ci):
-                if ty == "electrical":
+                if ty in NON_OPTICAL:
                     continue
                 q = t * pt
                 port_map[q.disp.x, q.disp.y].append((inst.name or "?", pname, q.angle, w, ty))
         for pname, pt, w, ty in ports(ci):
-            if ty != "electrical":
+            if ty not in NON_OPTICAL:
                 port_map[pt.disp.x, pt.disp.y].append(("<cell>", pname, (pt.angle + 2) % 4, w, ty))
         # every optical instance port meets another (or is exported by the cell)
         for (x, y), plist in port_map.items() if not cell.name.startswith(open_cells) else ():
@@ -653,7 +656,7 @@ def _port_gaps(comp: Any, max_gap: float) -> list[PortGap]:
                     p.port_type,
                 )
                 for p in kcl[ci].ports
-                if p.port_type != "electrical"
+                if p.port_type not in NON_OPTICAL
             ]
         return cache[ci]
 

@@ -393,6 +393,17 @@ def compile_network(
         from gf_prune.wiring import write_wired
 
         figures.update(write_wired(net, chip, out, p_pi_mw, check=check, base=top if io else None))
+        wired = out / "network_wired.gds"
+        if wired.is_file() and figures.get("wiring", {}).get("files"):
+            t4 = time.perf_counter()
+            if check:  # the PDK's rules on the hand-off GDS too: routes and pads included
+                from gf_prune.geometry_checks import check_layout
+
+                figures["wiring"]["geometry"] = check_layout(wired, **layers).to_dict()
+            if png:
+                write_png(wired, out / "layout_wired.png")
+                files["png_wired"] = recorded_path(out / "layout_wired.png", out)
+            figures["wiring"]["timings_s"]["geometry_png"] = time.perf_counter() - t4
     files["figures"] = recorded_path(out / "layout.json", out)
     figures["files"] = files
     _atomic(out / "layout.json", lambda tmp: tmp.write_text(json.dumps(figures, indent=2)))

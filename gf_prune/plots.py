@@ -7,6 +7,7 @@
   pruning round, from the per-round records (missing keys are tolerated).
 - :func:`plot_power_bars` — static power per layer and mesh, θ and φ apart,
   pruned (and dense, when given).
+- :func:`plot_pad_map` — the pads of a wired chip and the live heaters they drive.
 
 All writers save through :func:`gf_prune.io.atomic_output` and return the path.
 Mode 0 is drawn at the top, light travels left to right (V → Σ → U).
@@ -376,3 +377,59 @@ def _save(fig: Any, path: str | Path) -> Path:
     finally:
         plt.close(fig)
     return target
+
+
+def plot_pad_map(pads_csv: str | Path, heaters_csv: str | Path, path: str | Path) -> Path:
+    """Pad map of a wired chip: every pad at its place (signal: by heater power; ground: black), every
+    live heater, and a thin line from each signal pad to its heater (``pads.csv``, ``heaters.csv``)."""
+    import csv
+
+    with Path(pads_csv).open() as f:
+        pads = list(csv.DictReader(f))
+    with Path(heaters_csv).open() as f:
+        heaters = {
+            (r["layer"], r["mesh"], r["column"], r["row"], r["kind"]): r for r in csv.DictReader(f) if r.get("x_um")
+        }
+    fig, ax = plt.subplots(figsize=(10, 6))
+    hx = [float(r["x_um"]) / 1e3 for r in heaters.values()]
+    hy = [float(r["y_um"]) / 1e3 for r in heaters.values()]
+    ax.scatter(hx, hy, s=4, c="#999999", label="live heater", zorder=1)
+    signal = [p for p in pads if p["kind"] != "ground"]
+    ground = [p for p in pads if p["kind"] == "ground"]
+    for p in signal:
+        h = heaters.get((p["layer"], p["mesh"], p["column"], p["row"], p["kind"]))
+        if h is not None:
+            xs = (float(p["x_um"]) / 1e3, float(h["x_um"]) / 1e3)
+            ys = (float(p["y_um"]) / 1e3, float(h["y_um"]) / 1e3)
+            ax.plot(xs, ys, lw=0.3, color="#56B4E9", alpha=0.6, zorder=0)
+    power = np.array([float(p["power_mw"] or 0.0) for p in signal])
+    sc = ax.scatter(
+        [float(p["x_um"]) / 1e3 for p in signal],
+        [float(p["y_um"]) / 1e3 for p in signal],
+        s=10,
+        marker="s",
+        c=power,
+        cmap="viridis",
+        label="signal pad",
+        zorder=2,
+    )
+    ax.scatter(
+        [float(p["x_um"]) / 1e3 for p in ground],
+        [float(p["y_um"]) / 1e3 for p in ground],
+        s=10,
+        marker="s",
+        c="black",
+        label="ground pad",
+        zorder=2,
+    )
+    fig.colorbar(sc, ax=ax, label="heater power (mW)")
+    ax.set_xlabel("x (mm)")
+    ax.set_ylabel("y (mm)")
+    ax.set_aspect("equal")
+    ax.set_title(f"{len(signal)} signal pads, {len(ground)} ground pads")
+    ax.legend(loc="upper right", fontsize=8)
+    fig.tight_layout()
+    with atomic_output(Path(path)) as tmp:
+        fig.savefig(tmp, dpi=120, format="png")
+    plt.close(fig)
+    return Path(path)

@@ -62,6 +62,7 @@ from gf_prune.report_html import (  # noqa: F401 (re-exported)
     layout_body,
     power_table,
     robustness_body,
+    tapeout_body,
     verify_body,
 )
 from gf_prune.schema import PRUNING_KEYS
@@ -76,6 +77,8 @@ ROUNDS_PNG = "rounds.png"
 MESH_MAPS_PNG = "mesh_maps.png"
 POWER_BARS_PNG = "power_bars.png"
 LAYOUT_PNG = "layout.png"
+LAYOUT_WIRED_PNG = "layout_wired.png"
+PAD_MAP_PNG = "pad_map.png"
 SWEEP_PNG = "wavelength_sweep.png"
 ROBUSTNESS_PNG = "robustness.png"
 ROBUSTNESS_JSON = "robustness.json"
@@ -210,6 +213,11 @@ def _make_plots(
             plots.plot_rounds(rounds, folder / ROUNDS_PNG, dense_accuracy=_num(flat, "accuracy.dense"))
         except Exception as exc:
             notes.append(f"rounds plot failed: {exc}")
+    if (folder / "pads.csv").is_file() and (folder / "heaters.csv").is_file():
+        try:
+            plots.plot_pad_map(folder / "pads.csv", folder / "heaters.csv", folder / PAD_MAP_PNG)
+        except Exception as exc:
+            notes.append(f"pad map failed: {exc}")
     if net is not None:
         try:
             plots.plot_mesh_maps(net, folder / MESH_MAPS_PNG, p_pi)
@@ -485,6 +493,15 @@ def write_report(out_dir: str | Path, report: Mapping[str, Any] | None = None, m
         '<section id="layout"><h2>Layout</h2>'
         + _figure(folder, LAYOUT_PNG, "Layout of network.gds", "the layout stage has not written its picture.")
         + layout_body(layout)
+        + "</section>"
+    )
+    sections.append(
+        '<section id="tapeout"><h2>Tape-out: I/O, pads, checks</h2>'
+        + _figure(
+            folder, LAYOUT_WIRED_PNG, "network_wired.gds: the chip with gratings, pads and routes", "no wired chip."
+        )
+        + _figure(folder, PAD_MAP_PNG, "Pad map: each signal pad and the heater it drives", "no pads.csv.")
+        + tapeout_body(layout, verify)
         + "</section>"
     )
     sections.append(

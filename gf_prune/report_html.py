@@ -304,3 +304,83 @@ def robustness_body(rob: Mapping[str, Any]) -> str:
     if not parts:  # an unknown layout of the summary: show its scalars
         return _kv_table(_flatten({k: v for k, v in rob.items() if k != "config"}), 60)
     return "".join(parts)
+
+
+def _check_row(label: str, check: Any) -> tuple[str, str] | None:
+    if not isinstance(check, Mapping) or "ok" not in check:
+        return None
+    counts = check.get("counts") or {}
+    n = check.get("n_problems", sum(counts.values()) if isinstance(counts, Mapping) else 0)
+    what = ", ".join(f"{k}: {v}" for k, v in counts.items()) if isinstance(counts, Mapping) and counts else ""
+    verdict = (
+        "<span class='ok'>0 violations</span>" if check["ok"] else f"<span class='bad'>{_e(n)} ({_e(what)})</span>"
+    )
+    return (label, verdict)
+
+
+def tapeout_body(layout: Mapping[str, Any], verify: Mapping[str, Any]) -> str:
+    """The hand-off: PDK, optical I/O and loss budget, pads and die, rule/connectivity checks, foundry models."""
+    flat = _flatten(layout)
+    rows: list[tuple[str, str]] = []
+    if (pdk := _str(flat, "pdk.name")) is not None:
+        rows.append(("PDK", _e(pdk)))
+    if (n := _num(flat, "io.fibers")) is not None:
+        rows.append(
+            ("fibres (gratings, incl. loopback)", f"{_int(n)} on a {_num(flat, 'io.pitch_um') or 0:g} µm pitch")
+        )
+    worst = layout.get("loss_budget_db", {}).get("worst") if isinstance(layout.get("loss_budget_db"), Mapping) else None
+    if isinstance(worst, Mapping):
+        path = worst.get("max_path") or {}
+        rows.append(
+            (
+                "worst optical path",
+                f"{_e(worst.get('input'))} → {_e(worst.get('output'))}: {worst.get('max_dB', 0):.1f} dB "
+                f"({_e(path.get('mmis'))} MMIs, {_e(path.get('bends'))} bends, "
+                f"{(path.get('length_um') or 0) / 1e3:.1f} mm, {_e(path.get('gratings'))} gratings)",
+            )
+        )
+    if (lb := _num(flat, "loss_budget_db.loopback.dB")) is not None:
+        rows.append(("alignment loopback", f"{lb:.1f} dB"))
+    srcs = flat.get("loss_budget_db.figures.sources.mmi_dB")
+    if isinstance(srcs, str):
+        rows.append(("loss figures from", _e(srcs)))
+    if (pads := _num(flat, "pads")) is not None:
+        rows.append(
+            (
+                "pads (signal + ground) / dense chip",
+                f"{_int(_num(flat, 'wiring.pads_signal'))} + {_int(_num(flat, 'wiring.pads_ground'))} = {_int(pads)}"
+                f" / {_int(_num(flat, 'pads_dense'))}",
+            )
+        )
+        rows.append(("heaters wired", _int(_num(flat, "heaters_wired"))))
+        rows.append(
+            (
+                "ground sharing",
+                f"≤ {_int(_num(flat, 'wiring.heaters_per_ground_max'))} heaters per ground pad, worst return "
+                f"{_num(flat, 'wiring.ground_current_mA_max') or 0:.1f} mA",
+            )
+        )
+        rows.append(
+            (
+                "pad pitch, rows per edge",
+                f"{_num(flat, 'wiring.pad_pitch_um') or 0:g} µm, {_e(flat.get('wiring.pad_rows_per_edge'))}",
+            )
+        )
+    die = layout.get("die_mm")
+    if isinstance(die, list) and len(die) == 2:
+        rows.append(("die", f"{die[0]:.2f} mm × {die[1]:.2f} mm"))
+    if isinstance(flat.get("standard_die.split"), str):
+        rows.append(("standard die", _e(flat["standard_die.split"])))
+    for label, check in (
+        ("rule checks, network.gds", layout.get("geometry")),
+        ("rule checks, network_wired.gds", (layout.get("wiring") or {}).get("geometry")),
+        ("pad ↔ heater connectivity", (layout.get("wiring") or {}).get("check")),
+    ):
+        if (row := _check_row(label, check)) is not None:
+            rows.append(row)
+    foundry = verify.get("foundry") if isinstance(verify.get("foundry"), Mapping) else {}
+    if isinstance(foundry.get("skipped"), str):
+        rows.append(("foundry-model simulation", _e(foundry["skipped"])))
+    if not rows:
+        return '<p class="note">No tape-out figures in layout.json.</p>'
+    return _table(("item", "value"), rows)

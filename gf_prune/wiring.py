@@ -806,6 +806,7 @@ def write_wired(
     import time
     from pathlib import Path
 
+    from gf_prune.geometry_checks import NON_OPTICAL
     from gf_prune.io import atomic_output, recorded_path
 
     out = Path(out_dir)
@@ -814,7 +815,8 @@ def write_wired(
     if base is None:
         core = top.add_ref(chip, name="core")
     else:  # network.gds's top (core at the origin, optical I/O around it): wire around its core
-        top.add_ref(base, name="chip")
+        ref = top.add_ref(base, name="chip")
+        top.add_ports([p for p in ref.ports if p.port_type not in NON_OPTICAL])  # the fibre ports stay the chip's
         core = base.insts["core"]
     try:
         res = add_wiring(top, core, net, p_pi_mw, router=router)

@@ -55,7 +55,7 @@ def test_rules_are_the_generic_pdks_own_figures(generic):
     assert generic["heater_width"].layer == (47, 0)  # LAYER.HEATER
     assert generic["metal_space"].layer == (49, 0)  # metal_routing: LAYER.M3
     assert generic["heater_width"].value == pdk.get_cross_section("heater_metal").width
-    assert generic["metal_width"].value == pdk.get_cross_section("metal_routing").width
+    assert generic["metal_width"].value == 1.0  # gplugins' deck for the generic layers: M3 width
     assert generic["metal_space"].value == pdk.constants.metal_spacing
     assert generic["pad_size"].value == min(pdk.constants.pad_size)
     assert generic["pad_space"].value == pdk.constants.pad_pitch - max(pdk.constants.pad_size)
@@ -89,7 +89,7 @@ def _rect_cell(name: str, layer, boxes) -> gf.Component:
         ("wg_space", "wg_space", [(0, 0, 20, 0.5), (0, 0.6, 20, 1.1)]),  # two cores 0.1 µm apart
         ("heater_width", "heater_width", [(0, 0, 50, 1.0)]),  # 1 µm heater metal
         ("heater_spacing", "heater_space", [(0, 0, 50, 3), (0, 6, 50, 9)]),  # heaters 3 µm apart
-        ("metal_width", "metal_width", [(0, 0, 100, 4)]),  # a 4 µm route
+        ("metal_width", "metal_width", [(0, 0, 100, 0.6)]),  # a 0.6 µm route
         ("metal_space", "metal_space", [(0, 0, 100, 10), (0, 14, 100, 24)]),  # routes 4 µm apart
     ],
 )

@@ -325,6 +325,29 @@ def test_compile_network_with_route_writes_pads_csv_and_figures(tmp_path):
     assert die["fits"] == (saved["pads"] <= 31 and saved["die_mm"][0] <= 11.47 and saved["die_mm"][1] <= 4.9)
 
 
+def test_the_hand_off_gds_passes_the_pdk_rules_and_the_report_says_so(tmp_path):
+    """network_wired.gds (I/O, pads, routes) gets the same rule checks as network.gds; the report's tape-out
+    section shows them, and the pad map is drawn from pads.csv and heaters.csv."""
+    import csv
+
+    from gf_prune.layout import compile_network
+    from gf_prune.plots import plot_pad_map
+    from gf_prune.report_html import tapeout_body
+
+    net = random_network((6, 6, 4), p_live=0.4, seed=3)
+    figs = compile_network(net, tmp_path, png=False, route=True, io=True)
+    assert figs["geometry"]["ok"] and figs["wiring"]["geometry"]["ok"], figs["wiring"]["geometry"].get("violations")
+    checked = figs["wiring"]["geometry"]["checked"]
+    assert checked["pads"] == figs["pads"]  # every pad window was seen by the pad rules
+    html = tapeout_body(figs, {})
+    assert html.count("0 violations") == 3  # both GDS files and the pad ↔ heater connectivity
+    assert f"= {figs['pads']} / {figs['pads_dense']}" in html
+    with (tmp_path / "ports.csv").open() as f:
+        assert str(sum(1 for _ in csv.DictReader(f))) in html  # every fibre counted
+    png = plot_pad_map(tmp_path / "pads.csv", tmp_path / "heaters.csv", tmp_path / "pad_map.png")
+    assert png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+
+
 def test_route_false_is_the_config_switch_and_writes_no_pads(tmp_path):
     from gf_prune.config import RunConfig
     from gf_prune.layout import compile_network
