@@ -278,6 +278,19 @@ class RunConfig(_Section):
     robustness: dict[str, Any] = Field(default_factory=dict, description="robustness config (gf_prune.robustness)")
     p_pi_mw: float = Field(P_PI_MW_DEFAULT, gt=0, description="heater power for a π phase (mW)")
     seed: int = Field(0, description="sets the initial phases, the training order and the pruning")
+    device: str = Field(
+        "cpu",
+        description="torch device of training, pruning and the Monte-Carlo: cpu (default), cuda, cuda:N, mps "
+        "(gf_prune.device; results equal the CPU's to float tolerance)",
+    )
+
+    @field_validator("device")
+    @classmethod
+    def _torch_device(cls, v: str) -> str:
+        from gf_prune.device import parse_device  # torch only when a device is named
+
+        parse_device(v)
+        return v
 
 
 def format_validation_error(exc: ValidationError, prefix: str = "") -> str:

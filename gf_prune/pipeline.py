@@ -32,6 +32,7 @@ import numpy as np
 
 from gf_prune.config import RunConfig, validate
 from gf_prune.data import Dataset, load_dataset
+from gf_prune.device import resolve_device
 from gf_prune.model import PhotonicMLP
 from gf_prune.train import TrainConfig, accuracy, fit
 
@@ -212,10 +213,13 @@ def stage_train(out: Path, cfg: RunConfig, data: Dataset, progress: Progress | N
     model = PhotonicMLP(sizes, m.mesh_kind, m.zero_state, m.init, init_std(cfg, data), cfg.seed, bias=bias)
     init_state = {k: v.detach().clone() for k, v in model.state_dict().items()}  # for lottery-ticket rewinding
     t = cfg.train
+    device = str(resolve_device(cfg.device))  # an unavailable device: one line, before any training
     res = fit(
         model,
         data,
-        TrainConfig(epochs=t.epochs, lr=t.lr, batch_size=t.batch_size, patience=t.patience, seed=cfg.seed),
+        TrainConfig(
+            epochs=t.epochs, lr=t.lr, batch_size=t.batch_size, patience=t.patience, seed=cfg.seed, device=device
+        ),
         on_epoch=_epoch_cb(progress, t.epochs),
     )
     save_model(model, out / "model_dense.pt", init_state_dict=init_state, preprocessing=data.preprocessing.to_dict())
@@ -251,6 +255,7 @@ def load_model(path: Path) -> PhotonicMLP:
 
 def stage_prune(out: Path, cfg: RunConfig, data: Dataset, progress: Progress | None = None) -> dict[str, Any]:
     """Prune the trained dense model (``dense_epochs = 0``: it is already trained)."""
+    device = str(resolve_device(cfg.device))
     dense, blob = PhotonicMLP.load(out / "model_dense.pt")
     init = PhotonicMLP(**dense.config)  # the phases before training: lottery tickets rewind to them
     if "init_state_dict" in blob:
@@ -275,14 +280,14 @@ def stage_prune(out: Path, cfg: RunConfig, data: Dataset, progress: Progress | N
         progress(f"resuming from {CHECKPOINT_NAME}: {ckpt.resumed_rounds} records (rounds 0…{ckpt.resumed_rounds - 1})")
     try:
         with ckpt:
-            result = pr.run_pruning(init, data, pcfg, progress=cb, trained=dense, checkpoint=ckpt)
+            result = pr.run_pruning(init, data, pcfg, progress=cb, trained=dense, checkpoint=ckpt, device=device)
     except ResumeMismatch as exc:  # the checkpoint does not fit this run: start afresh
         if progress is not None:
             progress(f"checkpoint not usable ({exc}); pruning from the start")
         ckpt.remove()
         ckpt = PruneCheckpoint(out / CHECKPOINT_NAME, key)
         with ckpt:
-            result = pr.run_pruning(init, data, pcfg, progress=cb, trained=dense, checkpoint=ckpt)
+            result = pr.run_pruning(init, data, pcfg, progress=cb, trained=dense, checkpoint=ckpt, device=device)
     pruned = result.model
     save_model(pruned, out / "model_pruned.pt", preprocessing=data.preprocessing.to_dict())
     with atomic_output(out / "phases.npz") as tmp:
@@ -372,12 +377,13 @@ def stage_verify(out: Path, cfg: RunConfig, data: Dataset | None = None) -> dict
 def stage_robustness(out: Path, cfg: RunConfig, data: Dataset, progress: Progress | None = None) -> dict[str, Any]:
     from gf_prune.robustness import run_robustness
 
+    device = str(resolve_device(cfg.device))
     dense = load_model(out / "model_dense.pt")
     pruned = load_model(out / "model_pruned.pt")
     rcfg = {k: v for k, v in cfg.robustness.items() if k != "enabled"}
     if "heater_gds" not in rcfg and (out / "network.gds").is_file():
         rcfg["heater_gds"] = str(out / "network.gds")
-    summary = run_robustness(dense, pruned, data, rcfg, out_dir=out)
+    summary = run_robustness(dense, pruned, data, rcfg, out_dir=out, device=device)
     write_json(out / "robustness.json", summary)
     return summary
 
