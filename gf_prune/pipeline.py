@@ -196,6 +196,22 @@ def init_std(cfg: RunConfig, data: Dataset) -> float:
     return INIT_STD_FEATURES if data.feature_rows else INIT_STD_IMAGES
 
 
+LR_DEFAULT = 0.02
+"""Adam learning rate on the phases: feature rows and the FFT-16 digits (measured: README)."""
+LR_WIDE_FOURIER = 0.1
+"""Adam learning rate on Fourier features of images with ≥ :data:`WIDE_FOURIER` inputs: the 64-mode network
+underfits at 0.02 in 600 epochs (digits-fft64, 64-64-10, dense validation, seeds 0–1: README)."""
+WIDE_FOURIER = 64
+
+
+def train_lr(cfg: RunConfig, data: Dataset) -> float:
+    """``train.lr``, with ``auto`` resolved by the kind and width of the input."""
+    v = cfg.train.lr
+    if v != "auto":
+        return float(v)
+    return LR_WIDE_FOURIER if not data.feature_rows and data.n_features >= WIDE_FOURIER else LR_DEFAULT
+
+
 def check_fits(sizes: list[int], data: Dataset, what: str) -> None:
     """The network's input width must be the data's feature count; its outputs must cover every class."""
     if sizes[0] != data.n_features:
@@ -218,7 +234,12 @@ def stage_train(out: Path, cfg: RunConfig, data: Dataset, progress: Progress | N
         model,
         data,
         TrainConfig(
-            epochs=t.epochs, lr=t.lr, batch_size=t.batch_size, patience=t.patience, seed=cfg.seed, device=device
+            epochs=t.epochs,
+            lr=train_lr(cfg, data),
+            batch_size=t.batch_size,
+            patience=t.patience,
+            seed=cfg.seed,
+            device=device,
         ),
         on_epoch=_epoch_cb(progress, t.epochs),
     )
@@ -234,6 +255,7 @@ def stage_train(out: Path, cfg: RunConfig, data: Dataset, progress: Progress | N
         "sizes": sizes,
         "bias": bias,
         "init_std": init_std(cfg, data),
+        "lr": train_lr(cfg, data),
         "n_train": data.n_train,
         "n_val": data.n_val,
         "n_test": data.n_test,
@@ -265,7 +287,7 @@ def stage_prune(out: Path, cfg: RunConfig, data: Dataset, progress: Progress | N
 
     check_fits(dense.config["sizes"], data, "the model's sizes")
     set_keys = cfg.prune.model_fields_set
-    inherited = [("dense_epochs", cfg.train.epochs), ("lr", cfg.train.lr)]
+    inherited = [("dense_epochs", cfg.train.epochs), ("lr", train_lr(cfg, data))]
     if data.feature_rows:
         inherited += list(FEATURE_ROW_PRUNE_DEFAULTS.items())
     defaults = {k: v for k, v in inherited if k not in set_keys}
