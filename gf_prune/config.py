@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+import re
 from pathlib import Path
 from typing import Any, Literal
 
@@ -297,11 +298,19 @@ class RunConfig(_Section):
 
     @field_validator("device")
     @classmethod
-    def _torch_device(cls, v: str) -> str:
-        from gf_prune.device import parse_device  # torch only when a device is named
+    def _device_name(cls, v: str) -> str:
+        return check_device_name(v)
 
-        parse_device(v)
-        return v
+
+DEVICE_NAME = re.compile(r"cpu|cuda(:[0-9]+)?|mps")
+"""Devices gf_prune can run on (the syntax; whether this machine has one: :func:`gf_prune.device.resolve_device`)."""
+
+
+def check_device_name(name: str) -> str:
+    """``name`` if it names a device gf_prune can run on, else ValueError naming it (torch-free)."""
+    if not isinstance(name, str) or not DEVICE_NAME.fullmatch(name):
+        raise ValueError(f"device {name!r} is not one of cpu, cuda, cuda:N, mps")
+    return name
 
 
 def format_validation_error(exc: ValidationError, prefix: str = "") -> str:

@@ -11,6 +11,8 @@ from __future__ import annotations
 
 import torch
 
+from gf_prune.config import check_device_name
+
 DEFAULT_DEVICE = "cpu"
 
 
@@ -32,12 +34,9 @@ def available_devices() -> list[str]:
 def parse_device(name: str) -> torch.device:
     """``name`` as a torch device (syntax only: ``gpu`` is refused, ``cuda:7`` is not checked here)."""
     try:
-        dev = torch.device(name)
-    except (RuntimeError, TypeError):
-        raise DeviceError(f"device {name!r} is not a torch device (use cpu, cuda, cuda:N or mps)") from None
-    if dev.type not in ("cpu", "cuda", "mps"):
-        raise DeviceError(f"device {name!r} cannot run gf_prune's work (use cpu, cuda, cuda:N or mps)")
-    return dev
+        return torch.device(check_device_name(name))
+    except ValueError as exc:
+        raise DeviceError(str(exc)) from None
 
 
 def resolve_device(name: str | torch.device | None = None) -> torch.device:
