@@ -141,15 +141,18 @@ def real_inputs(load: Callable[..., Dataset]) -> Dataset:
     )
 
 
-def train_cfg(seed: int) -> TrainConfig:
-    t = RunConfig().train
-    return TrainConfig(epochs=t.epochs, lr=t.lr, batch_size=t.batch_size, patience=t.patience, seed=seed)
+def train_cfg(seed: int, data: Dataset) -> TrainConfig:
+    from gf_prune.pipeline import train_lr
+
+    cfg = RunConfig()
+    t = cfg.train
+    return TrainConfig(epochs=t.epochs, lr=train_lr(cfg, data), batch_size=t.batch_size, patience=t.patience, seed=seed)
 
 
 def evaluate(load: Callable[..., Dataset], seed: int, hidden: list[int], encoding: str) -> dict[str, float]:
     data = load(encoding)
     sizes = [data.n_features, *hidden, data.n_classes]
-    cfg = train_cfg(seed)
+    cfg = train_cfg(seed, data)
     res: dict[str, float] = {}
     for name in MODELS:
         bias = name.endswith("+bias")
@@ -215,7 +218,7 @@ def main() -> None:
     ap.add_argument("--out", type=Path, default=Path("bench_data_out"))
     args = ap.parse_args()
     torch.set_num_threads(1)
-    print(f"training recipe (the pipeline default): {train_cfg(0)}")
+    print(f"training recipe (the pipeline default; lr: auto by input): {RunConfig().train}")
     rows = []
     with tempfile.TemporaryDirectory() as tmp:
         for name in args.datasets:

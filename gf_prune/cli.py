@@ -26,6 +26,10 @@ out_console = Console()
 
 OutOpt = Annotated[Path, typer.Option("--out", "-o", help="output folder")]
 ConfigOpt = Annotated[Path | None, typer.Option("--config", "-c", help="YAML config file (validated)")]
+DeviceOpt = Annotated[
+    str | None,
+    typer.Option("--device", help="torch device of training, pruning, Monte-Carlo: cpu (default), cuda, cuda:N, mps"),
+]
 
 
 class _Bars:
@@ -88,7 +92,7 @@ def _need_dir(out: Path) -> None:
         raise FileNotFoundError(f"output folder not found: {out}")
 
 
-def _cfg(config: Path | None):
+def _cfg(config: Path | None, device: str | None = None):
     """Load and validate the whole config up front, nested prune/robustness sections included."""
     from gf_prune.config import load_config
 
@@ -97,6 +101,18 @@ def _cfg(config: Path | None):
         from gf_prune.robustness import load_config as robustness_config
 
         robustness_config({k: v for k, v in cfg.robustness.items() if k != "enabled"})
+    return _on_device(cfg, device)
+
+
+def _on_device(cfg, device: str | None):
+    """``cfg`` with ``--device`` (when given) in place of its ``device``; the device is checked against this
+    machine here, before any file is written: one line naming it and the devices available."""
+    from gf_prune.device import resolve_device
+
+    if device is not None:
+        resolve_device(device)
+        cfg.device = device
+    resolve_device(cfg.device)
     return cfg
 
 
@@ -105,11 +121,12 @@ def run(
     out: OutOpt = Path("out"),
     config: ConfigOpt = None,
     force: Annotated[bool, typer.Option(help="re-run stages even if their inputs are unchanged")] = False,
+    device: DeviceOpt = None,
 ) -> None:
     """Run the whole job (default: bundled digits, 16→16→16→10) and write every contract file."""
     from gf_prune.pipeline import run_all
 
-    cfg = _cfg(config)
+    cfg = _cfg(config, device)
     with _Bars() as bars:
         report = run_all(out, cfg, progress=bars, force=force)
     acc, pw = report["accuracy"], report.get("power_mw", {})
@@ -123,11 +140,11 @@ def run(
 
 
 @app.command()
-def train(out: OutOpt = Path("out"), config: ConfigOpt = None) -> None:
+def train(out: OutOpt = Path("out"), config: ConfigOpt = None, device: DeviceOpt = None) -> None:
     """Train the dense network on its phases → OUT/model_dense.pt (+ train.json)."""
     from gf_prune.pipeline import get_data, save_run_config, stage_train
 
-    cfg = _cfg(config)
+    cfg = _cfg(config, device)
     out.mkdir(parents=True, exist_ok=True)
     data = get_data(cfg)
     with _Bars() as bars:
@@ -141,6 +158,7 @@ def prune(
     model: Annotated[Path | None, typer.Argument(help="dense model (default OUT/model_dense.pt)")] = None,
     out: OutOpt = Path("out"),
     config: ConfigOpt = None,
+    device: DeviceOpt = None,
 ) -> None:
     """Prune phases of a trained model → OUT/model_pruned.pt, phases.npz, rounds.json/png."""
     import shutil
@@ -148,7 +166,7 @@ def prune(
     from gf_prune.model import PhotonicMLP
     from gf_prune.pipeline import get_data, read_run_config, save_run_config, stage_prune
 
-    cfg = _cfg(config) if config else read_run_config(out)
+    cfg = _cfg(config, device) if config else _on_device(read_run_config(out), device)
     if model is not None and model.resolve() != (out / "model_dense.pt").resolve():
         PhotonicMLP.load(model)  # validate before anything is written
         out.mkdir(parents=True, exist_ok=True)
@@ -215,12 +233,13 @@ def verify(out: Annotated[Path, typer.Argument(help="folder written by `gf-prune
 def robustness(
     out: Annotated[Path, typer.Argument(help="folder with model_dense.pt and model_pruned.pt")],
     config: ConfigOpt = None,
+    device: DeviceOpt = None,
 ) -> None:
     """Monte-Carlo of imperfections on the dense and pruned models → OUT/robustness.json/png."""
     from gf_prune.pipeline import get_data, read_run_config, stage_robustness
 
     _need_dir(out)
-    cfg = _cfg(config) if config else read_run_config(out)
+    cfg = _cfg(config, device) if config else _on_device(read_run_config(out), device)
     with _Bars() as bars:
         stage_robustness(out, cfg, get_data(cfg), lambda m: bars("robustness", m))
     out_console.print(f"wrote {out / 'robustness.json'}")

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+import re
 from pathlib import Path
 from typing import Any, Literal
 
@@ -73,7 +74,11 @@ class ModelConfig(_Section):
 
 class TrainSection(_Section):
     epochs: int = Field(600, ge=1, description="most dense epochs (also each lottery-ticket round's budget)")
-    lr: float = Field(0.02, gt=0)
+    lr: float | Literal["auto"] = Field(
+        "auto",
+        description="Adam learning rate (also the lottery-ticket rounds'); auto: 0.1 for Fourier features of "
+        "images with ≥ 64 inputs, else 0.02 (measured: README)",
+    )
     batch_size: int | None = Field(None, ge=1, description="mini-batch size (None: full batch)")
     patience: int | None = Field(
         None,
@@ -81,6 +86,13 @@ class TrainSection(_Section):
         description="early stopping: epochs without a lower validation loss (None: off, the default — measured on "
         "digits: 100 stopped at dense validation 92.1 % vs 94.6 % for the full cosine schedule); best kept",
     )
+
+    @field_validator("lr")
+    @classmethod
+    def _positive_lr(cls, v: float | str) -> float | str:
+        if not isinstance(v, str) and not v > 0:
+            raise ValueError(f"lr must be > 0 or 'auto', got {v}")
+        return v
 
 
 class LayoutSection(_Section):
@@ -315,6 +327,27 @@ class RunConfig(_Section):
     robustness: dict[str, Any] = Field(default_factory=dict, description="robustness config (gf_prune.robustness)")
     p_pi_mw: float = Field(P_PI_MW_DEFAULT, gt=0, description="heater power for a π phase (mW)")
     seed: int = Field(0, description="sets the initial phases, the training order and the pruning")
+    device: str = Field(
+        "cpu",
+        description="torch device of training, pruning and the Monte-Carlo: cpu (default), cuda, cuda:N, mps "
+        "(gf_prune.device; results equal the CPU's to float tolerance)",
+    )
+
+    @field_validator("device")
+    @classmethod
+    def _device_name(cls, v: str) -> str:
+        return check_device_name(v)
+
+
+DEVICE_NAME = re.compile(r"cpu|cuda(:[0-9]+)?|mps")
+"""Devices gf_prune can run on (the syntax; whether this machine has one: :func:`gf_prune.device.resolve_device`)."""
+
+
+def check_device_name(name: str) -> str:
+    """``name`` if it names a device gf_prune can run on, else ValueError naming it (torch-free)."""
+    if not isinstance(name, str) or not DEVICE_NAME.fullmatch(name):
+        raise ValueError(f"device {name!r} is not one of cpu, cuda, cuda:N, mps")
+    return name
 
 
 def format_validation_error(exc: ValidationError, prefix: str = "") -> str:

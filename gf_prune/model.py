@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import itertools
 import math
+import weakref
 from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import Any
@@ -44,8 +45,16 @@ INITS = ("uniform", "zero")
 MODEL_FORMAT = "gf_prune.model/1"
 
 
-def _zero_grad_hook(mask: torch.Tensor):
-    return lambda grad: grad * mask
+def _zero_grad_hook(layer: nn.Module, name: str):
+    """Gradient hook that multiplies by the layer's mask buffer ``name`` as it is when the hook runs
+    (``module.to(device)`` replaces buffers: a captured tensor would be stale and on the old device)."""
+    ref = weakref.ref(layer)
+
+    def hook(grad: torch.Tensor) -> torch.Tensor:
+        owner = ref()
+        return grad if owner is None else grad * getattr(owner, name)
+
+    return hook
 
 
 class SVDLayer(nn.Module):
@@ -107,7 +116,7 @@ class SVDLayer(nn.Module):
                 self.register_parameter(f"{mesh}_{kind}", p)
                 mask = torch.ones(n, dtype=torch.bool)
                 self.register_buffer(f"{mesh}_{kind}_mask", mask)
-                p.register_hook(_zero_grad_hook(mask))
+                p.register_hook(_zero_grad_hook(self, f"{mesh}_{kind}_mask"))
         self.log_gain = nn.Parameter(torch.zeros((), dtype=torch.float64))
         # optical bias mode: the last V input carries a constant field of (trained) amplitude bias_amp
         self.bias_amp = nn.Parameter(torch.ones((), dtype=torch.float64)) if bias else None
@@ -558,8 +567,10 @@ class PhotonicMLP(nn.Module):
 
     # ------------------------------------------------------------------ file format
     def save(self, path: str | Path, **extra: Any) -> None:
-        """Save ``{format, config, state_dict, **extra}`` with torch.save (loadable weights_only)."""
-        torch.save({"format": MODEL_FORMAT, "config": self.config, "state_dict": self.state_dict(), **extra}, str(path))
+        """Save ``{format, config, state_dict, **extra}`` with torch.save (loadable weights_only), from the CPU
+        whatever the model's device."""
+        state = {k: v.detach().cpu() for k, v in self.state_dict().items()}
+        torch.save({"format": MODEL_FORMAT, "config": self.config, "state_dict": state, **extra}, str(path))
 
     @classmethod
     def load(cls, path: str | Path) -> tuple[PhotonicMLP, dict[str, Any]]:
@@ -568,7 +579,7 @@ class PhotonicMLP(nn.Module):
         if not path.is_file():
             raise FileNotFoundError(f"model file not found: {path}")
         try:
-            blob = torch.load(str(path), weights_only=True)
+            blob = torch.load(str(path), weights_only=True, map_location="cpu")
         except Exception as exc:  # corrupt or foreign file
             import zipfile
 

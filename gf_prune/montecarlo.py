@@ -5,6 +5,9 @@ Every trial's column matrices are built at once (leading trial dimension) with
 :func:`gf_prune.mesh.product_tree`; random numbers come from seeded blocks
 (:data:`DRAW_BLOCK`) so that dense and pruned networks see the same draws. The order
 of application and the models are described in :mod:`gf_prune.robustness`.
+
+Everything follows the model's device (``monte_carlo_accuracy(..., device=…)`` moves a copy there); the
+random numbers are always drawn on the CPU, so every device sees the same draws.
 """
 
 from __future__ import annotations
@@ -18,6 +21,7 @@ from typing import Any
 import numpy as np
 import torch
 
+from gf_prune.device import model_device
 from gf_prune.heaters import _Block, _blocks, _flat_phases, crosstalk_sparse, grid_heater_positions, heater_keys
 from gf_prune.imperfections import Imperfections, loss_amplitude, quantize_phase
 from gf_prune.mesh import (
@@ -38,6 +42,9 @@ class _Draws:
     z_ps: torch.Tensor  # (T, H)
     z_bs: torch.Tensor  # (T, 2, M)
     z_il: torch.Tensor  # (T, M)
+
+    def to(self, device: torch.device) -> _Draws:
+        return _Draws(self.z_ps.to(device), self.z_bs.to(device), self.z_il.to(device))
 
 
 DRAW_BLOCK = 64
@@ -83,7 +90,7 @@ def _scatter_index(topo: MeshTopology) -> tuple[torch.Tensor, torch.Tensor, torc
 
 def _columns_from_elements(topo: MeshTopology, t: tuple[torch.Tensor, ...]) -> torch.Tensor:
     """(..., C, N, N) column matrices from per-MZI elements (same scatter as column_matrices_torch)."""
-    col, row, untouched = _scatter_index(topo)
+    col, row, untouched = (i.to(t[0].device) for i in _scatter_index(topo))
     batch = t[0].shape[:-1]
     m = torch.diag_embed(untouched.to(t[0].dtype)).expand(*batch, -1, -1, -1).clone()
     m[..., col, row, row] = t[0]
@@ -115,13 +122,15 @@ def _grouped_from_elements(
     by G batched 2×2 row updates (O(N²) each), then the C/G group matrices form a product tree, so
     a trial costs O(C·N² + (C/G)·N³) instead of O(C·N³).
     """
-    col, row, _ = _scatter_index(topo)
+    dev = t[0].device
+    col, row, _ = (i.to(dev) for i in _scatter_index(topo))
     n, c = topo.n, max(topo.n_cols, 1)
     group = max(1, round(math.sqrt(c)))
     c_pad, partner = _partner_index(topo, group)
+    partner = partner.to(dev)
     batch, dtype = t[0].shape[:-1], t[0].dtype
-    a = torch.ones(*batch, c_pad, n, dtype=dtype)
-    b = torch.zeros(*batch, c_pad, n, dtype=dtype)
+    a = torch.ones(*batch, c_pad, n, dtype=dtype, device=dev)
+    b = torch.zeros(*batch, c_pad, n, dtype=dtype, device=dev)
     a[..., col, row], b[..., col, row] = t[0], t[1]  # out_r = t00·x_r + t01·x_{r+1}
     a[..., col, row + 1], b[..., col, row + 1] = t[3], t[2]  # out_{r+1} = t11·x_{r+1} + t10·x_r
     if amp is not None:
@@ -130,8 +139,8 @@ def _grouped_from_elements(
     n_groups = c_pad // group
     a = a.reshape(-1, n_groups, group, n, 1)
     b = b.reshape(-1, n_groups, group, n, 1)
-    g_idx = torch.arange(n_groups)[:, None]
-    eye = torch.eye(n, dtype=dtype)
+    g_idx = torch.arange(n_groups, device=dev)[:, None]
+    eye = torch.eye(n, dtype=dtype, device=dev)
     # the row updates are memory-bound: a few trials at a time keep their matrices in cache (13× faster)
     chunk = max(1, CACHE_BYTES // (n_groups * n * n * 16))
     out = []
@@ -146,9 +155,9 @@ def _grouped_from_elements(
 
 def _slot_amplitudes(topo: MeshTopology, amp_mzi: torch.Tensor, amp_wg: float) -> torch.Tensor:
     """(..., C, N) field amplitude of each column slot: the MZI's on its two modes, else the waveguide's."""
-    col, row, _ = _scatter_index(topo)
+    col, row, _ = (i.to(amp_mzi.device) for i in _scatter_index(topo))
     batch = amp_mzi.shape[:-1]
-    amp = torch.full((*batch, max(topo.n_cols, 1), topo.n), amp_wg, dtype=amp_mzi.dtype)
+    amp = torch.full((*batch, max(topo.n_cols, 1), topo.n), amp_wg, dtype=amp_mzi.dtype, device=amp_mzi.device)
     amp[..., col, row] = amp_mzi
     amp[..., col, row + 1] = amp_mzi
     return permute_columns(topo, amp[..., None])[..., 0]  # rows of P_c·M_c (butterfly)
@@ -168,13 +177,14 @@ class _Perturbed:
         self.blocks = _blocks(model)
         self.crossing_loss_db = float(imp.crossing_loss_db)
         p0, live = _flat_phases(model)
+        dev = p0.device
         trials = draws.z_ps.shape[0]
         h = p0.numel()
         if draws.z_ps.shape[1] != h:
             raise ValueError(f"noise drawn for {draws.z_ps.shape[1]} heaters, model has {h}")
-        in_layer = torch.ones(h, dtype=torch.bool)
-        in_layer_m = torch.ones(h // 2, dtype=torch.bool)
-        removed = torch.zeros(h // 2, dtype=torch.bool)
+        in_layer = torch.ones(h, dtype=torch.bool, device=dev)
+        in_layer_m = torch.ones(h // 2, dtype=torch.bool, device=dev)
+        removed = torch.zeros(h // 2, dtype=torch.bool, device=dev)
         for b in self.blocks:
             th, ph = slice(b.h_off, b.h_off + b.size), slice(b.h_off + b.size, b.h_off + 2 * b.size)
             ms = slice(b.m_off, b.m_off + b.size)
@@ -193,18 +203,20 @@ class _Perturbed:
                 positions_um = grid_heater_positions(model)
             k = crosstalk_sparse(
                 positions_um,
-                (live & in_layer).numpy(),
+                (live & in_layer).cpu().numpy(),
                 imp.crosstalk,
                 imp.crosstalk_ref_um,
                 imp.crosstalk_decay_um,
                 imp.crosstalk_cutoff_um,
                 receive_at_pruned=imp.crosstalk_into_pruned,
             ).tocoo()
-            sel = in_layer.numpy()[k.row]  # heaters outside the scoped layers receive nothing
-            rows, cols = torch.as_tensor(k.row[sel], dtype=torch.long), torch.as_tensor(k.col[sel], dtype=torch.long)
+            sel = in_layer.cpu().numpy()[k.row]  # heaters outside the scoped layers receive nothing
+            rows = torch.as_tensor(k.row[sel], dtype=torch.long, device=dev)
+            cols = torch.as_tensor(k.col[sel], dtype=torch.long, device=dev)
+            coupling = torch.as_tensor(k.data[sel], device=dev)
             drive = torch.where(live, p % TWO_PI, torch.zeros_like(p))
             # Δφ_i = Σ_j K_ij·drive_j over the neighbour pairs only (differentiable in the drive)
-            p = p + torch.zeros_like(p).index_add(0, rows, torch.as_tensor(k.data[sel]) * drive[cols])
+            p = p + torch.zeros_like(p).index_add(0, rows, coupling * drive[cols])
         p = p.expand(trials, h)
         if imp.sigma_ps > 0:
             p = p + (imp.sigma_ps * math.pi) * draws.z_ps * act
@@ -242,7 +254,7 @@ def _nominal_compensation(blocks: list[_Block], nominal_db: torch.Tensor, imp: I
     """
     total_db = 0.0
     for b in blocks:
-        nd = nominal_db[b.m_off : b.m_off + b.size].numpy()
+        nd = nominal_db[b.m_off : b.m_off + b.size].cpu().numpy()
         if b.topo is None:
             total_db += float(nd.mean()) if nd.size else 0.0
             continue
@@ -281,7 +293,7 @@ def _mesh(
     phi = pert.phases[:, b.h_off + b.size : b.h_off + 2 * b.size]
     trials = theta.shape[0]
     if topo.n_mzis == 0:
-        u = torch.eye(topo.n, dtype=torch.complex128).expand(trials, topo.n, topo.n)
+        u = torch.eye(topo.n, dtype=torch.complex128, device=theta.device).expand(trials, topo.n, topo.n)
     else:
         plain = pert.passthrough is None or not bool(pert.passthrough[b.m_off : b.m_off + b.size].any())
         amp = None
@@ -296,7 +308,7 @@ def _mesh(
                 m = _columns_from_elements(topo, _elements(pert, b, zero_state))
             xamp = _crossing_amplitudes(topo, pert.crossing_loss_db)
             if xamp is not None:  # light crossing waveguides in the permutation after each stage loses a^count
-                m = m * xamp[:, :, None]
+                m = m * xamp.to(m.device)[:, :, None]
             u = product_tree(m if amp is None else m * amp[..., :, None])
     if screen is not None:
         u = torch.polar(torch.ones_like(screen), screen).unsqueeze(-1) * u
@@ -331,10 +343,11 @@ def perturbed_matrices(
     layers: Sequence[int] | None = None,
     draws: _Draws | None = None,
 ) -> list[torch.Tensor]:
-    """Each layer's complex W for ``trials`` imperfect chips: a list of (T, n_out, n_in) tensors."""
+    """Each layer's complex W for ``trials`` imperfect chips: a list of (T, n_out, n_in) tensors, on the
+    model's device (the draws are moved there)."""
     if draws is None:
         draws = _draw(len(heater_keys(model)), trials, seed)
-    pert = _Perturbed(model, imp, draws, positions_um, layers)
+    pert = _Perturbed(model, imp, draws.to(model_device(model)), positions_um, layers)
     zs = model.zero_state
     blocks = {(b.layer, b.mesh): b for b in pert.blocks}
     out = []
@@ -365,13 +378,20 @@ def monte_carlo_accuracy(
     positions_um: np.ndarray | None = None,
     layers: Sequence[int] | None = None,
     batch_trials: int = 250,
+    device: str | torch.device | None = None,
 ) -> np.ndarray:
     """Test accuracy of ``trials`` imperfect copies of ``model`` (float64 array, shape (trials,)).
 
     All random numbers are drawn up front from ``seed``, so the result does not depend on
-    ``batch_trials`` and two models with the same heater count see the same draws.
+    ``batch_trials`` and two models with the same heater count see the same draws. ``device``: run on
+    that torch device (a copy of the model is moved there; None: the model's own).
     """
     imp = imp or Imperfections()
+    if device is not None and torch.device(device) != model_device(model):
+        import copy
+
+        model = copy.deepcopy(model).to(device)
+    x, y = x.to(model_device(model)), y.to(model_device(model))
     draws = _draw(len(heater_keys(model)), trials, seed)
     accs = []
     for start in range(0, trials, batch_trials):
@@ -380,7 +400,7 @@ def monte_carlo_accuracy(
         mats = perturbed_matrices(model, imp, positions_um=positions_um, layers=layers, draws=d)
         pred = (_forward_fields(mats, x, model).abs() ** 2).argmax(-1)
         accs.append((pred == y).double().mean(-1))
-    return torch.cat(accs).numpy()
+    return torch.cat(accs).cpu().numpy()
 
 
 def summarize(acc: np.ndarray) -> dict[str, float]:
@@ -409,11 +429,13 @@ def noise_aware_finetune(
     trials_per_step: int = 8,
     seed: int = 0,
     positions_um: np.ndarray | None = None,
+    device: str | None = None,
 ) -> list[float]:
     """Train ``model`` in place on the mean NLL over ``trials_per_step`` sampled imperfect chips per step.
 
     Pruned phases stay exactly 0 (masks are re-applied after every step); quantisation passes
-    gradients straight through. Returns the loss history. Fresh draws every step, seeded.
+    gradients straight through. Returns the loss history. Fresh draws every step, seeded (on the CPU).
+    ``device``: the torch device of the training loop (:class:`gf_prune.train.TrainConfig`).
     """
     from gf_prune.train import TrainConfig, fit
 
@@ -425,5 +447,5 @@ def noise_aware_finetune(
         logp = torch.log_softmax(_forward_fields(mats, x, m).abs() ** 2, dim=-1)  # (T, B, C)
         return torch.nn.functional.nll_loss(logp.reshape(-1, logp.shape[-1]), y.repeat(trials_per_step))
 
-    cfg = TrainConfig(epochs=int(epochs), lr=lr, lr_min_factor=1.0, seed=int(seed))  # constant lr, full batch
+    cfg = TrainConfig(epochs=int(epochs), lr=lr, lr_min_factor=1.0, seed=int(seed), device=device)  # constant lr
     return fit(model, data, cfg, objective=objective).history

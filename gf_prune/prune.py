@@ -142,6 +142,7 @@ def train_phases(
     patience: int | None = None,
     teacher: nn.Module | None = None,
     distill: float = 0.0,
+    device: str | None = None,
 ) -> float:
     """Adam on the phases (:func:`gf_prune.train.fit`) with the pruning penalties; masks hold after every step.
 
@@ -152,7 +153,7 @@ def train_phases(
     validation loss (the best validation state is kept). ``teacher`` with ``distill`` > 0 adds
     ``distill ·`` KL(teacher ‖ model) of the class probabilities on the training inputs (knowledge
     distillation, Hinton, Vinyals & Dean 2015, from the dense network during fine-tuning); the term is computed
-    on the full training set each step.
+    on the full training set each step. ``device``: the torch device of the loop (:class:`TrainConfig`).
     Returns the last training loss.
     """
     if epochs <= 0 or (on_epoch is None and _replaying()):  # a resumed run skips checkpointed training
@@ -165,12 +166,15 @@ def train_phases(
 
     def penalize(m: nn.Module, loss: torch.Tensor) -> torch.Tensor:
         if soft is not None:
-            loss = loss + distill * nn.functional.kl_div(m(data.X_train), soft, log_target=True, reduction="batchmean")
+            dev = loss.device
+            kl = nn.functional.kl_div(m(data.X_train.to(dev)), soft.to(dev), log_target=True, reduction="batchmean")
+            loss = loss + distill * kl
         if shrink > 0 or power_aware > 0:
             loss = loss + shrink_penalty(m, prune_sigma, shrink, power_aware)
         if targets is not None:  # soft shrinking of the phases about to be pruned
             loss = loss + target_weight * sum(
-                (circular_distance(p) * targets[(li, mesh, kind)]).sum() for li, mesh, kind, p, _ in m.phase_items()
+                (circular_distance(p) * targets[(li, mesh, kind)].to(p.device)).sum()
+                for li, mesh, kind, p, _ in m.phase_items()
             )
         return loss
 
@@ -183,6 +187,7 @@ def train_phases(
         restarts=restarts,
         patience=patience,
         seed=seed,
+        device=device,
     )
     res = fit(model, data, cfg, penalize=penalize if use_penalty else None, after_epoch=on_epoch)
     return res.loss
@@ -199,6 +204,7 @@ class _Runner:
         self.dense_power = 0.0
         self.checkpoint: Any = None  # a gf_prune.checkpoint.PruneCheckpoint (resumable runs)
         self.teacher: PhotonicMLP | None = None  # the dense network (distillation)
+        self.device: str | None = None  # torch device of the training loops (gf_prune.device); models stay on CPU
 
     def record(self, model: PhotonicMLP, **info: Any) -> dict[str, Any]:
         # checkpoint hook (gf_prune.checkpoint): a resumed run replays its checkpointed records
@@ -251,6 +257,7 @@ class _Runner:
             patience=patience,
             teacher=self.teacher if (teach and c.distill > 0) else None,
             distill=c.distill if teach else 0.0,
+            device=self.device,
         )
 
     def gauge(self, model: PhotonicMLP) -> int:
@@ -358,6 +365,7 @@ def _lth(run: _Runner, model: PhotonicMLP, init: dict[str, torch.Tensor]) -> Non
             prune_sigma=cfg.prune_sigma,
             seed=cfg.seed,
             patience=cfg.round_patience,
+            device=run.device,
         )
         rec = run.record(model, step=f"round {r}", rate=rate, newly_pruned=n, gauge_pruned=n_g)
         if not run.ok(rec) or run.reached_target(rec) or n == 0:
@@ -403,6 +411,7 @@ def _prune_to(run: _Runner, model: PhotonicMLP, sparsity: float, ranking: str | 
             seed=cfg.seed,
             targets=chosen,
             target_weight=cfg.soft_weight,
+            device=run.device,
         )
     return apply_selection(model, chosen)
 
@@ -438,6 +447,7 @@ def _gradual(run: _Runner, model: PhotonicMLP) -> None:
         prune_sigma=cfg.prune_sigma,
         seed=cfg.seed,
         on_epoch=on_epoch,
+        device=run.device,
     )
     _prune_to(run, model, cfg.final_sparsity)
     run.finetune(model)
@@ -501,6 +511,7 @@ def run_pruning(
     progress: Callable[[dict[str, Any]], None] | None = None,
     trained: PhotonicMLP | None = None,
     checkpoint: Any = None,
+    device: str | None = None,
 ) -> PruneResult:
     """Train ``model`` dense (``dense_epochs``), prune it with ``config.method`` and return the best round
     (chosen on validation).
@@ -517,6 +528,8 @@ def run_pruning(
             train``); the dense training is then skipped and ``model`` is only the rewinding point.
         checkpoint: a :class:`gf_prune.checkpoint.PruneCheckpoint` (entered as a context): written after
             every record; its records are replayed instead of recomputed (resumption after a kill).
+        device: torch device of every training loop (``cpu``, ``cuda``, …; None: the model's, the CPU);
+            scoring, gauge moves and records run on the CPU.
 
     Returns:
         :class:`PruneResult` with the best pruned model (highest U/V phase sparsity within ``max_loss``),
@@ -532,6 +545,7 @@ def run_pruning(
     init = initial_state(model)
     run = _Runner(data, cfg, progress)
     run.checkpoint = checkpoint
+    run.device = device
     if checkpoint is not None and trained is None:
         raise ValueError("a pruning checkpoint needs the trained dense model (trained=…): it replays from it")
     if trained is not None:
@@ -540,7 +554,9 @@ def run_pruning(
         check_finite_phases(trained)
         model.load_state_dict(trained.state_dict())
     else:
-        train_phases(model, data, cfg.dense_epochs, cfg.lr, lr_min_factor=cfg.lr_min_factor, seed=cfg.seed)
+        train_phases(
+            model, data, cfg.dense_epochs, cfg.lr, lr_min_factor=cfg.lr_min_factor, seed=cfg.seed, device=device
+        )
     dense_model = copy.deepcopy(model)
     run.teacher = dense_model
     run.dense_power = power_report(model.to_phases(), cfg.p_pi_mw)["power_mw"]["total"]

@@ -243,7 +243,13 @@ def l0_method(run: _Runner, model: PhotonicMLP) -> None:
         fit(
             gated,
             run.data,
-            TrainConfig(epochs=cfg.l0_epochs, lr=cfg.finetune_lr, lr_min_factor=cfg.lr_min_factor, seed=cfg.seed),
+            TrainConfig(
+                epochs=cfg.l0_epochs,
+                lr=cfg.finetune_lr,
+                lr_min_factor=cfg.lr_min_factor,
+                seed=cfg.seed,
+                device=run.device,
+            ),
             penalize=penalize,
         )
         real = copy.deepcopy(gated)
@@ -513,7 +519,13 @@ def slimming_method(run: _Runner, model: PhotonicMLP) -> None:
         fit(
             model,
             run.data,
-            TrainConfig(epochs=cfg.finetune_epochs, lr=cfg.finetune_lr, lr_min_factor=cfg.lr_min_factor, seed=cfg.seed),
+            TrainConfig(
+                epochs=cfg.finetune_epochs,
+                lr=cfg.finetune_lr,
+                lr_min_factor=cfg.lr_min_factor,
+                seed=cfg.seed,
+                device=run.device,
+            ),
             penalize=penalize,
         )
         with torch.no_grad():

@@ -139,6 +139,7 @@ def _sweep(
     positions: dict[str, np.ndarray],
     field: str,
     values: Sequence[Any],
+    device: str | None = None,
 ) -> dict[str, Any]:
     out: dict[str, Any] = {"parameter": field, "values": list(values)}
     for name, model in models.items():
@@ -147,7 +148,7 @@ def _sweep(
             imp = cfg.base.model_copy(update={field: v})
             trials = cfg.trials if imp.is_random else 1
             acc = monte_carlo_accuracy(
-                model, data.X_test, data.y_test, imp, trials, cfg.seed, positions[name], None, cfg.batch_trials
+                model, data.X_test, data.y_test, imp, trials, cfg.seed, positions[name], None, cfg.batch_trials, device
             )
             rows.append(summarize(acc))
         out[name] = rows
@@ -162,6 +163,7 @@ def run_robustness(
     out_dir: str | Path | None = None,
     *,
     progress: Callable[[str], None] | None = None,
+    device: str | None = None,
 ) -> dict[str, Any]:
     """Monte-Carlo robustness of a dense and a pruned network; returns a JSON-able summary.
 
@@ -172,6 +174,8 @@ def run_robustness(
     ``pruned_ft``). Accuracies are fractions in [0, 1]. With ``out_dir``, writes
     ``robustness.json`` and (``config.plots``) ``robustness.png``, ``robustness_layers.png``.
     The models are not modified. ``progress`` (optional) is called with a short text per stage.
+    ``device``: torch device of the Monte-Carlo and the noise-aware fine-tuning (:mod:`gf_prune.device`);
+    the fabrication study stays on the CPU.
     """
     import copy
     import time
@@ -203,6 +207,7 @@ def run_robustness(
             cfg.finetune.trials_per_step,
             cfg.finetune.seed,
             pos_ft,
+            device=device,
         )
         summary["finetune"] = {"loss_history": hist, "time_s": time.perf_counter() - t1}
         models["pruned_ft"] = ft
@@ -215,19 +220,19 @@ def run_robustness(
         summary["config"]["heater_gds"] = shown
         summary["heater_positions"] = {k: v.replace(cfg.heater_gds, shown, 1) for k, v in sources.items()}
     summary["clean"] = {
-        name: float(monte_carlo_accuracy(m, data.X_test, data.y_test, Imperfections(), 1, cfg.seed)[0])
+        name: float(monte_carlo_accuracy(m, data.X_test, data.y_test, Imperfections(), 1, cfg.seed, device=device)[0])
         for name, m in models.items()
     }
     summary["sweeps"] = {}
     for field in ("sigma_ps", "bits", "sigma_bs", "loss_db", "crosstalk"):
         say(f"sweep {field}")
-        summary["sweeps"][field] = _sweep(models, data, cfg, positions, field, getattr(cfg, field))
+        summary["sweeps"][field] = _sweep(models, data, cfg, positions, field, getattr(cfg, field), device)
     say("combined and per-layer")
     combined = {}
     for name, m in models.items():
         trials = cfg.trials if cfg.combined.is_random else 1
         acc = monte_carlo_accuracy(
-            m, data.X_test, data.y_test, cfg.combined, trials, cfg.seed, positions[name], None, cfg.batch_trials
+            m, data.X_test, data.y_test, cfg.combined, trials, cfg.seed, positions[name], None, cfg.batch_trials, device
         )
         combined[name] = summarize(acc)
     summary["combined"] = combined
@@ -246,6 +251,7 @@ def run_robustness(
                 positions[name],
                 [li],
                 cfg.batch_trials,
+                device,
             )
             s = summarize(acc)
             s["drop"] = summary["clean"][name] - s["mean"]
@@ -257,7 +263,14 @@ def run_robustness(
         crit: dict[str, Any] = {"noise": noise.model_dump()}
         for name, m in models.items():
             acc = monte_carlo_accuracy(
-                m, data.X_test, data.y_test, noise, cfg.trials if noise.is_random else 1, cfg.seed, positions[name]
+                m,
+                data.X_test,
+                data.y_test,
+                noise,
+                cfg.trials if noise.is_random else 1,
+                cfg.seed,
+                positions[name],
+                device=device,
             )
             crit[name] = {**summarize(acc), "drop": summary["clean"][name] - float(acc.mean())}
         # the goal: the fine-tuned pruned network loses no more accuracy under this noise than the dense one

@@ -1,5 +1,7 @@
 """The one training loop on the phases: Adam, full batch or mini-batches, cosine learning rate with optional
-warm restarts, optional penalty terms, early stopping on the validation split. Seeded and deterministic on CPU.
+warm restarts, optional penalty terms, early stopping on the validation split. Seeded and deterministic on CPU;
+``TrainConfig.device`` runs the loop on another torch device (:mod:`gf_prune.device`), same draws, results equal
+to float tolerance.
 
 Dense training (``gf-prune train``), every fine-tuning of the pruning methods (:func:`gf_prune.prune.train_phases`)
 go through :func:`fit`. Selection uses the validation split only; the test split is never looked at here.
@@ -16,6 +18,7 @@ import torch
 from torch import nn
 
 from gf_prune.data import Dataset
+from gf_prune.device import model_device
 
 
 @dataclass
@@ -31,6 +34,7 @@ class TrainConfig:
     patience: int | None = None
     eval_every: int = 10
     seed: int = 0
+    device: str | None = None  # None: where the model is; else the model is moved there and back
 
 
 @dataclass
@@ -48,13 +52,15 @@ def accuracy(model: nn.Module, x: torch.Tensor, y: torch.Tensor) -> float:
     """Fraction of samples whose predicted class is the label."""
     if len(y) == 0:
         return float("nan")
-    return float((model(x).argmax(-1) == y).double().mean())
+    dev = model_device(model)
+    return float((model(x.to(dev)).argmax(-1) == y.to(dev)).double().mean())
 
 
 @torch.no_grad()
 def nll(model: nn.Module, x: torch.Tensor, y: torch.Tensor) -> float:
     """Mean negative log-likelihood of the labels (the training loss without penalties)."""
-    return float(nn.functional.nll_loss(model(x), y))
+    dev = model_device(model)
+    return float(nn.functional.nll_loss(model(x.to(dev)), y.to(dev)))
 
 
 def validation_or_none(data: Dataset) -> tuple[torch.Tensor, torch.Tensor] | None:
@@ -82,12 +88,49 @@ def fit(
 
     ``on_epoch(epoch, loss)`` reports progress; ``after_epoch(epoch, model)`` may change the model (a
     gradual pruning schedule prunes there; early stopping is then off, since the model changes under it).
+
+    With ``cfg.device`` the model is moved there for the loop (data batches follow it) and back to its own
+    device afterwards, also around each ``after_epoch`` call; the mini-batch order is drawn on the CPU, so it
+    is the same on every device.
     """
     cfg = cfg or TrainConfig()
     if cfg.epochs < 0 or cfg.lr <= 0:
         raise ValueError(f"epochs must be ≥ 0 and lr > 0, got {cfg.epochs}, {cfg.lr}")
-    x, y = data.X_train, data.y_train
+    home = model_device(model)
+    dev = torch.device(cfg.device) if cfg.device is not None else home
+    if dev == home:
+        return _fit(model, data, cfg, on_epoch, penalize, objective, after_epoch, dev)
+    model.to(dev)
+    try:
+        if after_epoch is not None:
+            user_after = after_epoch
+
+            def after_epoch(epoch: int, m: nn.Module) -> None:  # the callback sees the model at home
+                m.to(home)
+                try:
+                    user_after(epoch, m)
+                finally:
+                    m.to(dev)
+
+        return _fit(model, data, cfg, on_epoch, penalize, objective, after_epoch, dev)
+    finally:
+        model.to(home)
+
+
+def _fit(
+    model: nn.Module,
+    data: Dataset,
+    cfg: TrainConfig,
+    on_epoch: Callable[[int, float], None] | None,
+    penalize: Callable[[nn.Module, torch.Tensor], torch.Tensor] | None,
+    objective: Callable[[nn.Module, torch.Tensor, torch.Tensor], torch.Tensor] | None,
+    after_epoch: Callable[[int, nn.Module], None] | None,
+    dev: torch.device,
+) -> TrainResult:
+    """:func:`fit`'s loop, with the model on ``dev``."""
+    x, y = data.X_train.to(dev), data.y_train.to(dev)
     val = validation_or_none(data)
+    val = (val[0].to(dev), val[1].to(dev)) if val is not None else None
     n = len(y)
     history: list[float] = []
     loss_val = float("nan")
@@ -111,7 +154,7 @@ def fit(
         perm = torch.randperm(n, generator=g) if cfg.batch_size and cfg.batch_size < n else None
         bs = cfg.batch_size if perm is not None else n
         for start in range(0, n, bs):
-            idx = perm[start : start + bs] if perm is not None else slice(None)
+            idx = perm[start : start + bs].to(dev) if perm is not None else slice(None)
             opt.zero_grad(set_to_none=True)
             loss = objective(model, x[idx], y[idx]) if objective is not None else loss_fn(model(x[idx]), y[idx])
             if penalize is not None:
