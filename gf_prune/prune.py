@@ -463,7 +463,8 @@ def _continue(run: _Runner, model: PhotonicMLP, rec: dict[str, Any]) -> None:
     for _ in range(cfg.max_steps):
         if not run.ok(rec) or run.reached_target(rec):
             break
-        sparsity = rec["sparsity_uv"] + cfg.extra_step if cfg.scope == "global" else sparsity + cfg.extra_step
+        # from where the network is now: gauge moves may already have zeroed more than the last target
+        sparsity = (rec["sparsity_uv"] if cfg.scope == "global" else max(sparsity, rec["sparsity_uv"])) + cfg.extra_step
         if cfg.target_sparsity is not None:
             sparsity = min(sparsity, cfg.target_sparsity)
         if sparsity >= 1.0:

@@ -234,3 +234,28 @@ def test_batched_saliency_equals_one_forward_per_phase(bias):
         assert (la, ma, ka) == (lb, mb, kb)
         torch.testing.assert_close(a, b, rtol=1e-9, atol=1e-12)
     assert any(bool((s != 0).any()) for *_, s in fast)
+
+
+def test_continuation_steps_start_from_the_sparsity_reached(monkeypatch):
+    """A step's target is never below where the network already is: when gauge moves zeroed 13 % in the first
+    1 % step, the next step aims at 14 %, not 2 % (a step that prunes nothing)."""
+    from types import SimpleNamespace
+
+    from gf_prune import prune
+
+    targets: list[float] = []
+    monkeypatch.setattr(prune, "_prune_to", lambda run, model, s, ranking, soft: targets.append(round(s, 6)) or 0)
+    cfg = SimpleNamespace(
+        max_steps=3, scope="layer", extra_step=0.01, target_sparsity=None, step_ranking="magnitude",
+        gauge_full=False, sigma_tol=0.0,
+    )  # fmt: skip
+    reached = iter([0.13, 0.14, 0.15])
+    run = SimpleNamespace(
+        cfg=cfg,
+        ok=lambda rec: True,
+        reached_target=lambda rec: False,
+        finetune=lambda model: None,
+        record=lambda model, **kw: {"sparsity_uv": next(reached)},
+    )
+    prune._continue(run, None, {"sparsity_uv": 0.0})
+    assert targets == [0.01, 0.14, 0.15]
