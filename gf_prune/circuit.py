@@ -9,7 +9,10 @@ once and plans one batch per cell and per model:
   **once per evaluation** on the stacked lengths/phases of all its instances in the
   whole chip (one small XLA compile per model, nothing per instance);
 * every composite cell (MZI slot, passthrough, mesh, Σ column, layer, chip) is then
-  solved bottom-up, all its instances in one batch: dense ``numpy.linalg.solve`` for
+  solved bottom-up, all its instances in one batch: by substitution in light order
+  when no light comes back (:mod:`gf_prune.cascade`: every gf_prune cell — O(N²) per
+  vector for an N-mode mesh, nothing to compile, wavelengths batched), otherwise by
+  dense ``numpy.linalg.solve`` for
   small systems (nothing to compile), SciPy SuperLU one system at a time for rare
   mid-size ones (a 16-mode mesh), one batched sparse ``klujax`` solve with the
   symbolic analysis kept from compile time for frequent or huge ones (8128 MZI slots,
@@ -36,7 +39,7 @@ import klujax
 import numpy as np
 from scipy.sparse import coo_matrix
 
-from gf_prune import sax_models
+from gf_prune import cascade, sax_models
 from gf_prune.sax_models import WL0_UM, UnmodelledCellError
 
 __all__ = ["CompiledCircuit", "Netlist", "RecursiveNetlist"]
@@ -98,7 +101,8 @@ class _Cell:
     ext_out: np.ndarray  # which external port each of those is
     pat_r: np.ndarray = field(default_factory=lambda: np.zeros(0, int))
     pat_c: np.ndarray = field(default_factory=lambda: np.zeros(0, int))
-    solver: str = "dense"  # "dense" (batched numpy), "splu" (scipy, per system) or "klu" (klujax, batched)
+    solver: str = "dense"  # "cascade" (substitution), "dense" (batched numpy), "splu" (scipy), "klu" (klujax)
+    feed: cascade.Cascade | None = None  # substitution order of a feed-forward cell
     csc: Any = None
     a_i: Any = None
     a_j: Any = None
@@ -136,6 +140,9 @@ class CompiledCircuit:
         cell_models: cell name → :class:`~gf_prune.sax_models.CellModel`
             (default :data:`gf_prune.sax_models.CELL_MODELS`). A cell that is neither
             modelled nor in the netlist raises :class:`~gf_prune.sax_models.UnmodelledCellError`.
+        feed_forward: solve cells without loops or reflections by substitution
+            (:mod:`gf_prune.cascade`); False factorises every cell (dense/SuperLU/KLU), as
+            before the substitution existed — the reference the tests compare with.
 
     ``slots`` lists every heater as its instance path from the top cell; pass one
     phase per slot to :meth:`evaluate`. Compiling does no numerical work beyond the
@@ -148,9 +155,11 @@ class CompiledCircuit:
         recnet: RecursiveNetlist,
         top: str | None = None,
         cell_models: Mapping[str, sax_models.CellModel] | None = None,
+        feed_forward: bool = True,
     ) -> None:
         t0 = time.perf_counter()
         self.recnet = recnet
+        self.feed_forward = feed_forward
         self.cell_models = dict(sax_models.CELL_MODELS if cell_models is None else cell_models)
         self.top_name = top or _find_top(recnet)
         self._cells: dict[str, _Cell] = {}
@@ -315,7 +324,20 @@ class CompiledCircuit:
             n = cell.n_unknowns
             ai = np.concatenate([cell.a_rows, np.arange(n)])
             aj = np.concatenate([cell.a_cols, np.arange(n)])
-            if cell.count * n**3 <= DENSE_MAX_FLOPS and cell.count * n * n * 16 <= DENSE_MAX_BYTES:
+            if self.feed_forward:
+                cell.feed = cascade.plan(
+                    n,
+                    cell.a_rows,
+                    cell.a_cols,
+                    cell.a_sel,
+                    cell.ext_in,
+                    cell.ext_sel,
+                    cell.s_cols[cell.ext_sel],
+                    cell.ext_out,
+                )
+            if cell.feed is not None:
+                cell.solver = "cascade"
+            elif cell.count * n**3 <= DENSE_MAX_FLOPS and cell.count * n * n * 16 <= DENSE_MAX_BYTES:
                 cell.solver = "dense"
             elif cell.count <= SPLU_MAX_BATCH and n <= SPLU_MAX_UNKNOWNS:
                 cell.solver = "splu"  # SuperLU, one system at a time: nothing to compile
@@ -393,6 +415,8 @@ class CompiledCircuit:
     def _solve(self, cell: _Cell, sx: np.ndarray) -> np.ndarray:
         """Batched S of ``cell`` from its instances' S entries ``sx`` (B, n_entries)."""
         batch, n, n_ext = sx.shape[0], cell.n_unknowns, cell.ext_in.size
+        if cell.feed is not None:
+            return cell.feed.solve(sx, n_ext)
         rhs = np.zeros((n, n_ext), dtype=np.complex128)
         rhs[cell.ext_in, np.arange(n_ext)] = 1.0
         if cell.solver == "dense":
