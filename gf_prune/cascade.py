@@ -146,6 +146,8 @@ def plan(
     port_of[ext_in] = np.arange(ext_in.size)
     direct = (port_of[out_src] >= 0) & ~has_in[out_src]
     direct_t = (out_entries[direct], out_ports[direct], port_of[out_src[direct]])
+    if np.unique(direct_t[1] * max(1, ext_in.size) + direct_t[2]).size < direct_t[0].size:
+        return None  # two entries from one input to one output: not one instance's S (the factorised solve adds them)
     _, label = connected_components(
         coo_matrix((np.ones(dst.size), (dst, src)), shape=(n, n)), directed=False, return_labels=True
     )
