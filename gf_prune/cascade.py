@@ -34,48 +34,90 @@ MAX_BYTES = 128 * 2**20
 batches are solved in chunks."""
 
 
+DENSE_FAN_IN = 8
+"""A sum whose targets take at least this many terms each on average, over at least a quarter of its
+(target, source) pairs, is one batched matmul (an SVD layer's V→Σ and U columns); others are padded
+fan-in sums (a mesh column: two terms per target)."""
+
+
+@dataclass(frozen=True)
+class _Sum:
+    """``y[t] = Σ_{edges j → t} w[edge]·a[j]`` for one group of targets, batched over systems.
+
+    ``dense`` False: ``sources``/``edges`` are (fan-in, targets), padded with the zero row of ``a``
+    and the zero weight (edge −1). ``dense`` True: ``sources`` are the distinct source rows,
+    ``edges``/``rows``/``cols`` list each edge with its target and source position (a matmul).
+    """
+
+    targets: np.ndarray
+    sources: np.ndarray
+    edges: np.ndarray
+    dense: bool = False
+    rows: np.ndarray | None = None
+    cols: np.ndarray | None = None
+
+    def apply(self, w: np.ndarray, a: np.ndarray) -> np.ndarray:
+        """(targets, B, k) from weights ``w`` (edges + 1, B; zero row last) and waves ``a`` (rows, B, k)."""
+        if self.dense:
+            assert self.rows is not None and self.cols is not None
+            d = np.zeros((w.shape[1], self.targets.size, self.sources.size), dtype=np.complex128)
+            d[:, self.rows, self.cols] = w[self.edges].T
+            return np.matmul(d, a[self.sources].transpose(1, 0, 2)).transpose(1, 0, 2)
+        acc = w[self.edges[0], :, None] * a[self.sources[0]]
+        for src, e in zip(self.sources[1:], self.edges[1:], strict=True):
+            acc += w[e, :, None] * a[src]
+        return acc
+
+
+def _sum(targets: np.ndarray, sources: np.ndarray, edges: np.ndarray, pad_row: int) -> _Sum:
+    """The weighted sum over edges ``sources → targets`` (each pair at most once), dense or padded."""
+    order = np.argsort(targets, kind="stable")
+    t, s, e = targets[order], sources[order], edges[order]
+    starts = np.concatenate([[0], np.flatnonzero(np.diff(t)) + 1])
+    fan = np.diff(np.concatenate([starts, [t.size]]))
+    uniq, cols = np.unique(s, return_inverse=True)
+    if t.size >= DENSE_FAN_IN * starts.size and 4 * t.size >= starts.size * uniq.size:
+        rows = np.repeat(np.arange(starts.size), fan)
+        return _Sum(t[starts], uniq, e, True, rows, cols.ravel())
+    width = int(fan.max())
+    slot = np.arange(t.size) - np.repeat(starts, fan)
+    col = np.repeat(np.arange(starts.size), fan)
+    src_pad = np.full((width, starts.size), pad_row, dtype=np.int64)  # pad: the zero row
+    edge_pad = np.full((width, starts.size), -1, dtype=np.int64)  # pad: the zero weight (last row)
+    src_pad[slot, col], edge_pad[slot, col] = s, e
+    return _Sum(t[starts], src_pad, edge_pad)
+
+
 @dataclass(frozen=True)
 class Part:
     """One weakly connected part of a cell's wave graph, in local unknown numbers.
 
-    ``levels``: per depth ≥ 1, ``(targets, sources, edges)`` with ``sources``/``edges`` of shape
-    (fan-in, targets): source unknown and edge number of each incoming edge (padding: the
-    zero row ``n`` and edge −1). ``ins``: (local unknown, external port position) of the inputs
-    feeding it; ``outs``: output S entries leaving from it (cell entry numbers), their
-    local source unknown and external port position.
+    ``levels``: one :class:`_Sum` per depth ≥ 1 (targets: local unknowns); ``outputs``: a
+    :class:`_Sum` whose targets are the external ports its output S entries leave by.
+    ``in_nodes``/``in_ports``: the inputs feeding it (local unknown, external port position).
+    Weights are rows of the cell's weight table (:attr:`Cascade.entries`).
     """
 
     n: int
-    levels: tuple[tuple[np.ndarray, np.ndarray, np.ndarray], ...]
+    levels: tuple[_Sum, ...]
+    outputs: _Sum
     in_nodes: np.ndarray
     in_ports: np.ndarray
-    out_entries: np.ndarray
-    out_src: np.ndarray
-    out_ports: np.ndarray
 
-    def solve(self, weights: np.ndarray, out_w: np.ndarray, n_ports: int) -> np.ndarray:
-        """Output waves (B, n_ports, len(in_ports)) of this part for a unit wave at each of its inputs.
+    def solve(self, w: np.ndarray, n_ports: int) -> np.ndarray:
+        """Output waves (B, n_ports, len(in_ports)) for a unit wave at each of this part's inputs.
 
         Args:
-            weights: (E + 1, B) weight of every edge of the cell, a zero row last (padding).
-            out_w: (len(out_entries), B) values of this part's output S entries.
+            w: (entries + 1, B) the cell's weight table, a zero row last (padding).
         """
-        batch, k = weights.shape[1], self.in_nodes.size
+        batch, k = w.shape[1], self.in_nodes.size
         a = np.zeros((self.n + 1, batch, k), dtype=np.complex128)  # row n: the zero padding row
         a[self.in_nodes, :, np.arange(k)] = 1.0
-        for targets, sources, edges in self.levels:
-            acc = weights[edges[0], :, None] * a[sources[0]]
-            for s, e in zip(sources[1:], edges[1:], strict=True):
-                acc += weights[e, :, None] * a[s]
-            a[targets] = acc
-        y = np.zeros((batch, n_ports, k), dtype=np.complex128)
-        contrib = out_w[:, :, None] * a[self.out_src]  # (E_out, B, k)
-        order = np.argsort(self.out_ports, kind="stable")
-        ports = self.out_ports[order]
-        starts = np.concatenate([[0], np.flatnonzero(np.diff(ports)) + 1]) if ports.size else ports
-        if ports.size:
-            y[:, ports[starts], :] = np.add.reduceat(contrib[order], starts, axis=0).transpose(1, 0, 2)
-        return y
+        for level in self.levels:
+            a[level.targets] = level.apply(w, a)
+        y = np.zeros((n_ports, batch, k), dtype=np.complex128)
+        y[self.outputs.targets] = self.outputs.apply(w, a)
+        return y.transpose(1, 0, 2)
 
     def chunk(self) -> int:
         """Systems per batch that keep the working set under :data:`MAX_BYTES`."""
@@ -86,14 +128,20 @@ class Part:
 class Cascade:
     """Substitution plan of one cell: its parts and the output entries fed straight by an input.
 
-    ``edge_entry``: the S entry of each edge (its weight); ``direct``: (entry, output port,
-    input port) of every output S entry whose source is an external input.
+    ``entries``: the S entry behind each row of the weight table (edges, then outputs);
+    ``direct``: (entry, output port, input port) of every output S entry whose source is an
+    external input without incoming edges (its S value is the cell's S value).
     """
 
-    edge_entry: np.ndarray
+    entries: np.ndarray
     parts: tuple[Part, ...]
     direct: tuple[np.ndarray, np.ndarray, np.ndarray]
     depth: int
+
+    def bytes_per_system(self, n_ports: int) -> int:
+        """Working set of one system: the S-matrix and the waves of its largest part."""
+        waves = max([(p.n + 1) * p.in_nodes.size for p in self.parts], default=0)
+        return 16 * (n_ports * n_ports + waves)
 
     def solve(self, sx: np.ndarray, n_ports: int) -> np.ndarray:
         """S (B, P, P) of the cell from its instances' S entries ``sx`` (B, n_entries)."""
@@ -103,15 +151,13 @@ class Cascade:
         s[:, outs, ins] = sx[:, entries]  # (out, in) pairs of direct entries are distinct
         if not self.parts:
             return s
-        weights = np.zeros((self.edge_entry.size + 1, batch), dtype=np.complex128)
-        weights[:-1] = sx[:, self.edge_entry].T
+        w = np.zeros((self.entries.size + 1, batch), dtype=np.complex128)
+        w[:-1] = sx[:, self.entries].T
         for part in self.parts:
-            out_w = sx[:, part.out_entries].T
             step = part.chunk()
             for b0 in range(0, batch, step):
                 b1 = min(batch, b0 + step)
-                y = part.solve(weights[:, b0:b1], out_w[:, b0:b1], n_ports)
-                s[b0:b1, :, part.in_ports] += y
+                s[b0:b1, :, part.in_ports] += part.solve(w[:, b0:b1], n_ports)
         return s
 
 
@@ -144,37 +190,34 @@ def plan(
         return None
     port_of = np.full(n, -1, dtype=np.int64)
     port_of[ext_in] = np.arange(ext_in.size)
+    pairs = np.unique(np.stack([dst, src]), axis=1).shape[1] if dst.size else 0
+    outs = np.unique(np.stack([out_ports, out_src]), axis=1).shape[1] if out_src.size else 0
+    if pairs < dst.size or outs < out_src.size:
+        return None  # two terms between one pair of ports: not one instance's S (the factorised solve adds them)
     direct = (port_of[out_src] >= 0) & ~has_in[out_src]
     direct_t = (out_entries[direct], out_ports[direct], port_of[out_src[direct]])
-    if np.unique(direct_t[1] * max(1, ext_in.size) + direct_t[2]).size < direct_t[0].size:
-        return None  # two entries from one input to one output: not one instance's S (the factorised solve adds them)
     _, label = connected_components(
         coo_matrix((np.ones(dst.size), (dst, src)), shape=(n, n)), directed=False, return_labels=True
     )
     edge_part = label[dst]
     parts = []
+    entries = [np.asarray(edge_entry)]
+    n_rows = dst.size
     for p in np.unique(edge_part):
         nodes = np.flatnonzero(label == p)
         local = np.full(n, -1, dtype=np.int64)
         local[nodes] = np.arange(nodes.size)
         mine = np.flatnonzero(edge_part == p)
-        sel = ~direct & (label[out_src] == p)
+        sel = np.flatnonzero(~direct & (label[out_src] == p))
         in_nodes = nodes[port_of[nodes] >= 0]
-        if not sel.any() or not in_nodes.size:
+        if not sel.size or not in_nodes.size:
             continue  # light from outside never reaches an output through this part
         levels = _levels(nodes.size, local[dst[mine]], local[src[mine]], mine, depth[dst[mine]])
-        parts.append(
-            Part(
-                nodes.size,
-                levels,
-                local[in_nodes],
-                port_of[in_nodes],
-                out_entries[sel],
-                local[out_src[sel]],
-                out_ports[sel],
-            )
-        )
-    return Cascade(np.asarray(edge_entry), tuple(parts), direct_t, int(depth.max(initial=0)))
+        outputs = _sum(out_ports[sel], local[out_src[sel]], n_rows + np.arange(sel.size), nodes.size)
+        entries.append(out_entries[sel])
+        n_rows += sel.size
+        parts.append(Part(nodes.size, levels, outputs, local[in_nodes], port_of[in_nodes]))
+    return Cascade(np.concatenate(entries), tuple(parts), direct_t, int(depth.max(initial=0)))
 
 
 def _depths(n: int, dst: np.ndarray, src: np.ndarray) -> np.ndarray | None:
@@ -201,24 +244,9 @@ def _depths(n: int, dst: np.ndarray, src: np.ndarray) -> np.ndarray | None:
     return None if np.any(depth < 0) else depth
 
 
-def _levels(
-    n: int, dst: np.ndarray, src: np.ndarray, edges: np.ndarray, depth: np.ndarray
-) -> tuple[tuple[np.ndarray, np.ndarray, np.ndarray], ...]:
-    """Per depth level: targets and their incoming (source, edge) padded to the level's fan-in."""
-    order = np.lexsort((dst, depth))
+def _levels(n: int, dst: np.ndarray, src: np.ndarray, edges: np.ndarray, depth: np.ndarray) -> tuple[_Sum, ...]:
+    """One :class:`_Sum` per depth level ≥ 1 (the zero padding row is ``n``)."""
+    order = np.argsort(depth, kind="stable")
     dst, src, edges, depth = dst[order], src[order], edges[order], depth[order]
-    out = []
     bounds = np.concatenate([[0], np.flatnonzero(np.diff(depth)) + 1, [depth.size]])
-    for e0, e1 in itertools.pairwise(bounds.tolist()):
-        t = dst[e0:e1]
-        starts = np.concatenate([[0], np.flatnonzero(np.diff(t)) + 1])
-        fan = np.diff(np.concatenate([starts, [t.size]]))
-        k = int(fan.max())
-        sources = np.full((k, starts.size), n, dtype=np.int64)  # pad: the zero row
-        edge_idx = np.full((k, starts.size), -1, dtype=np.int64)  # pad: the zero weight (last row)
-        slot = np.arange(t.size) - np.repeat(starts, fan)
-        col = np.repeat(np.arange(starts.size), fan)
-        sources[slot, col] = src[e0:e1]
-        edge_idx[slot, col] = edges[e0:e1]
-        out.append((t[starts], sources, edge_idx))
-    return tuple(out)
+    return tuple(_sum(dst[e0:e1], src[e0:e1], edges[e0:e1], n) for e0, e1 in itertools.pairwise(bounds.tolist()))

@@ -61,6 +61,11 @@ SPLU_MAX_UNKNOWNS = 16384
 """…if they have at most this many instance ports (KLU's block-triangular ordering wins
 on a 128-mode mesh's 33 k unknowns)."""
 
+SWEEP_CHUNK_BYTES = 16 * 2**20
+"""Working set of one pass of a wavelength sweep on a substituted circuit (see
+:attr:`CompiledCircuit.sweep_chunk`). Measured on a 64-64-10 chip on the shared 2-core machine (27 points,
+best of 3): 1.19 s one wavelength per pass, 0.48 s three (this bound's choice), 1.41 s all 27."""
+
 Netlist = Mapping[str, Any]
 RecursiveNetlist = Mapping[str, Netlist]
 
@@ -141,8 +146,9 @@ class CompiledCircuit:
             (default :data:`gf_prune.sax_models.CELL_MODELS`). A cell that is neither
             modelled nor in the netlist raises :class:`~gf_prune.sax_models.UnmodelledCellError`.
         feed_forward: solve cells without loops or reflections by substitution
-            (:mod:`gf_prune.cascade`); False factorises every cell (dense/SuperLU/KLU), as
-            before the substitution existed — the reference the tests compare with.
+            (:mod:`gf_prune.cascade`; absorbers, whose entries are zero, get none); False
+            factorises every cell (dense/SuperLU/KLU) with every model entry, as before the
+            substitution existed — the reference the tests compare with.
 
     ``slots`` lists every heater as its instance path from the top cell; pass one
     phase per slot to :meth:`evaluate`. Compiling does no numerical work beyond the
@@ -179,6 +185,8 @@ class CompiledCircuit:
             ports = sorted({p for pair in sd for p in pair}, key=_natural)
             idx = {p: i for i, p in enumerate(ports)}
             keys = sorted(sd, key=lambda k: (idx[k[1]], idx[k[0]]))
+            if cm.absorber and self.feed_forward:  # its entries are zero: none (a loop through two is no loop)
+                keys = []
             pat_r = np.array([idx[o] for _, o in keys], dtype=np.int64)
             pat_c = np.array([idx[i] for i, _ in keys], dtype=np.int64)
             self._leaf[component] = (ports, pat_r, pat_c, keys)
@@ -364,17 +372,29 @@ class CompiledCircuit:
         return _Evaluation(self, {k: v[0] for k, v in cell_s.items()}, {k: v[0] for k, v in leaf_vals.items()})
 
     def evaluate_sweep(
-        self, phases: Sequence[float] | np.ndarray | None, wls: Sequence[float] | np.ndarray, chunk: int = 1
+        self, phases: Sequence[float] | np.ndarray | None, wls: Sequence[float] | np.ndarray, chunk: int | None = None
     ) -> np.ndarray:
-        """Top-cell S at every wavelength of ``wls``: shape (len(wls), P, P), ``chunk`` wavelengths per solve
+        """Top-cell S at every wavelength of ``wls``: shape (len(wls), P, P), ``chunk`` wavelengths per solve.
 
-        (1 by default, chosen by measurement: at 64 modes on the 2-core machine, 8 wavelengths took 5.8 s
-        one at a time, 11.1 s four per solve and 5.7 s on two threads; the per-point cost is the mesh
-        cells' sparse solves, which batching does not share)."""
+        By default (:attr:`sweep_chunk`) substituted circuits take as many wavelengths per pass as keep
+        the largest batch's working set under :data:`SWEEP_CHUNK_BYTES` (every numpy step then serves
+        several wavelengths); factorised ones one at a time (measured: at 64 modes on the 2-core
+        machine, 8 wavelengths took 5.8 s one at a time, 11.1 s four per solve — the sparse solves do not
+        share work across wavelengths)."""
         ph = self._phases(phases)
         wls = np.asarray(wls, dtype=float).ravel()
+        chunk = self.sweep_chunk if chunk is None else max(1, int(chunk))
         out = [self._evaluate(ph, wls[i : i + chunk])[0][self.top_name][:, 0] for i in range(0, wls.size, chunk)]
         return np.concatenate(out, axis=0)
+
+    @property
+    def sweep_chunk(self) -> int:
+        """Wavelengths per pass in :meth:`evaluate_sweep`: the working set of the largest batched solve
+        (instances × per-system bytes) kept under :data:`SWEEP_CHUNK_BYTES`; 1 if any cell is factorised."""
+        if any(c.feed is None for c in self._cells.values()):
+            return 1
+        per_wl = max(c.count * c.feed.bytes_per_system(len(c.ports)) for c in self._cells.values() if c.feed)
+        return max(1, int(SWEEP_CHUNK_BYTES // max(1, per_wl)))
 
     def _phases(self, phases: Sequence[float] | np.ndarray | None) -> np.ndarray:
         ph = np.zeros(len(self.slots)) if phases is None else np.asarray(phases, dtype=float)
@@ -390,6 +410,9 @@ class CompiledCircuit:
         wl_arg = jnp.asarray(wls[:, None])
         leaf_vals: dict[Callable, np.ndarray] = {}
         for key, b in self._batches.items():
+            if not b.keys:  # an absorber: nothing to evaluate
+                leaf_vals[key] = np.zeros((n_wl, b.size, 0), dtype=np.complex128)
+                continue
             kw = dict(b.arrays)
             if b.heater:
                 assert b.phase_index is not None
