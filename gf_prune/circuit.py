@@ -407,7 +407,6 @@ class CompiledCircuit:
     def _evaluate(self, ph: np.ndarray, wls: np.ndarray) -> tuple[dict[str, np.ndarray], dict[Callable, np.ndarray]]:
         """cell name → S (W, count, P, P) and model → values (W, size, n_keys) at the W wavelengths."""
         n_wl = wls.size
-        wl_arg = jnp.asarray(wls[:, None])
         leaf_vals: dict[Callable, np.ndarray] = {}
         for key, b in self._batches.items():
             if not b.keys:  # an absorber: nothing to evaluate
@@ -417,8 +416,12 @@ class CompiledCircuit:
             if b.heater:
                 assert b.phase_index is not None
                 kw["phase"] = jnp.asarray(np.where(b.phase_index >= 0, ph[np.maximum(b.phase_index, 0)], 0.0))
-            sd = _jit_model(b.model)(wl=wl_arg, **kw)
-            leaf_vals[key] = np.stack([np.broadcast_to(np.asarray(sd[k]), (n_wl, b.size)) for k in b.keys], axis=-1)
+            vals = np.empty((n_wl, b.size, len(b.keys)), dtype=np.complex128)
+            for i, wl in enumerate(wls):  # one wavelength per call: one XLA compile per model, whatever the batch
+                sd = _jit_model(b.model)(wl=jnp.asarray([[wl]]), **kw)
+                for j, k in enumerate(b.keys):
+                    vals[i, :, j] = np.broadcast_to(np.asarray(sd[k])[0], (b.size,))
+            leaf_vals[key] = vals
         cell_s: dict[str, np.ndarray] = {}
         for name in reversed(self._order):
             cell = self._cells[name]

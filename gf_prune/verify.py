@@ -188,6 +188,8 @@ class Verifier:
         net: the :class:`~gf_prune.phases.NetworkPhases` that was laid out.
         netlist_cache: for a GDS file, keep the netlist read back from it beside it and reuse
             it while the file's bytes are unchanged (:func:`gf_prune.netlist.load_netlist`).
+        feed_forward: :class:`CompiledCircuit`'s choice (False: every cell factorised, the
+            engine before substitution — for comparisons).
     """
 
     def __init__(
@@ -196,12 +198,13 @@ class Verifier:
         net: Any,
         cell_models: Mapping[str, sax_models.CellModel] | None = None,
         netlist_cache: bool = False,
+        feed_forward: bool = True,
     ) -> None:
         t0 = time.perf_counter()
         self.net = net
         self.recnet = load_netlist(layout, cache=netlist_cache)
         t1 = time.perf_counter()
-        self.cc = CompiledCircuit(self.recnet, cell_models=cell_models)
+        self.cc = CompiledCircuit(self.recnet, cell_models=cell_models, feed_forward=feed_forward)
         self.hier = _Hierarchy(self.cc)
         self.blocks = find_blocks(self.hier, net)
         self.phases, self.problems = slot_phases(self.cc, net)
