@@ -129,6 +129,7 @@ class _ModelBatch:
     size: int = 0
     arrays: dict[str, Any] = field(default_factory=dict)
     phase_index: np.ndarray | None = None
+    expand: np.ndarray | None = None  # instance → row of its distinct parameter set (None: one row each)
 
 
 def _split(ip: str) -> tuple[str, str]:
@@ -360,9 +361,15 @@ class CompiledCircuit:
             bad = [k for k, s in sizes.items() if s != b.size]
             if bad:
                 raise ValueError(f"model {b.model.__name__} gets parameters {bad} from only some of its cells")
-            b.arrays = {k: jnp.asarray(np.concatenate(v)) for k, v in b.static.items()}
+            arrays = {k: np.concatenate(v) for k, v in b.static.items()}
             if b.heater:
                 b.phase_index = np.concatenate(b.slot_index)
+            elif self.feed_forward and arrays:  # evaluate each distinct parameter set once (a mesh repeats a few)
+                table = np.stack(list(arrays.values()), axis=1)
+                uniq, b.expand = np.unique(table, axis=0, return_inverse=True)
+                b.expand = b.expand.ravel()
+                arrays = dict(zip(arrays, uniq.T, strict=True))
+            b.arrays = {k: jnp.asarray(v) for k, v in arrays.items()}
         self._order = order
 
     # ------------------------------------------------------------------ evaluate
@@ -416,12 +423,13 @@ class CompiledCircuit:
             if b.heater:
                 assert b.phase_index is not None
                 kw["phase"] = jnp.asarray(np.where(b.phase_index >= 0, ph[np.maximum(b.phase_index, 0)], 0.0))
-            vals = np.empty((n_wl, b.size, len(b.keys)), dtype=np.complex128)
+            rows = b.size if b.expand is None else int(b.expand.max(initial=-1)) + 1
+            vals = np.empty((n_wl, rows, len(b.keys)), dtype=np.complex128)
             for i, wl in enumerate(wls):  # one wavelength per call: one XLA compile per model, whatever the batch
                 sd = _jit_model(b.model)(wl=jnp.asarray([[wl]]), **kw)
                 for j, k in enumerate(b.keys):
-                    vals[i, :, j] = np.broadcast_to(np.asarray(sd[k])[0], (b.size,))
-            leaf_vals[key] = vals
+                    vals[i, :, j] = np.broadcast_to(np.asarray(sd[k])[0], (rows,))
+            leaf_vals[key] = vals if b.expand is None else vals[:, b.expand]
         cell_s: dict[str, np.ndarray] = {}
         for name in reversed(self._order):
             cell = self._cells[name]

@@ -282,10 +282,10 @@ class Verifier:
             wls = np.unique(np.round(np.concatenate([np.linspace(1.50, 1.60, 21), near]), 9))
         wls = np.asarray(wls, dtype=float)
         layers: list[list[float]] = [[] for _ in self.net.layers]
+        expected = [_expected(self.net, li, "W") for li in range(len(self.net.layers))]  # the same at every λ
         for s in self.cc.evaluate_sweep(self.phases, wls):
-            for li in range(len(self.net.layers)):
-                blk = self._layer_block(s, li)
-                layers[li].append(rel_error(blk, _expected(self.net, li, "W"))[0])
+            for li, want in enumerate(expected):
+                layers[li].append(rel_error(self._layer_block(s, li), want)[0])
         chip = np.max(np.array(layers), axis=0)
         return {
             "wavelength_um": [float(w) for w in wls],
