@@ -129,7 +129,9 @@ class _ModelBatch:
     size: int = 0
     arrays: dict[str, Any] = field(default_factory=dict)
     phase_index: np.ndarray | None = None
-    expand: np.ndarray | None = None  # instance → row of its distinct parameter set (None: one row each)
+    expand: np.ndarray | None = None  # instance → row of its cell's parameters (None: one row each)
+    expand_parts: list[np.ndarray] = field(default_factory=list)
+    rows: int = 0  # parameter rows, when instances share them
 
 
 def _split(ip: str) -> tuple[str, str]:
@@ -324,8 +326,13 @@ class CompiledCircuit:
                     raise ValueError(f"model of {g.component!r} returns other ports than its other uses")
                 g.start = b.size
                 b.size += cell.count * m
+                shared = self.feed_forward and not b.heater  # every copy of the cell: the same parameters
                 for k, v in g.static.items():
-                    b.static.setdefault(k, []).append(np.broadcast_to(v[None, :], (cell.count, m)).ravel())
+                    every = v if shared else np.broadcast_to(v[None, :], (cell.count, m)).ravel()
+                    b.static.setdefault(k, []).append(every)
+                if shared:  # instance (copy-major) → its row among the cell's own m rows
+                    b.expand_parts.append(np.tile(b.rows + np.arange(m), cell.count))
+                    b.rows += m
                 if b.heater:
                     b.slot_index.append(sub_idx[:, 0] if g.n_slots else np.full(cell.count * m, -1))
         for name in order:  # choose each cell's solver, now that the batch sizes are known
@@ -358,18 +365,14 @@ class CompiledCircuit:
                 cell.symbolic = klujax.analyze(cell.a_i, cell.a_j, n)
         for b in self._batches.values():
             sizes = {k: sum(a.size for a in v) for k, v in b.static.items()}
-            bad = [k for k, s in sizes.items() if s != b.size]
+            bad = [k for k, s in sizes.items() if s != (b.rows if b.expand_parts else b.size)]
             if bad:
                 raise ValueError(f"model {b.model.__name__} gets parameters {bad} from only some of its cells")
-            arrays = {k: np.concatenate(v) for k, v in b.static.items()}
+            b.arrays = {k: jnp.asarray(np.concatenate(v)) for k, v in b.static.items()}
             if b.heater:
                 b.phase_index = np.concatenate(b.slot_index)
-            elif self.feed_forward and arrays:  # evaluate each distinct parameter set once (a mesh repeats a few)
-                table = np.stack(list(arrays.values()), axis=1)
-                uniq, b.expand = np.unique(table, axis=0, return_inverse=True)
-                b.expand = b.expand.ravel()
-                arrays = dict(zip(arrays, uniq.T, strict=True))
-            b.arrays = {k: jnp.asarray(v) for k, v in arrays.items()}
+            elif b.expand_parts:  # each cell's parameters evaluated once, not once per copy of the cell
+                b.expand = np.concatenate(b.expand_parts)
         self._order = order
 
     # ------------------------------------------------------------------ evaluate
@@ -423,7 +426,7 @@ class CompiledCircuit:
             if b.heater:
                 assert b.phase_index is not None
                 kw["phase"] = jnp.asarray(np.where(b.phase_index >= 0, ph[np.maximum(b.phase_index, 0)], 0.0))
-            rows = b.size if b.expand is None else int(b.expand.max(initial=-1)) + 1
+            rows = b.size if b.expand is None else b.rows
             vals = np.empty((n_wl, rows, len(b.keys)), dtype=np.complex128)
             for i, wl in enumerate(wls):  # one wavelength per call: one XLA compile per model, whatever the batch
                 sd = _jit_model(b.model)(wl=jnp.asarray([[wl]]), **kw)
