@@ -14,6 +14,11 @@ unit-norm complex inputs (timing only; accuracy is not the point):
   insertion loss, thermal crosstalk from the GDS heater positions), ``--samples`` test inputs;
 - ``report``: ``report.html`` with its figures (:func:`gf_prune.report.write_report`).
 
+With ``--verify-reference`` the earlier verification path is also timed in the same process, after
+today's (so it finds the leaf models compiled): the GDS through ``gf.import_gds`` + ``extract_netlist``,
+every cell factorised (``Verifier(feed_forward=False)``), the sweep one wavelength per solve; printed
+as ratios (earlier / today) per stage.
+
 Printed: a table of seconds per stage and N, the peak resident memory of each N's process
 (``resource.getrusage``), and the growth exponent of each stage (least-squares slope of log t vs log N)
 beside the physical floor: a mesh is O(N²) per vector (train, prune, robustness per trial), a layout
@@ -51,7 +56,28 @@ def _synthetic(n: int, samples: int, seed: int = 0):
     return split(f"synthetic-{n}", x.astype(np.complex128), y, test_size=0.5, seed=seed)
 
 
-def case(n: int, samples: int, sweep_points: int, threads: int) -> dict:
+def _verify_reference(gds: Path, net, sweep_points: int) -> dict[str, float]:
+    """The earlier verification path's stage times (netlist, verify, sweep) on the same GDS."""
+    import numpy as np
+
+    from gf_prune.netlist import _import_gds, extract_netlist
+    from gf_prune.verify import Verifier
+
+    t: dict[str, float] = {}
+    s = time.perf_counter()
+    recnet = extract_netlist(_import_gds(gds))
+    t["netlist"] = time.perf_counter() - s
+    s = time.perf_counter()
+    v = Verifier(recnet, net, feed_forward=False)
+    v.check()
+    t["verify"] = time.perf_counter() - s
+    s = time.perf_counter()
+    v.sweep(np.linspace(1.50, 1.60, sweep_points))  # factorised: one wavelength per solve
+    t["sweep"] = time.perf_counter() - s
+    return t
+
+
+def case(n: int, samples: int, sweep_points: int, threads: int, reference: bool = False) -> dict:
     import numpy as np
     import torch
 
@@ -112,6 +138,7 @@ def case(n: int, samples: int, sweep_points: int, threads: int) -> dict:
         s = time.perf_counter()
         v.sweep(np.linspace(1.50, 1.60, sweep_points))
         t["sweep"] = time.perf_counter() - s
+        before = _verify_reference(out / "network.gds", net, sweep_points) if reference else None
 
         imp = Imperfections(sigma_ps=0.01, bits=8, sigma_bs=0.02, loss_db=0.25, crosstalk=0.01)
         s = time.perf_counter()
@@ -131,6 +158,7 @@ def case(n: int, samples: int, sweep_points: int, threads: int) -> dict:
         "verify_max_rel_error": res.max_rel_error,
         "report_bytes": report_bytes,
         "times_s": t,
+        "verify_before_s": before,
         "peak_rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
     }
 
@@ -148,15 +176,17 @@ def main() -> None:
     ap.add_argument("--sweep-points", type=int, default=27)
     ap.add_argument("--threads", type=int, default=int(os.environ.get("OMP_NUM_THREADS", "2")))
     ap.add_argument("--json", default=None, help="also write the results here")
+    ap.add_argument("--verify-reference", action="store_true", help="also time the earlier verification path")
     ap.add_argument("--case", type=int, default=None, help=argparse.SUPPRESS)
     args = ap.parse_args()
     if args.case is not None:
-        print(json.dumps(case(args.case, args.samples, args.sweep_points, args.threads)))
+        print(json.dumps(case(args.case, args.samples, args.sweep_points, args.threads, args.verify_reference)))
         return
     rows = []
     for n in args.sizes:
         cmd = [sys.executable, __file__, "--case", str(n), "--samples", str(args.samples)]
         cmd += ["--sweep-points", str(args.sweep_points), "--threads", str(args.threads)]
+        cmd += ["--verify-reference"] if args.verify_reference else []
         s = time.perf_counter()
         proc = subprocess.run(cmd, capture_output=True, text=True, check=False)
         if proc.returncode != 0:
@@ -176,6 +206,13 @@ def main() -> None:
     print(f"{'peak MB':<12}" + "".join(f"{r['peak_rss_mb']:>10.0f}" for r in rows))
     print(f"{'report MB':<12}" + "".join(f"{r['report_bytes'] / 2**20:>10.2f}" for r in rows))
     print(f"{'verify err':<12}" + "".join(f"{r['verify_max_rel_error']:>10.1e}" for r in rows))
+    if all(r.get("verify_before_s") for r in rows):
+        print("the earlier verification path, same process (s), and earlier / today:")
+        for st in ("netlist", "verify", "sweep"):
+            before = [r["verify_before_s"][st] for r in rows]
+            print(f"{st + ' before':<12}" + "".join(f"{x:>10.2f}" for x in before) + f"{_slope(ns, before):>10.2f}")
+            ratios = [b / r["times_s"][st] for b, r in zip(before, rows, strict=True)]
+            print(f"{st + ' ratio':<12}" + "".join(f"{x:>10.1f}" for x in ratios))
     if args.json:
         Path(args.json).write_text(json.dumps(rows, indent=2))
 

@@ -13,8 +13,26 @@ per case (no JIT cache carried over):
 Also the default 16-16-16-10 chip (random, 30 % of the phases live): ``verify`` from
 the netlist, compile included. Printed as a table; nothing is asserted.
 
+``--scale N …`` (issue 17): verification from the GDS file at scale, today's path against the
+earlier one **in the same process**. A chip N → N → 10 (70 % of the phases pruned at random,
+compacted, as ``gf-prune run`` lays it out) is written to ``network.gds`` (not timed); then, each
+path in turn, timed stage by stage after the imports:
+
+- ``netlist``: the GDS read back — now :func:`gf_prune.netlist.read_gds_netlist` (klayout.db);
+  before, ``gf.import_gds`` + :func:`~gf_prune.netlist.extract_netlist`;
+- ``compile``: :class:`~gf_prune.verify.Verifier` (circuit, blocks, heater phases) — now with the
+  substituted cells (:mod:`gf_prune.cascade`), before ``CompiledCircuit(feed_forward=False)``;
+- ``check``: ``Verifier.check()`` at 1.55 µm (the first evaluation: XLA compiles the leaf models;
+  the new path runs first, so the earlier one finds them compiled — the ratio is conservative);
+- ``sweep``: ``Verifier.sweep()`` (the default 27 wavelengths; before: one wavelength per solve).
+
+Printed per N: seconds per stage for both paths, the ratio of the totals, max |ΔS| between the two
+engines' chip S-matrices (1.55 µm and the sweep), the verification error, and the process's peak
+resident memory. ``--layer 128`` adds a single 128-mode SVD layer through layout + verify + sweep.
+
     OMP_NUM_THREADS=1 .venv/bin/python benchmarks/bench_verify.py            # 8, 16 (+flat), 64, 128, chip
     OMP_NUM_THREADS=1 .venv/bin/python benchmarks/bench_verify.py --sizes 8 --flat 8
+    OMP_NUM_THREADS=1 .venv/bin/python benchmarks/bench_verify.py --sizes --no-chip --scale 16 32 64 128 --layer 128
 """
 
 from __future__ import annotations
@@ -127,6 +145,97 @@ def case_chip() -> dict:
     }
 
 
+def _pruned_network(sizes: tuple[int, ...], seed: int = 0):
+    """The bench_scale network: PhotonicMLP phases, 70 % of them pruned at random."""
+    import torch
+
+    from gf_prune.model import PhotonicMLP
+
+    model = PhotonicMLP(sizes, seed=seed)
+    g = torch.Generator().manual_seed(seed)
+    with torch.no_grad():
+        for _, _, _, _, m in model.phase_items():
+            m.copy_(torch.rand(m.shape, generator=g) > 0.7)
+    model.apply_masks()
+    return model.to_phases()
+
+
+def _verify_path(gds, net, new: bool) -> tuple[dict, object, object]:
+    """Stage timings of one verification path from the GDS file; (timings, Verifier, sweep S-matrices)."""
+    from gf_prune.netlist import _import_gds, extract_netlist, read_gds_netlist
+    from gf_prune.verify import Verifier
+
+    t: dict[str, float] = {}
+    s = time.perf_counter()
+    recnet = read_gds_netlist(gds) if new else extract_netlist(_import_gds(gds))
+    t["netlist"] = time.perf_counter() - s
+    s = time.perf_counter()
+    v = Verifier(recnet, net, feed_forward=new)
+    t["compile"] = time.perf_counter() - s
+    s = time.perf_counter()
+    res = v.check()
+    t["check"] = time.perf_counter() - s
+    s = time.perf_counter()
+    sweep = v.sweep()
+    t["sweep"] = time.perf_counter() - s
+    t["total"] = sum(t.values())
+    wls = sweep["wavelength_um"]
+    return {"times_s": t, "max_rel_error": res.max_rel_error, "sweep_points": len(wls)}, v, wls
+
+
+def case_scale(sizes: tuple[int, ...]) -> dict:
+    import resource
+    import tempfile
+    from pathlib import Path
+
+    import numpy as np
+
+    from gf_prune.layout import compile_network
+
+    net = _pruned_network(sizes)
+    out: dict = {"sizes": list(sizes)}
+    with tempfile.TemporaryDirectory() as tmp:
+        s = time.perf_counter()
+        compile_network(net, tmp, png=False, check=False)
+        out["layout_s"] = time.perf_counter() - s
+        gds = Path(tmp) / "network.gds"
+        new, v_new, wls = _verify_path(gds, net, new=True)
+        peak_new = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+        old, v_old, _ = _verify_path(gds, net, new=False)
+        out.update(new=new, old=old, peak_rss_mb_new=peak_new)
+        s_new, s_old = v_new.cc.evaluate(v_new.phases), v_old.cc.evaluate(v_old.phases)
+        sw_new = v_new.cc.evaluate_sweep(v_new.phases, wls)
+        sw_old = v_old.cc.evaluate_sweep(v_old.phases, wls, chunk=v_new.cc.sweep_chunk)
+        out["max_abs_diff"] = float(np.max(np.abs(s_new - s_old)))
+        out["max_abs_diff_sweep"] = float(np.max(np.abs(sw_new - sw_old)))  # same λ batches: same leaf values
+        out["sweep_chunk"] = v_new.cc.sweep_chunk
+        out["heaters"] = len(v_new.cc.slots)
+    out["peak_rss_mb"] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    return out
+
+
+def _print_scale(rows: list[dict]) -> None:
+    stages = ("netlist", "compile", "check", "sweep", "total")
+    print("verification from network.gds, today's path vs the earlier one in the same process (seconds)")
+    head = f"{'chip':<12}{'layout':>8}" + "".join(f"{st:>16}" for st in stages) + f"{'ratio':>7}"
+    print(head + f"{'max|ΔS|':>10}{'Δ sweep':>10}{'rel err':>9}{'peak MB':>9}")
+    for r in rows:
+        if "error" in r:
+            print(f"{r.get('label', '?'):<12} {r['error']}")
+            continue
+        label = "-".join(map(str, r["sizes"]))
+        cells = "".join(f"{r['new']['times_s'][st]:>7.2f} / {r['old']['times_s'][st]:>6.2f}" for st in stages)
+        ratio = r["old"]["times_s"]["total"] / r["new"]["times_s"]["total"]
+        print(
+            f"{label:<12}{r['layout_s']:>8.2f}{cells}{ratio:>7.1f}{r['max_abs_diff']:>10.1e}"
+            f"{r['max_abs_diff_sweep']:>10.1e}{r['new']['max_rel_error']:>9.1e}{r['peak_rss_mb_new']:>9.0f}"
+        )
+    print(
+        "cells: now / before. now = read_gds_netlist + substituted circuit + batched sweep; before = "
+        "gf.import_gds + extract_netlist + factorised solves, one λ per solve. peak MB: after the new path."
+    )
+
+
 def _run(args: list[str], timeout: float) -> dict:
     env = {**os.environ, "OMP_NUM_THREADS": os.environ.get("OMP_NUM_THREADS", "1")}
     try:
@@ -145,12 +254,26 @@ def main() -> None:
     ap.add_argument("--flat", type=int, nargs="*", default=[8, 16], help="sizes also timed with flat sax.circuit")
     ap.add_argument("--no-chip", action="store_true")
     ap.add_argument("--timeout", type=float, default=600.0)
+    ap.add_argument("--scale", type=int, nargs="*", default=[], help="chips N-N-10 verified from the GDS, both paths")
+    ap.add_argument("--layer", type=int, nargs="*", default=[], help="single N-mode SVD layers, layout + verify")
     ap.add_argument("--case", help=argparse.SUPPRESS)
     a = ap.parse_args()
     if a.case:  # worker
-        r = case_chip() if a.case == "chip" else case_mesh(int(a.case), int(a.case) in a.flat)
+        if a.case.startswith("scale"):
+            sizes = tuple(int(x) for x in a.case.removeprefix("scale").split("-"))
+            r = case_scale(sizes)
+        else:
+            r = case_chip() if a.case == "chip" else case_mesh(int(a.case), int(a.case) in a.flat)
         print(json.dumps(r))
         return
+    if a.scale or a.layer:
+        chips = [f"{n}-{n}-10" for n in a.scale] + [f"{n}-{n}" for n in a.layer]
+        rows = []
+        for c in chips:
+            r = _run(["--case", f"scale{c}"], a.timeout)
+            rows.append({"label": c, **r})
+            print(f"{c}: done", file=sys.stderr, flush=True)
+        _print_scale(rows)
     head = ("N", "leaf inst", "ours s", "re-eval s", "flat klu s", "ratio", "max|Δ|", "rel err")
     print("{:>5} {:>9} {:>8} {:>9} {:>10} {:>7} {:>9} {:>9}".format(*head))
     for n in a.sizes:

@@ -9,7 +9,10 @@ once and plans one batch per cell and per model:
   **once per evaluation** on the stacked lengths/phases of all its instances in the
   whole chip (one small XLA compile per model, nothing per instance);
 * every composite cell (MZI slot, passthrough, mesh, Σ column, layer, chip) is then
-  solved bottom-up, all its instances in one batch: dense ``numpy.linalg.solve`` for
+  solved bottom-up, all its instances in one batch: by substitution in light order
+  when no light comes back (:mod:`gf_prune.cascade`: every gf_prune cell — O(N²) per
+  vector for an N-mode mesh, nothing to compile, wavelengths batched), otherwise by
+  dense ``numpy.linalg.solve`` for
   small systems (nothing to compile), SciPy SuperLU one system at a time for rare
   mid-size ones (a 16-mode mesh), one batched sparse ``klujax`` solve with the
   symbolic analysis kept from compile time for frequent or huge ones (8128 MZI slots,
@@ -36,7 +39,7 @@ import klujax
 import numpy as np
 from scipy.sparse import coo_matrix
 
-from gf_prune import sax_models
+from gf_prune import cascade, sax_models
 from gf_prune.sax_models import WL0_UM, UnmodelledCellError
 
 __all__ = ["CompiledCircuit", "Netlist", "RecursiveNetlist"]
@@ -57,6 +60,11 @@ no compilation); more frequent ones in one batched KLU solve."""
 SPLU_MAX_UNKNOWNS = 16384
 """…if they have at most this many instance ports (KLU's block-triangular ordering wins
 on a 128-mode mesh's 33 k unknowns)."""
+
+SWEEP_CHUNK_BYTES = 16 * 2**20
+"""Working set of one pass of a wavelength sweep on a substituted circuit (see
+:attr:`CompiledCircuit.sweep_chunk`). Measured on a 64-64-10 chip on the shared 2-core machine (27 points,
+best of 3): 1.19 s one wavelength per pass, 0.48 s three (this bound's choice), 1.41 s all 27."""
 
 Netlist = Mapping[str, Any]
 RecursiveNetlist = Mapping[str, Netlist]
@@ -98,7 +106,8 @@ class _Cell:
     ext_out: np.ndarray  # which external port each of those is
     pat_r: np.ndarray = field(default_factory=lambda: np.zeros(0, int))
     pat_c: np.ndarray = field(default_factory=lambda: np.zeros(0, int))
-    solver: str = "dense"  # "dense" (batched numpy), "splu" (scipy, per system) or "klu" (klujax, batched)
+    solver: str = "dense"  # "cascade" (substitution), "dense" (batched numpy), "splu" (scipy), "klu" (klujax)
+    feed: cascade.Cascade | None = None  # substitution order of a feed-forward cell
     csc: Any = None
     a_i: Any = None
     a_j: Any = None
@@ -120,6 +129,9 @@ class _ModelBatch:
     size: int = 0
     arrays: dict[str, Any] = field(default_factory=dict)
     phase_index: np.ndarray | None = None
+    expand: np.ndarray | None = None  # instance → row of its cell's parameters (None: one row each)
+    expand_parts: list[np.ndarray] = field(default_factory=list)
+    rows: int = 0  # parameter rows, when instances share them
 
 
 def _split(ip: str) -> tuple[str, str]:
@@ -136,6 +148,10 @@ class CompiledCircuit:
         cell_models: cell name → :class:`~gf_prune.sax_models.CellModel`
             (default :data:`gf_prune.sax_models.CELL_MODELS`). A cell that is neither
             modelled nor in the netlist raises :class:`~gf_prune.sax_models.UnmodelledCellError`.
+        feed_forward: solve cells without loops or reflections by substitution
+            (:mod:`gf_prune.cascade`; absorbers, whose entries are zero, get none); False
+            factorises every cell (dense/SuperLU/KLU) with every model entry, as before the
+            substitution existed — the reference the tests compare with.
 
     ``slots`` lists every heater as its instance path from the top cell; pass one
     phase per slot to :meth:`evaluate`. Compiling does no numerical work beyond the
@@ -148,9 +164,11 @@ class CompiledCircuit:
         recnet: RecursiveNetlist,
         top: str | None = None,
         cell_models: Mapping[str, sax_models.CellModel] | None = None,
+        feed_forward: bool = True,
     ) -> None:
         t0 = time.perf_counter()
         self.recnet = recnet
+        self.feed_forward = feed_forward
         self.cell_models = dict(sax_models.CELL_MODELS if cell_models is None else cell_models)
         self.top_name = top or _find_top(recnet)
         self._cells: dict[str, _Cell] = {}
@@ -170,6 +188,8 @@ class CompiledCircuit:
             ports = sorted({p for pair in sd for p in pair}, key=_natural)
             idx = {p: i for i, p in enumerate(ports)}
             keys = sorted(sd, key=lambda k: (idx[k[1]], idx[k[0]]))
+            if cm.absorber and self.feed_forward:  # its entries are zero: none (a loop through two is no loop)
+                keys = []
             pat_r = np.array([idx[o] for _, o in keys], dtype=np.int64)
             pat_c = np.array([idx[i] for i, _ in keys], dtype=np.int64)
             self._leaf[component] = (ports, pat_r, pat_c, keys)
@@ -306,8 +326,13 @@ class CompiledCircuit:
                     raise ValueError(f"model of {g.component!r} returns other ports than its other uses")
                 g.start = b.size
                 b.size += cell.count * m
+                shared = self.feed_forward and not b.heater  # every copy of the cell: the same parameters
                 for k, v in g.static.items():
-                    b.static.setdefault(k, []).append(np.broadcast_to(v[None, :], (cell.count, m)).ravel())
+                    every = v if shared else np.broadcast_to(v[None, :], (cell.count, m)).ravel()
+                    b.static.setdefault(k, []).append(every)
+                if shared:  # instance (copy-major) → its row among the cell's own m rows
+                    b.expand_parts.append(np.tile(b.rows + np.arange(m), cell.count))
+                    b.rows += m
                 if b.heater:
                     b.slot_index.append(sub_idx[:, 0] if g.n_slots else np.full(cell.count * m, -1))
         for name in order:  # choose each cell's solver, now that the batch sizes are known
@@ -315,7 +340,20 @@ class CompiledCircuit:
             n = cell.n_unknowns
             ai = np.concatenate([cell.a_rows, np.arange(n)])
             aj = np.concatenate([cell.a_cols, np.arange(n)])
-            if cell.count * n**3 <= DENSE_MAX_FLOPS and cell.count * n * n * 16 <= DENSE_MAX_BYTES:
+            if self.feed_forward:
+                cell.feed = cascade.plan(
+                    n,
+                    cell.a_rows,
+                    cell.a_cols,
+                    cell.a_sel,
+                    cell.ext_in,
+                    cell.ext_sel,
+                    cell.s_cols[cell.ext_sel],
+                    cell.ext_out,
+                )
+            if cell.feed is not None:
+                cell.solver = "cascade"
+            elif cell.count * n**3 <= DENSE_MAX_FLOPS and cell.count * n * n * 16 <= DENSE_MAX_BYTES:
                 cell.solver = "dense"
             elif cell.count <= SPLU_MAX_BATCH and n <= SPLU_MAX_UNKNOWNS:
                 cell.solver = "splu"  # SuperLU, one system at a time: nothing to compile
@@ -327,12 +365,14 @@ class CompiledCircuit:
                 cell.symbolic = klujax.analyze(cell.a_i, cell.a_j, n)
         for b in self._batches.values():
             sizes = {k: sum(a.size for a in v) for k, v in b.static.items()}
-            bad = [k for k, s in sizes.items() if s != b.size]
+            bad = [k for k, s in sizes.items() if s != (b.rows if b.expand_parts else b.size)]
             if bad:
                 raise ValueError(f"model {b.model.__name__} gets parameters {bad} from only some of its cells")
             b.arrays = {k: jnp.asarray(np.concatenate(v)) for k, v in b.static.items()}
             if b.heater:
                 b.phase_index = np.concatenate(b.slot_index)
+            elif b.expand_parts:  # each cell's parameters evaluated once, not once per copy of the cell
+                b.expand = np.concatenate(b.expand_parts)
         self._order = order
 
     # ------------------------------------------------------------------ evaluate
@@ -342,17 +382,29 @@ class CompiledCircuit:
         return _Evaluation(self, {k: v[0] for k, v in cell_s.items()}, {k: v[0] for k, v in leaf_vals.items()})
 
     def evaluate_sweep(
-        self, phases: Sequence[float] | np.ndarray | None, wls: Sequence[float] | np.ndarray, chunk: int = 1
+        self, phases: Sequence[float] | np.ndarray | None, wls: Sequence[float] | np.ndarray, chunk: int | None = None
     ) -> np.ndarray:
-        """Top-cell S at every wavelength of ``wls``: shape (len(wls), P, P), ``chunk`` wavelengths per solve
+        """Top-cell S at every wavelength of ``wls``: shape (len(wls), P, P), ``chunk`` wavelengths per solve.
 
-        (1 by default, chosen by measurement: at 64 modes on the 2-core machine, 8 wavelengths took 5.8 s
-        one at a time, 11.1 s four per solve and 5.7 s on two threads; the per-point cost is the mesh
-        cells' sparse solves, which batching does not share)."""
+        By default (:attr:`sweep_chunk`) substituted circuits take as many wavelengths per pass as keep
+        the largest batch's working set under :data:`SWEEP_CHUNK_BYTES` (every numpy step then serves
+        several wavelengths); factorised ones one at a time (measured: at 64 modes on the 2-core
+        machine, 8 wavelengths took 5.8 s one at a time, 11.1 s four per solve — the sparse solves do not
+        share work across wavelengths)."""
         ph = self._phases(phases)
         wls = np.asarray(wls, dtype=float).ravel()
+        chunk = self.sweep_chunk if chunk is None else max(1, int(chunk))
         out = [self._evaluate(ph, wls[i : i + chunk])[0][self.top_name][:, 0] for i in range(0, wls.size, chunk)]
         return np.concatenate(out, axis=0)
+
+    @property
+    def sweep_chunk(self) -> int:
+        """Wavelengths per pass in :meth:`evaluate_sweep`: the working set of the largest batched solve
+        (instances × per-system bytes) kept under :data:`SWEEP_CHUNK_BYTES`; 1 if any cell is factorised."""
+        if any(c.feed is None for c in self._cells.values()):
+            return 1
+        per_wl = max(c.count * c.feed.bytes_per_system(len(c.ports)) for c in self._cells.values() if c.feed)
+        return max(1, int(SWEEP_CHUNK_BYTES // max(1, per_wl)))
 
     def _phases(self, phases: Sequence[float] | np.ndarray | None) -> np.ndarray:
         ph = np.zeros(len(self.slots)) if phases is None else np.asarray(phases, dtype=float)
@@ -365,15 +417,22 @@ class CompiledCircuit:
     def _evaluate(self, ph: np.ndarray, wls: np.ndarray) -> tuple[dict[str, np.ndarray], dict[Callable, np.ndarray]]:
         """cell name → S (W, count, P, P) and model → values (W, size, n_keys) at the W wavelengths."""
         n_wl = wls.size
-        wl_arg = jnp.asarray(wls[:, None])
         leaf_vals: dict[Callable, np.ndarray] = {}
         for key, b in self._batches.items():
+            if not b.keys:  # an absorber: nothing to evaluate
+                leaf_vals[key] = np.zeros((n_wl, b.size, 0), dtype=np.complex128)
+                continue
             kw = dict(b.arrays)
             if b.heater:
                 assert b.phase_index is not None
                 kw["phase"] = jnp.asarray(np.where(b.phase_index >= 0, ph[np.maximum(b.phase_index, 0)], 0.0))
-            sd = _jit_model(b.model)(wl=wl_arg, **kw)
-            leaf_vals[key] = np.stack([np.broadcast_to(np.asarray(sd[k]), (n_wl, b.size)) for k in b.keys], axis=-1)
+            rows = b.size if b.expand is None else b.rows
+            vals = np.empty((n_wl, rows, len(b.keys)), dtype=np.complex128)
+            for i, wl in enumerate(wls):  # one wavelength per call: one XLA compile per model, whatever the batch
+                sd = _jit_model(b.model)(wl=jnp.asarray([[wl]]), **kw)
+                for j, k in enumerate(b.keys):
+                    vals[i, :, j] = np.broadcast_to(np.asarray(sd[k])[0], (rows,))
+            leaf_vals[key] = vals if b.expand is None else vals[:, b.expand]
         cell_s: dict[str, np.ndarray] = {}
         for name in reversed(self._order):
             cell = self._cells[name]
@@ -393,6 +452,8 @@ class CompiledCircuit:
     def _solve(self, cell: _Cell, sx: np.ndarray) -> np.ndarray:
         """Batched S of ``cell`` from its instances' S entries ``sx`` (B, n_entries)."""
         batch, n, n_ext = sx.shape[0], cell.n_unknowns, cell.ext_in.size
+        if cell.feed is not None:
+            return cell.feed.solve(sx, n_ext)
         rhs = np.zeros((n, n_ext), dtype=np.complex128)
         rhs[cell.ext_in, np.arange(n_ext)] = 1.0
         if cell.solver == "dense":

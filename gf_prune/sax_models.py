@@ -291,7 +291,9 @@ class CellModel:
     ``xs_key`` names the setting holding the optical cross-section (indices and
     dispersion come from :data:`CROSS_SECTIONS`), or ``None`` for models without a
     waveguide; ``heater`` marks a phase shifter (its ``phase`` comes from the
-    trained network, not from the netlist).
+    trained network, not from the netlist); ``absorber`` marks a perfect absorber (every
+    entry of its model is zero by construction): light entering it is lost, and the circuit
+    engine may treat it as a port without entries (no zero-valued reflection to loop through).
     """
 
     model: Callable[..., sax.SDict]
@@ -299,6 +301,7 @@ class CellModel:
     xs_key: str | None = "cross_section"
     heater: bool = False
     ports: tuple[str, ...] = field(default=("o1", "o2"))
+    absorber: bool = False
 
     def kwargs(self, settings: Settings, info: Settings | None = None) -> dict[str, float]:
         """Model keyword arguments for one instance (without ``wl`` and ``phase``)."""
@@ -320,7 +323,7 @@ CELL_MODELS: dict[str, CellModel] = {
     "crossing": CellModel(crossing, _crossing_length, xs_key=None, ports=_X4),
     "straight_heater_metal": CellModel(heater, _length_from_settings, heater=True),
     "straight_heater_metal_undercut": CellModel(heater, _length_from_settings, heater=True),
-    "terminator": CellModel(terminator, _none, xs_key=None, ports=("o1",)),
+    "terminator": CellModel(terminator, _none, xs_key=None, ports=("o1",), absorber=True),
 }
 """Netlist cell name → model and settings mapping. Extend with :func:`register`."""
 

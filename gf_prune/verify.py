@@ -188,6 +188,8 @@ class Verifier:
         net: the :class:`~gf_prune.phases.NetworkPhases` that was laid out.
         netlist_cache: for a GDS file, keep the netlist read back from it beside it and reuse
             it while the file's bytes are unchanged (:func:`gf_prune.netlist.load_netlist`).
+        feed_forward: :class:`CompiledCircuit`'s choice (False: every cell factorised, the
+            engine before substitution — for comparisons).
     """
 
     def __init__(
@@ -196,6 +198,7 @@ class Verifier:
         net: Any,
         cell_models: Mapping[str, sax_models.CellModel] | None = None,
         netlist_cache: bool = False,
+        feed_forward: bool = True,
     ) -> None:
         t0 = time.perf_counter()
         self.net = net
@@ -204,7 +207,9 @@ class Verifier:
         self.recnet = load_netlist(layout, cache=netlist_cache)
         t1 = time.perf_counter()
         # a tape-out top (optical I/O, pads) holds the network as instance ``core``: verify that
-        self.cc = CompiledCircuit(self.recnet, top=core_cell(self.recnet), cell_models=cell_models)
+        self.cc = CompiledCircuit(
+            self.recnet, top=core_cell(self.recnet), cell_models=cell_models, feed_forward=feed_forward
+        )
         self.hier = _Hierarchy(self.cc)
         self.blocks = find_blocks(self.hier, net)
         self.phases, self.problems = slot_phases(self.cc, net)
@@ -320,10 +325,10 @@ class Verifier:
             wls = np.unique(np.round(np.concatenate([np.linspace(1.50, 1.60, 21), near]), 9))
         wls = np.asarray(wls, dtype=float)
         layers: list[list[float]] = [[] for _ in self.net.layers]
+        expected = [_expected(self.net, li, "W") for li in range(len(self.net.layers))]  # the same at every λ
         for s in self.cc.evaluate_sweep(self.phases, wls):
-            for li in range(len(self.net.layers)):
-                blk = self._layer_block(s, li)
-                layers[li].append(rel_error(blk, _expected(self.net, li, "W"))[0])
+            for li, want in enumerate(expected):
+                layers[li].append(rel_error(self._layer_block(s, li), want)[0])
         chip = np.max(np.array(layers), axis=0)
         return {
             "wavelength_um": [float(w) for w in wls],

@@ -125,6 +125,7 @@ def small_run(tmp_path_factory):
 def test_netlist_read_back_once_and_reused_gives_identical_verify(small_run, monkeypatch):
     import gdsfactory as gf
 
+    from gf_prune import netlist as netlist_mod
     from gf_prune.netlist import load_netlist, netlist_cache_path
     from gf_prune.verify import verify
 
@@ -134,9 +135,10 @@ def test_netlist_read_back_once_and_reused_gives_identical_verify(small_run, mon
     first = verify(gds, net, netlist_cache=True)  # reads the GDS, keeps the netlist
     assert netlist_cache_path(gds).is_file()
     calls = []
-    real = gf.import_gds
+    real, real_kdb = gf.import_gds, netlist_mod.read_gds_netlist
     monkeypatch.setattr(gf, "import_gds", lambda *a, **k: calls.append(a) or real(*a, **k))
-    again = verify(gds, net, netlist_cache=True)  # reuses it: the GDS is not imported again
+    monkeypatch.setattr(netlist_mod, "read_gds_netlist", lambda *a, **k: calls.append(a) or real_kdb(*a, **k))
+    again = verify(gds, net, netlist_cache=True)  # reuses it: the GDS is not read again
     assert calls == []
     for res in (first, again):
         assert res.passed
