@@ -27,6 +27,8 @@ import gdsfactory as gf
 from gdsfactory.component import Component
 from gdsfactory.typings import ComponentSpec, CrossSectionSpec
 
+from gf_prune.naming import name_unnamed_instances
+
 FIBER_PITCH_UM = 127.0
 """Standard fibre-array pitch (µm)."""
 
@@ -109,4 +111,5 @@ def fiber_array(
                 (x_front, -n * pitch),
             ],
         )
+        name_unnamed_instances(c, "loopback")
     return c

@@ -37,7 +37,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
-from typing import Literal
+from typing import Any, Literal
 
 __all__ = [
     "CORE_INSTANCE",
@@ -57,6 +57,7 @@ __all__ = [
     "is_slot",
     "layer_instance",
     "mode_port",
+    "name_unnamed_instances",
     "pad_instance",
     "parse_heater_label",
     "parse_mode_port",
@@ -265,3 +266,14 @@ CORE_INSTANCE = "core"
 def fiber_array_instance(side: str) -> str:
     """Instance name of the fibre array (grating column) on ``side`` (west|east) of the core."""
     return f"fibers_{side}"
+
+
+def name_unnamed_instances(component: Any, prefix: str) -> None:
+    """Give the instances a router placed without a name (kfactory's ``PROPID.NAME`` unset) stable names
+    ``{prefix}_{k}``, so every instance of the GDS is named and it reads back with ``klayout.db`` alone
+    (:func:`gf_prune.netlist.read_gds_netlist`)."""
+    k = 0
+    for inst in component.insts:
+        if inst.instance.property(0) is None:
+            inst.name = f"{prefix}_{k}"
+            k += 1

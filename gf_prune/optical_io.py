@@ -22,7 +22,7 @@ import gdsfactory as gf
 from gdsfactory.component import Component
 from gdsfactory.typings import ComponentSpec, CrossSectionSpec
 
-from gf_prune.naming import CORE_INSTANCE, fiber_array_instance, parse_mode_port
+from gf_prune.naming import CORE_INSTANCE, fiber_array_instance, name_unnamed_instances, parse_mode_port
 
 __all__ = [
     "LOSS_COLUMNS",
@@ -167,6 +167,7 @@ def add_fiber_io(
             sort_ports=False,
             on_collision=None,
         )
+        name_unnamed_instances(top, f"route_{side}")
         for p, ap in zip(ports, array_ports, strict=True):
             mp = parsed[p.name]
             i = int(str(ap.name)[1:])

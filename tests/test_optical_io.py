@@ -382,3 +382,15 @@ def test_routes_of_a_narrower_layer_stay_out_of_the_core(tmp_path):
         + worst["length_um"] * fig["propagation_dB_cm"] * 1e-4
     )
     assert worst["dB"] == pytest.approx(parts, abs=1e-5)
+
+
+def test_the_io_chip_reads_back_with_klayout_alone_as_gdsfactory_reads_it(tmp_path):
+    """Every instance of the I/O top (routes, loopback) is named, so the fast klayout reader takes the file
+    itself (no fallback) and gives the same netlist as gdsfactory's import + extraction."""
+    from gf_prune.layout import compile_network
+    from gf_prune.netlist import activate_pdk, extract_netlist, read_gds_netlist
+
+    compile_network(random_network((4, 4, 2), p_live=0.5, seed=1), tmp_path, png=False, check=False, route=False)
+    fast = read_gds_netlist(tmp_path / "network.gds")  # raises UnreadableLayoutError on an unnamed instance
+    activate_pdk()
+    assert fast == extract_netlist(gf.import_gds(tmp_path / "network.gds"))
