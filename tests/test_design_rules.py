@@ -22,6 +22,8 @@ warnings.filterwarnings("ignore", message="Unconnected ports")
 
 @pytest.fixture
 def generic():
+    """The generic PDK, with no cell cached under another PDK by an earlier test in this process."""
+    gf.clear_cache()
     gf.gpdk.PDK.activate()
     return pdk_rules()
 
