@@ -185,9 +185,9 @@ def mesh(
         raise ValueError(f"states must be {topo.n_mzis} characters of '3210x', got {len(states)}")
     kw = dict(slot_settings or {})
     common = {"pitch": pitch, "zero_state": zero_state, **kw}
-    slot_kw = _without(common, "crossing")
-    through_kw = _without(slot_kw, "heater", "heater_ports", "coupler_ports")
-    removed_kw = _without(common, "heater", "heater_ports", "coupler_ports")
+    slot_kw = _without(common, "crossing", "extra_length")
+    through_kw = _without(common, "crossing", "heater", "heater_ports", "coupler_ports", "theta_arm")
+    removed_kw = _without(common, "heater", "heater_ports", "coupler_ports", "theta_arm")
     cells = {
         s: gf.get_component(slot, theta_heater=s in "32", phi_heater=s in "31", **slot_kw) for s in set(states) - {"x"}
     }

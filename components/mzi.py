@@ -327,8 +327,14 @@ def _add_mzi(
     coupler_ports: tuple[str, str, str, str],
     in_delay: tuple[bool, bool] = (False, False),
     delay_bend: tuple[Any, float] | _DelayBump | None = None,
+    theta_arm: str = "top",
 ) -> dict[str, Any]:
-    """Build the MZI of :func:`mzi_unit` into ``c`` with its top input at (x0, 0); return its ports."""
+    """Build the MZI of :func:`mzi_unit` into ``c`` with its top input at (x0, 0); return its ports.
+    ``theta_arm="bottom"``: θ and the bias on the bottom internal arm (a P·B coupler,
+    :mod:`gf_prune.pdk_convention`)."""
+    if theta_arm not in ("top", "bottom"):
+        raise ValueError(f"theta_arm must be 'top' or 'bottom', got {theta_arm!r}")
+    on_top = theta_arm == "top"
     cp = gf.get_component(coupler)
     w = _wg_width(straight, cross_section)
     ht = gf.get_component(heater, length=g.heater_length)
@@ -380,17 +386,18 @@ def _add_mzi(
     phase_section(bot, False, "phi_ref", db, bb)
     bot.left("fin_b", bend=delay[0] if db else None).forward(round(vf - db, 3), prefix="fin_b").right("fin_b")
     _check_end(bot.port, *cp1.ports[cin_b].center, "bottom fan-in")
-    # internal arms: top (θ, + bias) goes up, bottom (reference) goes down
-    vt = round(vf + g.bias / 2, 3)
+    # internal arms: top goes up, bottom goes down; θ and the bias on ``theta_arm`` (default: top)
+    vt = round(vf + g.bias / 2, 3) if on_top else vf
+    vb = vf if on_top else round(vf + g.bias / 2, 3)
     arm_t = _Path(c, cp1.ports[cout_t], straight, bend, cross_section)
     arm_t.left("arm_t").forward(vt, prefix="arm_t").right("arm_t")
-    phase_section(arm_t, theta_heater, "theta")
+    phase_section(arm_t, theta_heater and on_top, "theta" if on_top else "theta_ref")
     arm_t.right("arm_t").forward(vt, prefix="arm_t").left("arm_t")
     cp2 = arm_t.dev(cp, "cp2", cin_t, cout_t)
     arm_b = _Path(c, cp1.ports[cout_b], straight, bend, cross_section)
-    arm_b.right("arm_b").forward(vf, prefix="arm_b").left("arm_b")
-    phase_section(arm_b, False, "theta_ref")
-    arm_b.left("arm_b").forward(vf, prefix="arm_b").right("arm_b")
+    arm_b.right("arm_b").forward(vb, prefix="arm_b").left("arm_b")
+    phase_section(arm_b, theta_heater and not on_top, "theta_ref" if on_top else "theta")
+    arm_b.left("arm_b").forward(vb, prefix="arm_b").right("arm_b")
     _check_end(arm_b.port, *cp2.ports[cin_b].center, "bottom arm")
     # fan-out back to the mode lines
     out_t = _Path(c, cp2.ports[cout_t], straight, bend, cross_section)
@@ -428,6 +435,7 @@ def mzi_unit(
     heater_ports: tuple[str, str] = ("l_e2", "r_e2"),
     coupler_ports: tuple[str, str, str, str] = ("o1", "o2", "o3", "o4"),
     in_delay: tuple[bool, bool] = (False, False),
+    theta_arm: str = "top",
 ) -> Component:
     """MZI slot of the gf_prune convention: T(θ, φ) = B·diag(e^{i(θ+b)}, 1)·B·diag(e^{iφ}, 1).
 
@@ -466,6 +474,9 @@ def mzi_unit(
             (:func:`_delay_bend`); for a long bias (a foundry PDK), a U-bump in the input's plain
             phase section instead (:class:`_DelayBump`; top input only with φ pruned). The slot's
             width and ports do not change.
+        theta_arm: ``"top"`` (a coupler c·B) or ``"bottom"``: θ and the bias on the bottom internal arm,
+            for a coupler c·P·B (cspdk's ``mmi2x2``), which makes the MZI the convention's
+            (:mod:`gf_prune.pdk_convention`); ``theta_ref`` is then the top arm's plain section.
     """
     g = _slot_geometry_of(locals())
     c = Component()
@@ -485,6 +496,7 @@ def mzi_unit(
         coupler_ports,
         in_delay=tuple(in_delay),
         delay_bend=_fan_in_delay(bend, cross_section, g) if any(in_delay) else None,
+        theta_arm=theta_arm,
     )
     _expose(c, ports)
     c.info["width"] = g.width
@@ -511,6 +523,7 @@ def passthrough(
     bend: ComponentSpec = "bend_euler",
     cross_section: CrossSectionSpec = "strip",
     bias: bool = False,
+    extra_length: float = 0.0,
 ) -> Component:
     """Single-mode slot (width W) with the optical length of the MZI's reference path.
 
@@ -522,6 +535,9 @@ def passthrough(
     ``bias=True``: the first bump's verticals are ``bias_length/2`` longer (as the top path of
     :func:`mzi_removed`): a passive π delay on this mode, where compaction keeps a removed MZI's π
     (:mod:`gf_prune.compaction`). Only for ``zero_state="bar"``.
+    ``extra_length`` (µm, even nm, may be < 0): added to the path, half in each bump's verticals, so that
+    the slot's phase is an MZI's whose couplers are not their length's phase (a foundry PDK's,
+    :func:`gf_prune.pdk_convention.slot_extra_length`).
     """
     g = _slot_geometry_of(locals())
     c = Component()
@@ -534,14 +550,27 @@ def passthrough(
     h1 = round(h / 4, 3)
     if bias and not g.bias:
         raise ValueError("a π-delay passthrough (bias=True) needs zero_state='bar'")
-    v1 = round(g.v_fan + g.bias / 2, 3) if bias else g.v_fan
-    p.forward(h1).bump(up, v1).forward(round(h - 2 * h1, 3)).bump(up, g.v_fan).forward(h1)
+    e1, e2 = _split_extra(extra_length, g)
+    v1 = round(g.v_fan + g.bias / 2 + e1, 3) if bias else round(g.v_fan + e1, 3)
+    p.forward(h1).bump(up, v1).forward(round(h - 2 * h1, 3)).bump(up, round(g.v_fan + e2, 3)).forward(h1)
     _check_end(p.port, g.width, 0.0, "passthrough")
     c.add_port("o1", port=o1)
     c.add_port("o2", port=p.port)
     c.info["width"] = g.width
-    c.info["ref_length"] = round(g.ref_length + (g.bias if bias else 0.0), 3)
+    c.info["ref_length"] = round(g.ref_length + (g.bias if bias else 0.0) + extra_length, 3)
     return c
+
+
+def _split_extra(extra_length: float, g: SlotGeometry) -> tuple[float, float]:
+    """The verticals' extra (µm) of a slot path's two U-bumps for ``extra_length`` in all (even nm)."""
+    n = _nm(extra_length)
+    if n % 2:
+        raise ValueError(f"extra_length {extra_length} µm must be an even number of nm (two verticals)")
+    half = n // 2
+    e1, e2 = _um(half // 2), _um(half - half // 2)
+    if g.v_fan + min(e1, e2) < 0:
+        raise ValueError(f"extra_length {extra_length} µm shortens the verticals ({g.v_fan} µm) below zero")
+    return e1, e2
 
 
 def _shim_bend(bend: Any, cross_section: Any, parity: int) -> tuple[Any, float]:
@@ -569,6 +598,7 @@ def mzi_removed(
     straight: ComponentSpec = "straight",
     bend: ComponentSpec = "bend_euler",
     cross_section: CrossSectionSpec = "strip",
+    extra_length: float = 0.0,
 ) -> Component:
     """Removed MZI: plain waveguides with the phase of the heater-off MZI (slot width W).
 
@@ -588,6 +618,7 @@ def mzi_removed(
       and Manhattan paths between grid points differ by even numbers, so the first bend
       of a path may be a few nm larger in radius (``a_b1``, ``b_b1``): its netlist length
       restores the parity. The crossing's own phase is that of its length (8 µm).
+    - ``extra_length`` (µm, even nm): added to every path, as :func:`passthrough`'s.
     """
     g = _slot_geometry_of(locals())
     c = Component()
@@ -599,19 +630,20 @@ def mzi_removed(
     ports: dict[str, Any] = {}
     if zero_state == "bar":
         inward = g.bias > g.coupler_sep  # a long bias (a foundry PDK's n_eff) would meet the slot above
+        e1, e2 = _split_extra(extra_length, g)
         for name, y, top, extra in (("top", 0.0, True, g.bias / 2), ("bot", -g.pitch, False, 0.0)):
             up = top and not inward
             p = _Path(c, _start(c, 0.0, y, w, name), straight, b, cross_section)
             ports["o1" if top else "o2"] = p.port.copy()
             pre = name + "_"
-            p.forward(h1, prefix=pre).bump(up, round(g.v_fan + extra, 3), pre).forward(h2, prefix=pre)
-            p.bump(up, g.v_fan, pre).forward(h1, prefix=pre)
+            p.forward(h1, prefix=pre).bump(up, round(g.v_fan + extra + e1, 3), pre).forward(h2, prefix=pre)
+            p.bump(up, round(g.v_fan + e2, 3), pre).forward(h1, prefix=pre)
             _check_end(p.port, g.width, y, f"removed MZI {name} path")
             ports["o3" if top else "o4"] = p.port
     else:
         quarter_nm = _nm(bias_length / 2)
         xc = gf.get_component(crossing)
-        target_nm = _nm(round(g.ref_length, 3)) + quarter_nm
+        target_nm = _nm(round(g.ref_length, 3)) + quarter_nm + _nm(extra_length)
         for path in ("a", "b"):
             shim = None
             scratch = Component()  # dry run: how long would the path be without a shim?
@@ -624,7 +656,7 @@ def mzi_removed(
         ports[k].orientation = 180
     _expose(c, ports)
     c.info["width"] = g.width
-    c.info["ref_length"] = round(g.ref_length, 3)
+    c.info["ref_length"] = round(g.ref_length + extra_length, 3)
     return c
 
 
@@ -717,6 +749,7 @@ def attenuator(
     cross_section: CrossSectionSpec = "strip",
     heater_ports: tuple[str, str] = ("l_e2", "r_e2"),
     coupler_ports: tuple[str, str, str, str] = ("o1", "o2", "o3", "o4"),
+    theta_arm: str = "top",
 ) -> Component:
     """Σ attenuator: one mode in (``o1``, west, y = 0), one out (``o2``, east, y = 0).
 
@@ -726,6 +759,7 @@ def attenuator(
     top→bottom, then ``out_*`` (2 bends + a vertical of ``pitch − 2R``) back up to
     y = 0. Straights ``in_wg`` and ``out_s*`` of ``spacer`` µm keep the
     ``term_in``/``term_out`` terminators (on the unused MZI ports) inside the cell.
+    ``theta_arm`` as :func:`mzi_unit`.
     """
     g = _slot_geometry_of(locals())
     c = Component()
@@ -736,7 +770,19 @@ def attenuator(
     o1.orientation = 180
     inp.forward(spacer, name="in_wg")
     ports = _add_mzi(
-        c, g, spacer, theta_heater, phi_heater, coupler, heater, straight, b, cross_section, heater_ports, coupler_ports
+        c,
+        g,
+        spacer,
+        theta_heater,
+        phi_heater,
+        coupler,
+        heater,
+        straight,
+        b,
+        cross_section,
+        heater_ports,
+        coupler_ports,
+        theta_arm=theta_arm,
     )
     term = gf.get_component(terminator)
     t_in = c.add_ref(term, name="term_in")

@@ -34,6 +34,7 @@ from typing import Any
 
 import gdsfactory as gf
 
+from gf_prune.pdk_convention import PdkConvention, pdk_convention
 from gf_prune.physics import NEFF_DESIGN, WL0_UM, bias_length_um
 
 __all__ = ["BUILTIN_PDKS", "CELL_ROLES", "PdkCells", "PdkError", "check_pdk_name", "pdk_cells"]
@@ -103,6 +104,7 @@ class PdkCells:
     heater_layer: tuple[int, int]
     fan_in_delays: bool | str = True
     names: dict[str, str | None] = field(default_factory=dict)
+    convention: PdkConvention | None = None
 
     @property
     def is_generic(self) -> bool:
@@ -112,7 +114,8 @@ class PdkCells:
         """``slot_settings`` of :func:`gf_prune.layout.build_network`; None for generic (the cells' defaults)."""
         if self.is_generic:
             return None
-        return {**self._common(zero_state), "crossing": self.crossing}
+        extra = self.convention.extra_length_um if self.convention is not None else 0.0
+        return {**self._common(zero_state), "crossing": self.crossing, **({"extra_length": extra} if extra else {})}
 
     def att_settings(self, zero_state: str = "bar") -> dict[str, Any] | None:
         """``att_settings`` (Σ attenuators); None for generic."""
@@ -126,7 +129,9 @@ class PdkCells:
 
     def _common(self, zero_state: str) -> dict[str, Any]:
         bias = self.bias_length_um if zero_state == "bar" else self.bias_length_cross_um
+        arm = self.convention.theta_arm if self.convention is not None else "top"
         return {
+            **({"theta_arm": arm} if arm != "top" else {}),
             "coupler": self.coupler,
             "coupler_ports": self.coupler_ports,
             "heater": self.heater,
@@ -162,7 +167,15 @@ class PdkCells:
         on_wg("bend", base["bend_euler"], "info")
         on_wg("heater", base["straight_heater_metal"], "settings")
         cp = gf.get_component(self.coupler)
-        on_wg("coupler", base["mmi2x2"], _span(cp, self.coupler_ports[1], self.coupler_ports[2]))
+        if self.convention is None:
+            on_wg("coupler", base["mmi2x2"], _span(cp, self.coupler_ports[1], self.coupler_ports[2]))
+        else:  # the PDK coupler's own phase and port frame, lossless (gf_prune.pdk_convention)
+            from gf_prune.pdk_convention import coupler_model
+
+            cv = self.convention
+            model = coupler_model(cv.theta_arm, cv.coupler_phase_rad, self.coupler_ports)
+            ports = tuple(sorted(self.coupler_ports))
+            out[_netlist_name(self.coupler)] = sm.CellModel(model, lambda s, i: {}, xs_key=None, ports=ports)
         if self.crossing is not None:
             xc = gf.get_component(self.crossing)
             on_wg("crossing", base["crossing"], _span(xc, "o1", "o3"))
@@ -186,6 +199,7 @@ class PdkCells:
             "bias_length_um": self.bias_length_um,
             "bias_length_cross_um": self.bias_length_cross_um,
             "fan_in_delays": self.fan_in_delays,
+            **({"convention": self.convention.record()} if self.convention is not None else {}),
         }
 
 
@@ -415,7 +429,27 @@ def _cells(pdk: str, wl_um: float, pitch: float, heater_margin: float) -> PdkCel
     )
     if generic:
         return cells
+    cells = replace(cells, convention=_convention(obj, cells, pitch, heater_margin))
     return replace(cells, fan_in_delays=_fan_in_delays_fit(cells, pitch, heater_margin))
+
+
+def _convention(obj: Any, cells: PdkCells, pitch: float, heater_margin: float) -> PdkConvention | None:
+    """The convention on the PDK's own models (:func:`gf_prune.pdk_convention.pdk_convention`); None without
+    a coupler model. A coupler model that is no 50:50 coupler is a :class:`PdkError`."""
+    from gf_prune.components.mzi import slot_geometry
+
+    g = slot_geometry(
+        pitch=pitch, heater_margin=heater_margin, bias_length=cells.bias_length_um, coupler=cells.coupler,
+        bend=cells.bend, cross_section=cells.cross_section,
+    )  # fmt: skip
+    lc = _span(gf.get_component(cells.coupler), cells.coupler_ports[1], cells.coupler_ports[2])
+    try:
+        return pdk_convention(
+            dict(obj.models or {}), cells.names, cells.coupler_ports, lc, cells.neff, g.v_fan, cells.wl_um,
+            g.heater_length, obj.name,
+        )  # fmt: skip
+    except ValueError as exc:
+        raise PdkError(f"PDK {obj.name!r}: {exc}") from None
 
 
 def pdk_cells(
