@@ -189,8 +189,8 @@ def butterfly_mesh(
         raise ValueError(f"states must be {topo.n_mzis} characters of '3210x', got {len(states)}")
     kw = dict(slot_settings or {})
     common = {"pitch": pitch, "zero_state": zero_state, **kw}
-    slot_kw = _without(common, "crossing")
-    removed_kw = _without(common, "heater", "heater_ports", "coupler_ports")
+    slot_kw = _without(common, "crossing", "extra_length")
+    removed_kw = _without(common, "heater", "heater_ports", "coupler_ports", "theta_arm")
     cells = {
         s: gf.get_component(slot, theta_heater=s in "32", phi_heater=s in "31", **slot_kw) for s in set(states) - {"x"}
     }
@@ -199,7 +199,16 @@ def butterfly_mesh(
     pkw = {
         "heater_length": PERM_HEATER_LENGTH,
         "heater_margin": PERM_HEATER_MARGIN,
-        **_without(common, "heater", "heater_ports", "coupler_ports", "heater_length", "heater_margin"),
+        **_without(
+            common,
+            "heater",
+            "heater_ports",
+            "coupler_ports",
+            "heater_length",
+            "heater_margin",
+            "theta_arm",
+            "extra_length",
+        ),
         **(perm_settings or {}),
     }
     xing = gf.get_component(swap, **pkw)
