@@ -35,10 +35,15 @@ from __future__ import annotations
 __all__ = [
     "BIAS_LENGTH_UM",
     "attenuator",
+    "attenuator_pdk",
     "mzi_bar",
     "mzi_removed",
+    "mzi_removed_pdk",
     "mzi_unit",
+    "mzi_unit_pdk",
     "passthrough",
+    "passthrough_pdk",
+    "pdk_variant",
     "slot_geometry",
 ]
 
@@ -435,7 +440,6 @@ def mzi_unit(
     heater_ports: tuple[str, str] = ("l_e2", "r_e2"),
     coupler_ports: tuple[str, str, str, str] = ("o1", "o2", "o3", "o4"),
     in_delay: tuple[bool, bool] = (False, False),
-    theta_arm: str = "top",
 ) -> Component:
     """MZI slot of the gf_prune convention: T(θ, φ) = B·diag(e^{i(θ+b)}, 1)·B·diag(e^{iφ}, 1).
 
@@ -474,10 +478,56 @@ def mzi_unit(
             (:func:`_delay_bend`); for a long bias (a foundry PDK), a U-bump in the input's plain
             phase section instead (:class:`_DelayBump`; top input only with φ pruned). The slot's
             width and ports do not change.
-        theta_arm: ``"top"`` (a coupler c·B) or ``"bottom"``: θ and the bias on the bottom internal arm,
+        theta_arm (:func:`mzi_unit_pdk` only): ``"top"`` (a coupler c·B) or ``"bottom"``: θ and the bias
+            on the bottom internal arm,
             for a coupler c·P·B (cspdk's ``mmi2x2``), which makes the MZI the convention's
             (:mod:`gf_prune.pdk_convention`); ``theta_ref`` is then the top arm's plain section.
     """
+    return _mzi_unit(**locals())
+
+
+@gf.cell
+def mzi_unit_pdk(
+    pitch: float = 100.0,
+    theta_heater: bool = True,
+    phi_heater: bool = True,
+    zero_state: ZeroState = "bar",
+    heater_length: float = 100.0,
+    heater_margin: float = 16.0,
+    bias_length: float = BIAS_LENGTH_UM,
+    coupler: ComponentSpec = "mmi2x2",
+    heater: ComponentSpec = "straight_heater_metal",
+    straight: ComponentSpec = "straight",
+    bend: ComponentSpec = "bend_euler",
+    cross_section: CrossSectionSpec = "strip",
+    heater_ports: tuple[str, str] = ("l_e2", "r_e2"),
+    coupler_ports: tuple[str, str, str, str] = ("o1", "o2", "o3", "o4"),
+    in_delay: tuple[bool, bool] = (False, False),
+    theta_arm: str = "top",
+) -> Component:
+    """:func:`mzi_unit` with ``theta_arm`` (a foundry PDK's convention, :mod:`gf_prune.pdk_convention`)."""
+    return _mzi_unit(**locals())
+
+
+def _mzi_unit(
+    pitch: float = 100.0,
+    theta_heater: bool = True,
+    phi_heater: bool = True,
+    zero_state: ZeroState = "bar",
+    heater_length: float = 100.0,
+    heater_margin: float = 16.0,
+    bias_length: float = BIAS_LENGTH_UM,
+    coupler: ComponentSpec = "mmi2x2",
+    heater: ComponentSpec = "straight_heater_metal",
+    straight: ComponentSpec = "straight",
+    bend: ComponentSpec = "bend_euler",
+    cross_section: CrossSectionSpec = "strip",
+    heater_ports: tuple[str, str] = ("l_e2", "r_e2"),
+    coupler_ports: tuple[str, str, str, str] = ("o1", "o2", "o3", "o4"),
+    in_delay: tuple[bool, bool] = (False, False),
+    theta_arm: str = "top",
+) -> Component:
+    """Builds :func:`mzi_unit` and :func:`mzi_unit_pdk`."""
     g = _slot_geometry_of(locals())
     c = Component()
     b = gf.get_component(bend, cross_section=cross_section)
@@ -523,7 +573,6 @@ def passthrough(
     bend: ComponentSpec = "bend_euler",
     cross_section: CrossSectionSpec = "strip",
     bias: bool = False,
-    extra_length: float = 0.0,
 ) -> Component:
     """Single-mode slot (width W) with the optical length of the MZI's reference path.
 
@@ -535,10 +584,47 @@ def passthrough(
     ``bias=True``: the first bump's verticals are ``bias_length/2`` longer (as the top path of
     :func:`mzi_removed`): a passive π delay on this mode, where compaction keeps a removed MZI's π
     (:mod:`gf_prune.compaction`). Only for ``zero_state="bar"``.
-    ``extra_length`` (µm, even nm, may be < 0): added to the path, half in each bump's verticals, so that
-    the slot's phase is an MZI's whose couplers are not their length's phase (a foundry PDK's,
-    :func:`gf_prune.pdk_convention.slot_extra_length`).
+    ``extra_length`` (:func:`passthrough_pdk` only; µm, even nm, may be < 0): added to the path, half in
+    each bump's verticals, so that the slot's phase is an MZI's whose couplers are not their length's
+    phase (a foundry PDK's, :func:`gf_prune.pdk_convention.slot_extra_length`).
     """
+    return _passthrough(**locals())
+
+
+@gf.cell
+def passthrough_pdk(
+    pitch: float = 100.0,
+    up: bool = True,
+    zero_state: ZeroState = "bar",
+    heater_length: float = 100.0,
+    heater_margin: float = 16.0,
+    bias_length: float = BIAS_LENGTH_UM,
+    coupler: ComponentSpec = "mmi2x2",
+    straight: ComponentSpec = "straight",
+    bend: ComponentSpec = "bend_euler",
+    cross_section: CrossSectionSpec = "strip",
+    bias: bool = False,
+    extra_length: float = 0.0,
+) -> Component:
+    """:func:`passthrough` with ``extra_length`` (a foundry PDK's convention, :mod:`gf_prune.pdk_convention`)."""
+    return _passthrough(**locals())
+
+
+def _passthrough(
+    pitch: float = 100.0,
+    up: bool = True,
+    zero_state: ZeroState = "bar",
+    heater_length: float = 100.0,
+    heater_margin: float = 16.0,
+    bias_length: float = BIAS_LENGTH_UM,
+    coupler: ComponentSpec = "mmi2x2",
+    straight: ComponentSpec = "straight",
+    bend: ComponentSpec = "bend_euler",
+    cross_section: CrossSectionSpec = "strip",
+    bias: bool = False,
+    extra_length: float = 0.0,
+) -> Component:
+    """Builds :func:`passthrough` and :func:`passthrough_pdk`."""
     g = _slot_geometry_of(locals())
     c = Component()
     b = gf.get_component(bend, cross_section=cross_section)
@@ -598,7 +684,6 @@ def mzi_removed(
     straight: ComponentSpec = "straight",
     bend: ComponentSpec = "bend_euler",
     cross_section: CrossSectionSpec = "strip",
-    extra_length: float = 0.0,
 ) -> Component:
     """Removed MZI: plain waveguides with the phase of the heater-off MZI (slot width W).
 
@@ -618,8 +703,46 @@ def mzi_removed(
       and Manhattan paths between grid points differ by even numbers, so the first bend
       of a path may be a few nm larger in radius (``a_b1``, ``b_b1``): its netlist length
       restores the parity. The crossing's own phase is that of its length (8 µm).
-    - ``extra_length`` (µm, even nm): added to every path, as :func:`passthrough`'s.
+    - ``extra_length`` (:func:`mzi_removed_pdk` only; µm, even nm): added to every path, as in a passthrough;
+      ``crossing_extra`` (µm) also to a cross-state path, whose crossing is not its length's phase.
     """
+    return _mzi_removed(**locals())
+
+
+@gf.cell
+def mzi_removed_pdk(
+    pitch: float = 100.0,
+    zero_state: ZeroState = "bar",
+    heater_length: float = 100.0,
+    heater_margin: float = 16.0,
+    bias_length: float = BIAS_LENGTH_UM,
+    coupler: ComponentSpec = "mmi2x2",
+    crossing: ComponentSpec = "crossing",
+    straight: ComponentSpec = "straight",
+    bend: ComponentSpec = "bend_euler",
+    cross_section: CrossSectionSpec = "strip",
+    extra_length: float = 0.0,
+    crossing_extra: float = 0.0,
+) -> Component:
+    """:func:`mzi_removed` with ``extra_length`` (a foundry PDK's convention, :mod:`gf_prune.pdk_convention`)."""
+    return _mzi_removed(**locals())
+
+
+def _mzi_removed(
+    pitch: float = 100.0,
+    zero_state: ZeroState = "bar",
+    heater_length: float = 100.0,
+    heater_margin: float = 16.0,
+    bias_length: float = BIAS_LENGTH_UM,
+    coupler: ComponentSpec = "mmi2x2",
+    crossing: ComponentSpec = "crossing",
+    straight: ComponentSpec = "straight",
+    bend: ComponentSpec = "bend_euler",
+    cross_section: CrossSectionSpec = "strip",
+    extra_length: float = 0.0,
+    crossing_extra: float = 0.0,
+) -> Component:
+    """Builds :func:`mzi_removed` and :func:`mzi_removed_pdk`."""
     g = _slot_geometry_of(locals())
     c = Component()
     b = gf.get_component(bend, cross_section=cross_section)
@@ -643,7 +766,7 @@ def mzi_removed(
     else:
         quarter_nm = _nm(bias_length / 2)
         xc = gf.get_component(crossing)
-        target_nm = _nm(round(g.ref_length, 3)) + quarter_nm + _nm(extra_length)
+        target_nm = _nm(round(g.ref_length, 3)) + quarter_nm + _nm(extra_length) + _nm(crossing_extra)
         for path in ("a", "b"):
             shim = None
             scratch = Component()  # dry run: how long would the path be without a shim?
@@ -749,7 +872,6 @@ def attenuator(
     cross_section: CrossSectionSpec = "strip",
     heater_ports: tuple[str, str] = ("l_e2", "r_e2"),
     coupler_ports: tuple[str, str, str, str] = ("o1", "o2", "o3", "o4"),
-    theta_arm: str = "top",
 ) -> Component:
     """Σ attenuator: one mode in (``o1``, west, y = 0), one out (``o2``, east, y = 0).
 
@@ -759,8 +881,55 @@ def attenuator(
     top→bottom, then ``out_*`` (2 bends + a vertical of ``pitch − 2R``) back up to
     y = 0. Straights ``in_wg`` and ``out_s*`` of ``spacer`` µm keep the
     ``term_in``/``term_out`` terminators (on the unused MZI ports) inside the cell.
-    ``theta_arm`` as :func:`mzi_unit`.
+    ``theta_arm`` (:func:`attenuator_pdk` only) as :func:`mzi_unit_pdk`.
     """
+    return _attenuator(**locals())
+
+
+@gf.cell
+def attenuator_pdk(
+    pitch: float = 50.0,
+    theta_heater: bool = True,
+    phi_heater: bool = True,
+    zero_state: ZeroState = "bar",
+    heater_length: float = 100.0,
+    heater_margin: float = 16.0,
+    bias_length: float = BIAS_LENGTH_UM,
+    spacer: float = 60.0,
+    coupler: ComponentSpec = "mmi2x2",
+    heater: ComponentSpec = "straight_heater_metal",
+    terminator: ComponentSpec = "terminator",
+    straight: ComponentSpec = "straight",
+    bend: ComponentSpec = "bend_euler",
+    cross_section: CrossSectionSpec = "strip",
+    heater_ports: tuple[str, str] = ("l_e2", "r_e2"),
+    coupler_ports: tuple[str, str, str, str] = ("o1", "o2", "o3", "o4"),
+    theta_arm: str = "top",
+) -> Component:
+    """:func:`attenuator` with ``theta_arm`` (a foundry PDK's convention, :mod:`gf_prune.pdk_convention`)."""
+    return _attenuator(**locals())
+
+
+def _attenuator(
+    pitch: float = 50.0,
+    theta_heater: bool = True,
+    phi_heater: bool = True,
+    zero_state: ZeroState = "bar",
+    heater_length: float = 100.0,
+    heater_margin: float = 16.0,
+    bias_length: float = BIAS_LENGTH_UM,
+    spacer: float = 60.0,
+    coupler: ComponentSpec = "mmi2x2",
+    heater: ComponentSpec = "straight_heater_metal",
+    terminator: ComponentSpec = "terminator",
+    straight: ComponentSpec = "straight",
+    bend: ComponentSpec = "bend_euler",
+    cross_section: CrossSectionSpec = "strip",
+    heater_ports: tuple[str, str] = ("l_e2", "r_e2"),
+    coupler_ports: tuple[str, str, str, str] = ("o1", "o2", "o3", "o4"),
+    theta_arm: str = "top",
+) -> Component:
+    """Builds :func:`attenuator` and :func:`attenuator_pdk`."""
     g = _slot_geometry_of(locals())
     c = Component()
     b = gf.get_component(bend, cross_section=cross_section)
@@ -804,3 +973,19 @@ def attenuator(
             c.add_port(name, port=p, port_type="electrical")
     c.info["heaters"] = [k for k, live in (("theta", theta_heater), ("phi", phi_heater)) if live]
     return c
+
+
+PDK_VARIANTS: dict[Any, tuple[Any, tuple[str, ...]]] = {
+    mzi_unit: (mzi_unit_pdk, ("theta_arm",)),
+    attenuator: (attenuator_pdk, ("theta_arm",)),
+    passthrough: (passthrough_pdk, ("extra_length",)),
+    mzi_removed: (mzi_removed_pdk, ("extra_length", "crossing_extra")),
+}
+"""Slot cell → its ``*_pdk`` twin and the keywords only the twin takes. The twins exist so that the generic
+cells keep their signatures, hence their names and the generic chip's GDS bytes."""
+
+
+def pdk_variant(cell: Any, kwargs: dict[str, Any]) -> Any:
+    """``cell``'s ``*_pdk`` twin when ``kwargs`` hold a keyword only the twin takes, else ``cell``."""
+    twin = PDK_VARIANTS.get(cell)
+    return twin[0] if twin is not None and any(k in kwargs for k in twin[1]) else cell

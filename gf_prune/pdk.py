@@ -114,8 +114,9 @@ class PdkCells:
         """``slot_settings`` of :func:`gf_prune.layout.build_network`; None for generic (the cells' defaults)."""
         if self.is_generic:
             return None
-        extra = self.convention.extra_length_um if self.convention is not None else 0.0
-        return {**self._common(zero_state), "crossing": self.crossing, **({"extra_length": extra} if extra else {})}
+        cv = self.convention
+        extra = {"extra_length": cv.extra_length_um, "crossing_extra": cv.crossing_extra_um} if cv is not None else {}
+        return {**self._common(zero_state), "crossing": self.crossing, **{k: v for k, v in extra.items() if v}}
 
     def att_settings(self, zero_state: str = "bar") -> dict[str, Any] | None:
         """``att_settings`` (Σ attenuators); None for generic."""
@@ -176,9 +177,17 @@ class PdkCells:
             model = coupler_model(cv.theta_arm, cv.coupler_phase_rad, self.coupler_ports)
             ports = tuple(sorted(self.coupler_ports))
             out[_netlist_name(self.coupler)] = sm.CellModel(model, lambda s, i: {}, xs_key=None, ports=ports)
-        if self.crossing is not None:
+        if self.crossing is not None and (self.convention is None or self.convention.crossing_phase_rad is None):
             xc = gf.get_component(self.crossing)
             on_wg("crossing", base["crossing"], _span(xc, "o1", "o3"))
+        elif self.crossing is not None:  # the PDK crossing's own through phase, lossless
+            from gf_prune.pdk_convention import crossing_model
+
+            ports = _crossing_ports(gf.get_component(self.crossing))
+            model = crossing_model(self.convention.crossing_phase_rad, ports)
+            out[_netlist_name(self.crossing)] = sm.CellModel(
+                model, lambda s, i: {}, xs_key=None, ports=tuple(sorted(ports))
+            )
         out[_netlist_name(self.terminator)] = base["terminator"]
         return out
 
@@ -276,6 +285,14 @@ def _coupler_ports(comp: Any) -> tuple[str, str, str, str]:
     if len(west) != 2 or len(east) != 2:
         raise PdkError(f"coupler {comp.name!r} is not a 2×2 with two west and two east optical ports")
     return (west[0].name, west[1].name, east[1].name, east[0].name)
+
+
+def _crossing_ports(comp: Any) -> tuple[str, str, str, str]:
+    """(west, north, east, south) optical ports of a crossing, from its geometry."""
+    by = {round(p.orientation) % 360: p.name for p in comp.ports if p.port_type == "optical"}
+    if set(by) != {0, 90, 180, 270}:
+        raise PdkError(f"crossing {comp.name!r} has no west, north, east and south optical port")
+    return (by[180], by[90], by[0], by[270])
 
 
 def _heater_ports(comp: Any) -> tuple[str, str]:
@@ -443,10 +460,16 @@ def _convention(obj: Any, cells: PdkCells, pitch: float, heater_margin: float) -
         bend=cells.bend, cross_section=cells.cross_section,
     )  # fmt: skip
     lc = _span(gf.get_component(cells.coupler), cells.coupler_ports[1], cells.coupler_ports[2])
+    xw = xe = None
+    lx = 0.0
+    if cells.crossing is not None:
+        xc = gf.get_component(cells.crossing)
+        xw, _, xe, _ = _crossing_ports(xc)
+        lx = _span(xc, xw, xe)
     try:
         return pdk_convention(
             dict(obj.models or {}), cells.names, cells.coupler_ports, lc, cells.neff, g.v_fan, cells.wl_um,
-            g.heater_length, obj.name,
+            g.heater_length, obj.name, (xw, xe) if xw else None, lx,
         )  # fmt: skip
     except ValueError as exc:
         raise PdkError(f"PDK {obj.name!r}: {exc}") from None

@@ -36,7 +36,9 @@ __all__ = [
     "CouplerProbe",
     "PdkConvention",
     "coupler_model",
+    "crossing_model",
     "heater_offset",
+    "matching_length",
     "pdk_convention",
     "probe_coupler",
     "slot_extra_length",
@@ -69,6 +71,9 @@ class PdkConvention:
     heater_offset_rad: float  # δ: built heater at zero drive vs a straight of the same length
     heater_length_um: float
     source: str
+    crossing_phase_rad: float | None = None  # the crossing model's through phase (None: no model)
+    crossing_extra_um: float = 0.0  # added to a path through a crossing (removed cross-state MZI, swap slot)
+    crossing_residual_rad: float = 0.0
 
     def record(self) -> dict[str, Any]:
         return asdict(self)
@@ -122,8 +127,21 @@ def slot_extra_length(
     error, then the shortest. Exact (residual 0) whenever the target is a whole number of 2 nm modulo
     an exact number of waves (cspdk: ψ = 0, L_c = 82.5 µm: ΔL = −10 µm, as 155 µm = 238 waves at 2.38).
     """
+    return matching_length(2 * coupler_phase_rad, 2 * coupler_length_um, neff, wl_um, min_um, max_um)
+
+
+def matching_length(
+    phase_rad: float,
+    length_um: float,
+    neff: float,
+    wl_um: float = WL0_UM,
+    min_um: float = -100.0,
+    max_um: float = 100.0,
+) -> tuple[float, float]:
+    """(ΔL in µm, even nm in [``min_um``, ``max_um``]; residual phase in rad) with β·(``length_um`` + ΔL) ≡
+    ``phase_rad``: a plain path standing in for a device of that port-to-port length and model phase."""
     lam = Fraction(str(wl_um)) / Fraction(str(neff))  # one wave in µm (exact decimals)
-    target = Fraction(coupler_phase_rad / math.pi).limit_denominator(10**6) * lam - 2 * Fraction(str(coupler_length_um))
+    target = Fraction(phase_rad / (2 * math.pi)).limit_denominator(10**6) * lam - Fraction(str(length_um))
     step = 2 * Fraction(str(GRID_UM))
     best: tuple[float, float, float] | None = None
     k_lo = math.floor((min_um - target) / lam) - 1
@@ -166,12 +184,16 @@ def pdk_convention(
     wl_um: float = WL0_UM,
     heater_length_um: float = 100.0,
     pdk_name: str = "pdk",
+    crossing_ports: tuple[str, str] | None = None,
+    crossing_length_um: float = 0.0,
 ) -> PdkConvention | None:
     """The convention on a PDK's models (``names``: role → cell name, as :data:`gf_prune.pdk.CELL_ROLES`);
     None when it has no coupler model (its chip is then built as for ideal couplers).
 
     ΔL is searched in [−4·v_fan, +2·v_fan]: a passthrough's verticals may shrink to zero, or grow by half
-    their length."""
+    their length. A crossing model (``crossing_ports`` = its west and east port) is probed for its through
+    phase ψ_x: a path through it gets ΔL_x with β·ΔL_x ≡ β·L_x − ψ_x (in [0, 2·v_fan]), since the layout counts
+    the crossing as L_x of waveguide."""
     coupler = models.get(str(names.get("coupler")))
     if coupler is None:
         return None
@@ -179,7 +201,15 @@ def pdk_convention(
     extra, residual = slot_extra_length(probe.phase_rad, coupler_length_um, neff, wl_um, -4 * v_fan_um, 2 * v_fan_um)
     heater, straight = models.get(str(names.get("heater"))), models.get(str(names.get("straight")))
     offset = heater_offset(heater, straight, heater_length_um, wl_um) if heater and straight else 0.0
+    xing = models.get(str(names.get("crossing")))
+    x_phase, x_extra, x_res = None, 0.0, 0.0
+    if xing is not None and crossing_ports is not None:
+        x_phase = cmath.phase(_t(xing(wl=wl_um), *crossing_ports))
+        x_extra, x_res = matching_length(-x_phase, -crossing_length_um, neff, wl_um, 0.0, 2 * v_fan_um)
     return PdkConvention(
+        crossing_phase_rad=x_phase,
+        crossing_extra_um=x_extra,
+        crossing_residual_rad=x_res,
         theta_arm=probe.theta_arm,
         coupler_phase_rad=probe.phase_rad,
         coupler_amplitude=probe.amplitude,
@@ -208,3 +238,19 @@ def coupler_model(theta_arm: ThetaArm, phase_rad: float, ports: tuple[str, str, 
         return sax.reciprocal({(wt, et): bar * one, (wb, eb): bar * one, (wt, eb): cross * one, (wb, et): cross * one})
 
     return pdk_coupler
+
+
+def crossing_model(phase_rad: float, ports: tuple[str, str, str, str]) -> Callable[..., Any]:
+    """Lossless ideal SAX model of a probed crossing, ``ports`` = (west, north, east, south): e^{iψ_x} straight
+    through (west↔east, north↔south), flat in λ."""
+    import jax.numpy as jnp
+    import sax
+
+    w, n, e, so = ports
+    t = cmath.exp(1j * phase_rad)
+
+    def pdk_crossing(*, wl: Any = WL0_UM) -> sax.SDict:
+        one = jnp.ones_like(jnp.asarray(wl, dtype=float))
+        return sax.reciprocal({(w, e): t * one, (n, so): t * one})
+
+    return pdk_crossing

@@ -130,13 +130,14 @@ def _transfer(comp, cell_models, phases, ins=("o1", "o2"), outs=("o3", "o4")):
 
 
 def _slot_cells(cells):
-    from gf_prune.components import mzi_removed, mzi_unit, passthrough
+    from gf_prune.components.mzi import mzi_removed_pdk, mzi_unit_pdk, passthrough_pdk
 
     kw = cells.slot_settings("bar")
     assert kw["theta_arm"] == "bottom" and kw["extra_length"] == -10.0
-    mzi = {k: v for k, v in kw.items() if k not in ("crossing", "extra_length")}
+    mzi = {k: v for k, v in kw.items() if k not in ("crossing", "extra_length", "crossing_extra")}
     plain = {k: v for k, v in kw.items() if k not in ("heater", "heater_ports", "coupler_ports", "theta_arm")}
-    return mzi_unit(**mzi), passthrough(**{k: v for k, v in plain.items() if k != "crossing"}), mzi_removed(**plain)
+    through = passthrough_pdk(**{k: v for k, v in plain.items() if k not in ("crossing", "crossing_extra")})
+    return mzi_unit_pdk(**mzi), through, mzi_removed_pdk(**plain)
 
 
 @pytest.mark.parametrize("lossy", [False, True])
@@ -177,16 +178,19 @@ def test_ideal_models_of_the_cspdk_chip_use_the_pdk_coupler(cs_cells):
     assert abs(_transfer(through, ideal, {}, ("o1",), ("o2",))[0, 0] / c - 1) < 1e-9
 
 
-def test_small_cspdk_mesh_under_lossless_cspdk_models_is_the_trained_network(tmp_path, models):
-    """A compacted cspdk chip (π delays, passthroughs, Σ) at heaters.csv's phases: fidelity 1 − 1e-9 per layer
-    with cspdk's models less their losses; with the losses, |fidelity| stays > 0.9 (loss only)."""
+@pytest.mark.parametrize("kind, zero_state", [("clements", "bar"), ("clements", "cross"), ("butterfly", "bar")])
+def test_small_cspdk_mesh_under_lossless_cspdk_models_is_the_trained_network(tmp_path, models, kind, zero_state):
+    """A compacted cspdk chip (π delays, passthroughs, Σ; removed cross-state MZIs and butterfly swaps through
+    cspdk's crossing) at heaters.csv's phases: fidelity 1 − 1e-9 per layer with cspdk's models less their losses;
+    with the losses, fidelity stays > 0.9 (loss only)."""
     from gf_prune.foundry import FoundryCheck, layout_heater_offset
     from gf_prune.layout import compile_network
     from gf_prune.netlist import load_netlist
     from gf_prune.pdk import pdk_cells
     from gf_prune.phases import instance_name
 
-    net = random_network((4, 4, 3), p_live=0.5, seed=5)
+    sizes = (4, 4) if kind == "butterfly" else (4, 4, 3)
+    net = random_network(sizes, p_live=0.4, seed=4, zero_state=zero_state, kind=kind)
     try:
         fig = compile_network(net, tmp_path, pdk="cspdk", png=False, check=False, io=False)
         recnet = load_netlist(tmp_path / "network.gds")
@@ -194,6 +198,8 @@ def test_small_cspdk_mesh_under_lossless_cspdk_models_is_the_trained_network(tmp
         pdk_cells("generic")
     conv = fig["pdk"]["convention"]
     assert conv["theta_arm"] == "bottom" and conv["extra_length_um"] == -10.0 and conv["extra_residual_rad"] == 0.0
+    assert conv["crossing_extra_um"] == 9.24 and conv["crossing_residual_rad"] == 0.0  # its 9.24 µm span, phase 0
+    assert fig["mzis"]["removed"] > 0
     offset = layout_heater_offset(tmp_path, "cspdk")
     assert offset == conv["heater_offset_rad"] and layout_heater_offset(tmp_path, "generic") == 0.0
     with (tmp_path / "heaters.csv").open() as f:
@@ -207,3 +213,26 @@ def test_small_cspdk_mesh_under_lossless_cspdk_models_is_the_trained_network(tmp
         per = fc.figures(fc.matrices())["per_layer"]
         assert all(p["fidelity"] > lo for p in per), [p["fidelity"] for p in per]
     assert json.loads((tmp_path / "layout.json").read_text())["pdk"]["convention"] == conv
+
+
+def test_generic_cells_keep_their_signatures_and_the_twins_take_the_new_keys():
+    """The generic chip's cell names (hence its GDS bytes) come from the unchanged signatures; only the ``*_pdk``
+    twins take ``theta_arm`` / ``extra_length``, chosen by :func:`pdk_variant` from the slot settings."""
+    from gf_prune.components import mzi as z
+
+    from gf_prune.netlist import activate_pdk
+
+    activate_pdk()
+    from gf_prune.components.butterfly import crossing_swap
+
+    assert crossing_swap in z.PDK_VARIANTS
+    for cell, (twin, keys) in z.PDK_VARIANTS.items():
+        assert z.pdk_variant(cell, {"pitch": 100.0}) is cell
+        for key in keys:
+            assert key not in inspect.signature(cell).parameters and key in inspect.signature(twin).parameters
+            assert z.pdk_variant(cell, {key: 1}) is twin
+    assert z.pdk_variant("mmi2x2", {"theta_arm": "bottom"}) == "mmi2x2"
+    with pytest.raises(ValueError, match="theta_arm"):
+        z.mzi_unit_pdk(theta_arm="left")
+    with pytest.raises(ValueError, match="even number of nm"):
+        z.passthrough_pdk(extra_length=0.001)
