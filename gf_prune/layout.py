@@ -246,6 +246,21 @@ def heater_placement(
     return out
 
 
+def programmed_heater_rows(
+    net: NetworkPhases, p_pi_mw: float = P_PI_MW_DEFAULT, phase_offset_rad: float = 0.0
+) -> list[dict[str, Any]]:
+    """``net.heater_rows`` with each live heater's ``phase_rad`` = wrap(phase − ``phase_offset_rad``) and its
+    ``power_mw``: what to program where the PDK's heater adds the offset itself (``heaters.csv``; a pad table
+    should take its phases from here too)."""
+    rows = net.heater_rows(p_pi_mw)
+    if phase_offset_rad:
+        for row in rows:
+            if not row["pruned"]:
+                row["phase_rad"] = float(wrap_phase(row["phase_rad"] - phase_offset_rad))
+                row["power_mw"] = float(heater_power_mw(row["phase_rad"], p_pi_mw))
+    return rows
+
+
 def write_heater_table(
     net: NetworkPhases,
     path: str | Path,
@@ -263,10 +278,7 @@ def write_heater_table(
         with tmp.open("w", newline="") as f:
             w = csv.DictWriter(f, fieldnames=cols)
             w.writeheader()
-            for row in net.heater_rows(p_pi_mw):
-                if phase_offset_rad and not row["pruned"]:
-                    row["phase_rad"] = float(wrap_phase(row["phase_rad"] - phase_offset_rad))
-                    row["power_mw"] = float(heater_power_mw(row["phase_rad"], p_pi_mw))
+            for row in programmed_heater_rows(net, p_pi_mw, phase_offset_rad):
                 extra = {}
                 if placement is not None:
                     extra = placement[(row["layer"], row["mesh"], row["column"], row["row"], row["kind"])]
