@@ -230,8 +230,8 @@ def butterfly_mesh(
         raise ValueError(f"states must be {topo.n_mzis} characters of '3210x', got {len(states)}")
     kw = dict(slot_settings or {})
     common = {"pitch": pitch, "zero_state": zero_state, **kw}
-    slot_kw = _without(common, "crossing", "extra_length", "crossing_extra")
-    removed_kw = _without(common, "heater", "heater_ports", "coupler_ports", "theta_arm")
+    slot_kw = _without(common, "crossing", "extra_length", "crossing_extra", "loss_pair", "terminator")
+    removed_kw = _without(common, "heater", "heater_ports", "coupler_ports", "theta_arm", "loss_pair", "terminator")
     slot, removed = pdk_variant(slot, slot_kw), pdk_variant(removed, removed_kw)
     cells = {
         s: gf.get_component(slot, theta_heater=s in "32", phi_heater=s in "31", **slot_kw) for s in set(states) - {"x"}
@@ -250,6 +250,8 @@ def butterfly_mesh(
             "heater_margin",
             "theta_arm",
             "extra_length",
+            "loss_pair",
+            "terminator",
         ),
         **(perm_settings or {}),
     }

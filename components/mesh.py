@@ -185,9 +185,11 @@ def mesh(
         raise ValueError(f"states must be {topo.n_mzis} characters of '3210x', got {len(states)}")
     kw = dict(slot_settings or {})
     common = {"pitch": pitch, "zero_state": zero_state, **kw}
-    slot_kw = _without(common, "crossing", "extra_length", "crossing_extra")
-    through_kw = _without(common, "crossing", "heater", "heater_ports", "coupler_ports", "theta_arm", "crossing_extra")
-    removed_kw = _without(common, "heater", "heater_ports", "coupler_ports", "theta_arm")
+    pair = ("loss_pair", "terminator")
+    slot_kw = _without(common, "crossing", "extra_length", "crossing_extra", *pair)
+    through_kw = _without(common, "crossing", "heater", "heater_ports", "theta_arm", "crossing_extra")
+    through_kw = through_kw if "loss_pair" in kw else _without(through_kw, "coupler_ports")
+    removed_kw = _without(common, "heater", "heater_ports", "coupler_ports", "theta_arm", *pair)
     slot, through = pdk_variant(slot, slot_kw), pdk_variant(through, through_kw)
     removed = pdk_variant(removed, removed_kw)
     cells = {

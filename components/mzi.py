@@ -586,7 +586,11 @@ def passthrough(
     (:mod:`gf_prune.compaction`). Only for ``zero_state="bar"``.
     ``extra_length`` (:func:`passthrough_pdk` only; µm, even nm, may be < 0): added to the path, half in
     each bump's verticals, so that the slot's phase is an MZI's whose couplers are not their length's
-    phase (a foundry PDK's, :func:`gf_prune.pdk_convention.slot_extra_length`).
+    phase (a foundry PDK's, :func:`gf_prune.pdk_convention.slot_extra_length`). ``loss_pair`` (twin only):
+    (extra for a down, for an up passthrough) — the path runs through two ``coupler`` cells in series
+    (``lp1``, ``lp2``: in on the west-bottom port, out on the east-top one, c²·i; unused ports end in
+    ``terminator`` cells) so that it has an MZI's coupler loss; ``extra_length`` is then the pair's entry.
+    Its first bump always turns down and its second up (``up`` is not used).
     """
     return _passthrough(**locals())
 
@@ -605,6 +609,9 @@ def passthrough_pdk(
     cross_section: CrossSectionSpec = "strip",
     bias: bool = False,
     extra_length: float = 0.0,
+    loss_pair: tuple[float, float] | None = None,
+    coupler_ports: tuple[str, str, str, str] = ("o1", "o2", "o3", "o4"),
+    terminator: ComponentSpec = "terminator",
 ) -> Component:
     """:func:`passthrough` with ``extra_length`` (a foundry PDK's convention, :mod:`gf_prune.pdk_convention`)."""
     return _passthrough(**locals())
@@ -623,6 +630,9 @@ def _passthrough(
     cross_section: CrossSectionSpec = "strip",
     bias: bool = False,
     extra_length: float = 0.0,
+    loss_pair: tuple[float, float] | None = None,
+    coupler_ports: tuple[str, str, str, str] = ("o1", "o2", "o3", "o4"),
+    terminator: ComponentSpec = "terminator",
 ) -> Component:
     """Builds :func:`passthrough` and :func:`passthrough_pdk`."""
     g = _slot_geometry_of(locals())
@@ -636,9 +646,35 @@ def _passthrough(
     h1 = round(h / 4, 3)
     if bias and not g.bias:
         raise ValueError("a π-delay passthrough (bias=True) needs zero_state='bar'")
+    shim, dx = None, 0.0
+    if loss_pair is not None:
+        extra_length = loss_pair[1 if up else 0]
+        if _nm(extra_length) % 2:  # odd: the second bump's first bend is a shim of odd netlist-length change
+            shim, _ = _shim_bend(bend, cross_section, 1)
+            dx = round(abs(shim.ports["o2"].center[0] - shim.ports["o1"].center[0]) - g.radius, 3)
+            dl = _nm(float(shim.info["length"])) - _nm(g.bend_length) - 2 * _nm(dx)
+            extra_length = _um(_nm(extra_length) - dl)
     e1, e2 = _split_extra(extra_length, g)
     v1 = round(g.v_fan + g.bias / 2 + e1, 3) if bias else round(g.v_fan + e1, 3)
-    p.forward(h1).bump(up, v1).forward(round(h - 2 * h1, 3)).bump(up, round(g.v_fan + e2, 3)).forward(h1)
+    if loss_pair is None:
+        p.forward(h1).bump(up, v1).forward(round(h - 2 * h1, 3)).bump(up, round(g.v_fan + e2, 3)).forward(h1)
+    else:  # two couplers in series (c²·i, the MZI's coupler loss), back to y = 0 by an uneven second bump
+        mid = round(h - 2 * h1 - 2 * g.coupler_length, 3)
+        if mid < 0:
+            raise ValueError(f"no room for two {g.coupler_length} µm couplers in a {g.width} µm passthrough")
+        cp, term = gf.get_component(coupler), gf.get_component(terminator)
+        wb, wt, et, eb = coupler_ports
+        # first bump down, the pair right after it (in west-bottom, out east-top: sep higher), the second bump
+        # up and back: the unused west-top port's terminator runs west above the first bump's return, the
+        # east-bottom one east on y = 0 below the raised path, clear of the second bump (``mid`` ≥ 30 µm)
+        p.forward(h1).bump(False, v1)
+        m1 = p.dev(cp, "lp1", wb, eb)
+        m2 = p.dev(cp, "lp2", wb, et)
+        for name, ref, port in (("lp_t1", m1, wt), ("lp_t2", m2, eb)):
+            c.add_ref(term, name=name).connect("o1", ref.ports[port])
+        va = round(g.v_fan + e2, 3)
+        p.forward(mid).left(bend=shim).forward(round(va - dx, 3)).right().right()
+        p.forward(round(va + g.coupler_sep, 3)).left().forward(round(h1 - dx, 3))
     _check_end(p.port, g.width, 0.0, "passthrough")
     c.add_port("o1", port=o1)
     c.add_port("o2", port=p.port)
@@ -978,7 +1014,7 @@ def _attenuator(
 PDK_VARIANTS: dict[Any, tuple[Any, tuple[str, ...]]] = {
     mzi_unit: (mzi_unit_pdk, ("theta_arm",)),
     attenuator: (attenuator_pdk, ("theta_arm",)),
-    passthrough: (passthrough_pdk, ("extra_length",)),
+    passthrough: (passthrough_pdk, ("extra_length", "loss_pair")),
     mzi_removed: (mzi_removed_pdk, ("extra_length", "crossing_extra")),
 }
 """Slot cell → its ``*_pdk`` twin and the keywords only the twin takes. The twins exist so that the generic

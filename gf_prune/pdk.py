@@ -116,6 +116,8 @@ class PdkCells:
             return None
         cv = self.convention
         extra = {"extra_length": cv.extra_length_um, "crossing_extra": cv.crossing_extra_um} if cv is not None else {}
+        if cv is not None and cv.pair_extra_um is not None:
+            extra.update({"loss_pair": tuple(cv.pair_extra_um), "terminator": self.terminator})
         return {**self._common(zero_state), "crossing": self.crossing, **{k: v for k, v in extra.items() if v}}
 
     def att_settings(self, zero_state: str = "bar") -> dict[str, Any] | None:
@@ -469,7 +471,7 @@ def _convention(obj: Any, cells: PdkCells, pitch: float, heater_margin: float) -
     try:
         return pdk_convention(
             dict(obj.models or {}), cells.names, cells.coupler_ports, lc, cells.neff, g.v_fan, cells.wl_um,
-            g.heater_length, obj.name, (xw, xe) if xw else None, lx,
+            g.heater_length, obj.name, (xw, xe) if xw else None, lx, g.coupler_sep,
         )  # fmt: skip
     except ValueError as exc:
         raise PdkError(f"PDK {obj.name!r}: {exc}") from None

@@ -74,9 +74,15 @@ class PdkConvention:
     crossing_phase_rad: float | None = None  # the crossing model's through phase (None: no model)
     crossing_extra_um: float = 0.0  # added to a path through a crossing (removed cross-state MZI, swap slot)
     crossing_residual_rad: float = 0.0
+    pair_extra_um: tuple[float, float] | None = None  # loss-matched passthrough (down, up); None: lossless coupler
+    pair_residual_rad: float = 0.0
 
     def record(self) -> dict[str, Any]:
-        return asdict(self)
+        """As ``layout.json`` keeps it (JSON types: the pair's lengths as a list)."""
+        out = asdict(self)
+        if out["pair_extra_um"] is not None:
+            out["pair_extra_um"] = list(out["pair_extra_um"])
+        return out
 
 
 def _t(sd: Mapping[tuple[str, str], Any], a: str, b: str) -> complex:
@@ -137,12 +143,13 @@ def matching_length(
     wl_um: float = WL0_UM,
     min_um: float = -100.0,
     max_um: float = 100.0,
+    step_nm: int = 2,
 ) -> tuple[float, float]:
-    """(ΔL in µm, even nm in [``min_um``, ``max_um``]; residual phase in rad) with β·(``length_um`` + ΔL) ≡
-    ``phase_rad``: a plain path standing in for a device of that port-to-port length and model phase."""
+    """(ΔL in µm, a multiple of ``step_nm`` nm in [``min_um``, ``max_um``]; residual phase in rad) with
+    β·(``length_um`` + ΔL) ≡ ``phase_rad``: a plain path standing in for a device of that length and phase."""
     lam = Fraction(str(wl_um)) / Fraction(str(neff))  # one wave in µm (exact decimals)
     target = Fraction(phase_rad / (2 * math.pi)).limit_denominator(10**6) * lam - Fraction(str(length_um))
-    step = 2 * Fraction(str(GRID_UM))
+    step = step_nm * Fraction(str(GRID_UM))
     best: tuple[float, float, float] | None = None
     k_lo = math.floor((min_um - target) / lam) - 1
     k_hi = math.ceil((max_um - target) / lam) + 1
@@ -186,6 +193,7 @@ def pdk_convention(
     pdk_name: str = "pdk",
     crossing_ports: tuple[str, str] | None = None,
     crossing_length_um: float = 0.0,
+    coupler_sep_um: float = 0.0,
 ) -> PdkConvention | None:
     """The convention on a PDK's models (``names``: role → cell name, as :data:`gf_prune.pdk.CELL_ROLES`);
     None when it has no coupler model (its chip is then built as for ideal couplers).
@@ -193,7 +201,9 @@ def pdk_convention(
     ΔL is searched in [−4·v_fan, +2·v_fan]: a passthrough's verticals may shrink to zero, or grow by half
     their length. A crossing model (``crossing_ports`` = its west and east port) is probed for its through
     phase ψ_x: a path through it gets ΔL_x with β·ΔL_x ≡ β·L_x − ψ_x (in [0, 2·v_fan]), since the layout counts
-    the crossing as L_x of waveguide."""
+    the crossing as L_x of waveguide. A lossy coupler (|c| < 1) gets loss-matched passthroughs: two couplers in
+    series, c²·i, the path raised by ``coupler_sep_um`` and back; ``pair_extra_um`` = (ΔL down, ΔL up) with
+    β·(ΔL + sep) ≡ −π/2 on the 1 nm grid (an odd ΔL takes a bend a few nm larger, :func:`_shim_bend`)."""
     coupler = models.get(str(names.get("coupler")))
     if coupler is None:
         return None
@@ -206,7 +216,13 @@ def pdk_convention(
     if xing is not None and crossing_ports is not None:
         x_phase = cmath.phase(_t(xing(wl=wl_um), *crossing_ports))
         x_extra, x_res = matching_length(-x_phase, -crossing_length_um, neff, wl_um, 0.0, 2 * v_fan_um)
+    pair, pair_res = None, 0.0
+    if probe.amplitude * math.sqrt(2) < 1 - 1e-9 and coupler_sep_um > 0:
+        x, pair_res = matching_length(-math.pi / 2, coupler_sep_um, neff, wl_um, -2 * v_fan_um, 2 * v_fan_um, 1)
+        pair = (x, x)
     return PdkConvention(
+        pair_extra_um=pair,
+        pair_residual_rad=pair_res,
         crossing_phase_rad=x_phase,
         crossing_extra_um=x_extra,
         crossing_residual_rad=x_res,

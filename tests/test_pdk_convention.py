@@ -134,17 +134,22 @@ def _slot_cells(cells):
 
     kw = cells.slot_settings("bar")
     assert kw["theta_arm"] == "bottom" and kw["extra_length"] == -10.0
-    mzi = {k: v for k, v in kw.items() if k not in ("crossing", "extra_length", "crossing_extra")}
+    pdk_only = ("crossing", "extra_length", "crossing_extra", "loss_pair", "terminator")
+    mzi = {k: v for k, v in kw.items() if k not in pdk_only}
     plain = {k: v for k, v in kw.items() if k not in ("heater", "heater_ports", "coupler_ports", "theta_arm")}
-    through = passthrough_pdk(**{k: v for k, v in plain.items() if k not in ("crossing", "crossing_extra")})
-    return mzi_unit_pdk(**mzi), through, mzi_removed_pdk(**plain)
+    assert kw["loss_pair"] == (17.375, 17.375)  # β·(ΔL + 2 µm) ≡ −π/2: 119 quarter waves at 2.38, exact
+    drop = ("crossing", "heater", "heater_ports", "theta_arm", "crossing_extra")
+    through = passthrough_pdk(**{k: v for k, v in kw.items() if k not in drop})
+    removed = {k: v for k, v in plain.items() if k not in ("loss_pair", "terminator")}
+    return mzi_unit_pdk(**mzi), through, mzi_removed_pdk(**removed)
 
 
 @pytest.mark.parametrize("lossy", [False, True])
 def test_one_cspdk_mzi_and_its_plain_slots_are_the_convention_under_cspdk_models(cs_cells, models, lossy):
     """MZI = c·T(θ, φ) at the programmed phases (trained − heater offset); passthrough = c, removed = c·diag(−1, 1):
     one c for all three. Lossless models: to 1e-9. cspdk's losses: the MZI's arms differ only by the 38.75 µm bias
-    at 3 dB/cm (amplitude 1.3e-3), the plain slots lack the two MMIs' 0.6 dB and have 155 µm more waveguide."""
+    at 3 dB/cm (amplitude 1.3e-3); the passthrough has its own two MMIs (c²·i), the removed MZI lacks them
+    (0.6 dB) and has 155 µm more waveguide."""
     ms = models if lossy else _lossless(models)
     mzi, through, removed = _slot_cells(cs_cells)
     d = cs_cells.convention.heater_offset_rad
@@ -163,7 +168,7 @@ def test_one_cspdk_mzi_and_its_plain_slots_are_the_convention_under_cspdk_models
     mmi2 = 10 ** (-0.6 / 20) / 10 ** (-3.0 * 155e-4 / 20) if lossy else 1.0
     tol = 2e-3 if lossy else 1e-9
     assert np.max(np.abs(got / c - t)) < tol
-    assert abs(pt[0, 0] / c * mmi2 - 1) < tol
+    assert abs(pt[0, 0] / c - 1) < tol  # the passthrough runs through two MMIs itself: loss matched
     np.testing.assert_allclose(rm / c * mmi2, np.diag([-1, 1]), atol=tol)
 
 
@@ -208,7 +213,8 @@ def test_small_cspdk_mesh_under_lossless_cspdk_models_is_the_trained_network(tmp
         row = rows[(instance_name(li, mesh, c, r), kind)]
         want = float(wrap_phase(raw - offset)) if live else 0.0
         assert abs(float(row["phase_rad"]) - want) < 1e-9  # what to program on this GDS
-    for ms, lo in ((_lossless(models), 1 - 1e-9), (models, 0.9)):
+    lossy = 0.99999 if kind == "clements" and zero_state == "bar" else 0.99  # compacted: passthroughs only
+    for ms, lo in ((_lossless(models), 1 - 1e-9), (models, lossy)):
         fc = FoundryCheck(recnet, net, foundry_cell_models(recnet, ms, "cspdk"), heater_offset_rad=offset)
         per = fc.figures(fc.matrices())["per_layer"]
         assert all(p["fidelity"] > lo for p in per), [p["fidelity"] for p in per]
