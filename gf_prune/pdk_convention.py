@@ -218,7 +218,8 @@ def pdk_convention(
         x_extra, x_res = matching_length(-x_phase, -crossing_length_um, neff, wl_um, 0.0, 2 * v_fan_um)
     pair, pair_res = None, 0.0
     if probe.amplitude * math.sqrt(2) < 1 - 1e-9 and coupler_sep_um > 0:
-        x, pair_res = matching_length(-math.pi / 2, coupler_sep_um, neff, wl_um, -2 * v_fan_um, 2 * v_fan_um, 1)
+        # ΔL ≤ 0: the pair's bumps stay shallower than a plain passthrough's (a removed MZI's outward path above)
+        x, pair_res = matching_length(-math.pi / 2, coupler_sep_um, neff, wl_um, -2 * v_fan_um, 0.0, 1)
         pair = (x, x)
     return PdkConvention(
         pair_extra_um=pair,
