@@ -25,7 +25,7 @@ Names (:mod:`gf_prune.naming`): ``xing_V0_s{stage}_k{step}_r{row}`` (swap slot o
 
 from __future__ import annotations
 
-__all__ = ["butterfly_chip", "butterfly_layer", "butterfly_mesh", "crossing_swap", "swap_schedule"]
+__all__ = ["butterfly_chip", "butterfly_layer", "butterfly_mesh", "crossing_swap", "crossing_swap_pdk", "swap_schedule"]
 
 from typing import Any
 
@@ -44,6 +44,7 @@ from gf_prune.components.mesh import (
 )
 from gf_prune.components.mzi import (
     BIAS_LENGTH_UM,
+    PDK_VARIANTS,
     _check_end,
     _cross_path,
     _expose,
@@ -54,6 +55,7 @@ from gf_prune.components.mzi import (
     mzi_removed,
     mzi_unit,
     passthrough,
+    pdk_variant,
     slot_geometry,
 )
 
@@ -123,6 +125,42 @@ def crossing_swap(
     The geometry is that of :func:`~gf_prune.components.mzi.mzi_removed` for ``zero_state="cross"``
     without its quarter wave. Ports as an MZI slot (o1/o2 west top/bottom, o3/o4 east top/bottom).
     """
+    return _crossing_swap(**locals())
+
+
+@gf.cell
+def crossing_swap_pdk(
+    pitch: float = 100.0,
+    zero_state: ZeroState = "bar",
+    heater_length: float = PERM_HEATER_LENGTH,
+    heater_margin: float = PERM_HEATER_MARGIN,
+    bias_length: float = BIAS_LENGTH_UM,
+    coupler: ComponentSpec = "mmi2x2",
+    crossing: ComponentSpec = "crossing",
+    straight: ComponentSpec = "straight",
+    bend: ComponentSpec = "bend_euler",
+    cross_section: CrossSectionSpec = "strip",
+    crossing_extra: float = 0.0,
+) -> Component:
+    """:func:`crossing_swap` with ``crossing_extra`` (µm) on both paths: a PDK crossing whose model phase is not its
+    length's (:mod:`gf_prune.pdk_convention`)."""
+    return _crossing_swap(**locals())
+
+
+def _crossing_swap(
+    pitch: float = 100.0,
+    zero_state: ZeroState = "bar",
+    heater_length: float = PERM_HEATER_LENGTH,
+    heater_margin: float = PERM_HEATER_MARGIN,
+    bias_length: float = BIAS_LENGTH_UM,
+    coupler: ComponentSpec = "mmi2x2",
+    crossing: ComponentSpec = "crossing",
+    straight: ComponentSpec = "straight",
+    bend: ComponentSpec = "bend_euler",
+    cross_section: CrossSectionSpec = "strip",
+    crossing_extra: float = 0.0,
+) -> Component:
+    """Builds :func:`crossing_swap` and :func:`crossing_swap_pdk`."""
     g = slot_geometry(
         pitch=pitch,
         heater_length=heater_length,
@@ -137,7 +175,7 @@ def crossing_swap(
     b = gf.get_component(bend, cross_section=cross_section)
     w = _wg_width(straight, cross_section)
     xc = gf.get_component(crossing)
-    target_nm = _nm(round(g.ref_length, 3))
+    target_nm = _nm(round(g.ref_length, 3)) + _nm(crossing_extra)
     ports: dict[str, Any] = {}
     for path in ("a", "b"):
         shim = None
@@ -151,9 +189,12 @@ def crossing_swap(
     _check_end(ports["o3"], g.width, 0.0, "swap top output")
     _expose(c, ports)
     c.info["width"] = g.width
-    c.info["ref_length"] = round(g.ref_length, 3)
+    c.info["ref_length"] = round(g.ref_length + crossing_extra, 3)
     c.info["crossings"] = 1
     return c
+
+
+PDK_VARIANTS[crossing_swap] = (crossing_swap_pdk, ("crossing_extra",))
 
 
 @gf.cell
@@ -189,8 +230,9 @@ def butterfly_mesh(
         raise ValueError(f"states must be {topo.n_mzis} characters of '3210x', got {len(states)}")
     kw = dict(slot_settings or {})
     common = {"pitch": pitch, "zero_state": zero_state, **kw}
-    slot_kw = _without(common, "crossing")
-    removed_kw = _without(common, "heater", "heater_ports", "coupler_ports")
+    slot_kw = _without(common, "crossing", "extra_length", "crossing_extra", "loss_pair", "terminator")
+    removed_kw = _without(common, "heater", "heater_ports", "coupler_ports", "theta_arm", "loss_pair", "terminator")
+    slot, removed = pdk_variant(slot, slot_kw), pdk_variant(removed, removed_kw)
     cells = {
         s: gf.get_component(slot, theta_heater=s in "32", phi_heater=s in "31", **slot_kw) for s in set(states) - {"x"}
     }
@@ -199,11 +241,22 @@ def butterfly_mesh(
     pkw = {
         "heater_length": PERM_HEATER_LENGTH,
         "heater_margin": PERM_HEATER_MARGIN,
-        **_without(common, "heater", "heater_ports", "coupler_ports", "heater_length", "heater_margin"),
+        **_without(
+            common,
+            "heater",
+            "heater_ports",
+            "coupler_ports",
+            "heater_length",
+            "heater_margin",
+            "theta_arm",
+            "extra_length",
+            "loss_pair",
+            "terminator",
+        ),
         **(perm_settings or {}),
     }
-    xing = gf.get_component(swap, **pkw)
-    pw = {up: gf.get_component(through, up=up, **_without(pkw, "crossing")) for up in (True, False)}
+    xing = gf.get_component(pdk_variant(swap, pkw), **pkw)
+    pw = {up: gf.get_component(through, up=up, **_without(pkw, "crossing", "crossing_extra")) for up in (True, False)}
     slot_w = float(next(iter(cells.values())).info["width"]) if cells else 0.0
     perm_w = float(xing.info["width"])
     c = Component()

@@ -44,7 +44,7 @@ import kfactory as kf
 import numpy as np
 from gdsfactory.component import Component
 from gdsfactory.typings import ComponentSpec
-from gf_prune.components.mzi import attenuator, mzi_removed, mzi_unit, passthrough
+from gf_prune.components.mzi import attenuator, mzi_removed, mzi_unit, passthrough, pdk_variant
 
 from gf_prune.mesh import MeshKind, topology
 from gf_prune.naming import (
@@ -185,9 +185,13 @@ def mesh(
         raise ValueError(f"states must be {topo.n_mzis} characters of '3210x', got {len(states)}")
     kw = dict(slot_settings or {})
     common = {"pitch": pitch, "zero_state": zero_state, **kw}
-    slot_kw = _without(common, "crossing")
-    through_kw = _without(slot_kw, "heater", "heater_ports", "coupler_ports")
-    removed_kw = _without(common, "heater", "heater_ports", "coupler_ports")
+    pair = ("loss_pair", "terminator")
+    slot_kw = _without(common, "crossing", "extra_length", "crossing_extra", *pair)
+    through_kw = _without(common, "crossing", "heater", "heater_ports", "theta_arm", "crossing_extra")
+    through_kw = through_kw if "loss_pair" in kw else _without(through_kw, "coupler_ports")
+    removed_kw = _without(common, "heater", "heater_ports", "coupler_ports", "theta_arm", *pair)
+    slot, through = pdk_variant(slot, slot_kw), pdk_variant(through, through_kw)
+    removed = pdk_variant(removed, removed_kw)
     cells = {
         s: gf.get_component(slot, theta_heater=s in "32", phi_heater=s in "31", **slot_kw) for s in set(states) - {"x"}
     }
@@ -280,6 +284,7 @@ def sigma_column(
     if len(states) != k or set(states) - set("3210"):
         raise ValueError(f"Σ states must be {k} characters of '3210', got {states!r}")
     kw = {"pitch": round(pitch / 2, 3), "zero_state": zero_state, **(att_settings or {})}
+    att = pdk_variant(att, kw)
     cells = {s: gf.get_component(att, theta_heater=s in "32", phi_heater=s in "31", **kw) for s in set(states)}
     term = gf.get_component(terminator)
     # an empty Σ column (k = 0) still separates the V terminators from the U ones

@@ -35,10 +35,15 @@ from __future__ import annotations
 __all__ = [
     "BIAS_LENGTH_UM",
     "attenuator",
+    "attenuator_pdk",
     "mzi_bar",
     "mzi_removed",
+    "mzi_removed_pdk",
     "mzi_unit",
+    "mzi_unit_pdk",
     "passthrough",
+    "passthrough_pdk",
+    "pdk_variant",
     "slot_geometry",
 ]
 
@@ -327,8 +332,14 @@ def _add_mzi(
     coupler_ports: tuple[str, str, str, str],
     in_delay: tuple[bool, bool] = (False, False),
     delay_bend: tuple[Any, float] | _DelayBump | None = None,
+    theta_arm: str = "top",
 ) -> dict[str, Any]:
-    """Build the MZI of :func:`mzi_unit` into ``c`` with its top input at (x0, 0); return its ports."""
+    """Build the MZI of :func:`mzi_unit` into ``c`` with its top input at (x0, 0); return its ports.
+    ``theta_arm="bottom"``: θ and the bias on the bottom internal arm (a P·B coupler,
+    :mod:`gf_prune.pdk_convention`)."""
+    if theta_arm not in ("top", "bottom"):
+        raise ValueError(f"theta_arm must be 'top' or 'bottom', got {theta_arm!r}")
+    on_top = theta_arm == "top"
     cp = gf.get_component(coupler)
     w = _wg_width(straight, cross_section)
     ht = gf.get_component(heater, length=g.heater_length)
@@ -380,17 +391,18 @@ def _add_mzi(
     phase_section(bot, False, "phi_ref", db, bb)
     bot.left("fin_b", bend=delay[0] if db else None).forward(round(vf - db, 3), prefix="fin_b").right("fin_b")
     _check_end(bot.port, *cp1.ports[cin_b].center, "bottom fan-in")
-    # internal arms: top (θ, + bias) goes up, bottom (reference) goes down
-    vt = round(vf + g.bias / 2, 3)
+    # internal arms: top goes up, bottom goes down; θ and the bias on ``theta_arm`` (default: top)
+    vt = round(vf + g.bias / 2, 3) if on_top else vf
+    vb = vf if on_top else round(vf + g.bias / 2, 3)
     arm_t = _Path(c, cp1.ports[cout_t], straight, bend, cross_section)
     arm_t.left("arm_t").forward(vt, prefix="arm_t").right("arm_t")
-    phase_section(arm_t, theta_heater, "theta")
+    phase_section(arm_t, theta_heater and on_top, "theta" if on_top else "theta_ref")
     arm_t.right("arm_t").forward(vt, prefix="arm_t").left("arm_t")
     cp2 = arm_t.dev(cp, "cp2", cin_t, cout_t)
     arm_b = _Path(c, cp1.ports[cout_b], straight, bend, cross_section)
-    arm_b.right("arm_b").forward(vf, prefix="arm_b").left("arm_b")
-    phase_section(arm_b, False, "theta_ref")
-    arm_b.left("arm_b").forward(vf, prefix="arm_b").right("arm_b")
+    arm_b.right("arm_b").forward(vb, prefix="arm_b").left("arm_b")
+    phase_section(arm_b, theta_heater and not on_top, "theta_ref" if on_top else "theta")
+    arm_b.left("arm_b").forward(vb, prefix="arm_b").right("arm_b")
     _check_end(arm_b.port, *cp2.ports[cin_b].center, "bottom arm")
     # fan-out back to the mode lines
     out_t = _Path(c, cp2.ports[cout_t], straight, bend, cross_section)
@@ -466,7 +478,56 @@ def mzi_unit(
             (:func:`_delay_bend`); for a long bias (a foundry PDK), a U-bump in the input's plain
             phase section instead (:class:`_DelayBump`; top input only with φ pruned). The slot's
             width and ports do not change.
+        theta_arm (:func:`mzi_unit_pdk` only): ``"top"`` (a coupler c·B) or ``"bottom"``: θ and the bias
+            on the bottom internal arm,
+            for a coupler c·P·B (cspdk's ``mmi2x2``), which makes the MZI the convention's
+            (:mod:`gf_prune.pdk_convention`); ``theta_ref`` is then the top arm's plain section.
     """
+    return _mzi_unit(**locals())
+
+
+@gf.cell
+def mzi_unit_pdk(
+    pitch: float = 100.0,
+    theta_heater: bool = True,
+    phi_heater: bool = True,
+    zero_state: ZeroState = "bar",
+    heater_length: float = 100.0,
+    heater_margin: float = 16.0,
+    bias_length: float = BIAS_LENGTH_UM,
+    coupler: ComponentSpec = "mmi2x2",
+    heater: ComponentSpec = "straight_heater_metal",
+    straight: ComponentSpec = "straight",
+    bend: ComponentSpec = "bend_euler",
+    cross_section: CrossSectionSpec = "strip",
+    heater_ports: tuple[str, str] = ("l_e2", "r_e2"),
+    coupler_ports: tuple[str, str, str, str] = ("o1", "o2", "o3", "o4"),
+    in_delay: tuple[bool, bool] = (False, False),
+    theta_arm: str = "top",
+) -> Component:
+    """:func:`mzi_unit` with ``theta_arm`` (a foundry PDK's convention, :mod:`gf_prune.pdk_convention`)."""
+    return _mzi_unit(**locals())
+
+
+def _mzi_unit(
+    pitch: float = 100.0,
+    theta_heater: bool = True,
+    phi_heater: bool = True,
+    zero_state: ZeroState = "bar",
+    heater_length: float = 100.0,
+    heater_margin: float = 16.0,
+    bias_length: float = BIAS_LENGTH_UM,
+    coupler: ComponentSpec = "mmi2x2",
+    heater: ComponentSpec = "straight_heater_metal",
+    straight: ComponentSpec = "straight",
+    bend: ComponentSpec = "bend_euler",
+    cross_section: CrossSectionSpec = "strip",
+    heater_ports: tuple[str, str] = ("l_e2", "r_e2"),
+    coupler_ports: tuple[str, str, str, str] = ("o1", "o2", "o3", "o4"),
+    in_delay: tuple[bool, bool] = (False, False),
+    theta_arm: str = "top",
+) -> Component:
+    """Builds :func:`mzi_unit` and :func:`mzi_unit_pdk`."""
     g = _slot_geometry_of(locals())
     c = Component()
     b = gf.get_component(bend, cross_section=cross_section)
@@ -485,6 +546,7 @@ def mzi_unit(
         coupler_ports,
         in_delay=tuple(in_delay),
         delay_bend=_fan_in_delay(bend, cross_section, g) if any(in_delay) else None,
+        theta_arm=theta_arm,
     )
     _expose(c, ports)
     c.info["width"] = g.width
@@ -522,7 +584,57 @@ def passthrough(
     ``bias=True``: the first bump's verticals are ``bias_length/2`` longer (as the top path of
     :func:`mzi_removed`): a passive π delay on this mode, where compaction keeps a removed MZI's π
     (:mod:`gf_prune.compaction`). Only for ``zero_state="bar"``.
+    ``extra_length`` (:func:`passthrough_pdk` only; µm, even nm, may be < 0): added to the path, half in
+    each bump's verticals, so that the slot's phase is an MZI's whose couplers are not their length's
+    phase (a foundry PDK's, :func:`gf_prune.pdk_convention.slot_extra_length`). ``loss_pair`` (twin only):
+    (extra for a down, for an up passthrough) — the path runs through two ``coupler`` cells in series
+    (``lp1``, ``lp2``: in on the west-bottom port, out on the east-top one, c²·i; unused ports end in
+    ``terminator`` cells) so that it has an MZI's coupler loss; ``extra_length`` is then the pair's entry.
+    Its first bump always turns down and its second up (``up`` is not used).
     """
+    return _passthrough(**locals())
+
+
+@gf.cell
+def passthrough_pdk(
+    pitch: float = 100.0,
+    up: bool = True,
+    zero_state: ZeroState = "bar",
+    heater_length: float = 100.0,
+    heater_margin: float = 16.0,
+    bias_length: float = BIAS_LENGTH_UM,
+    coupler: ComponentSpec = "mmi2x2",
+    straight: ComponentSpec = "straight",
+    bend: ComponentSpec = "bend_euler",
+    cross_section: CrossSectionSpec = "strip",
+    bias: bool = False,
+    extra_length: float = 0.0,
+    loss_pair: tuple[float, float] | None = None,
+    coupler_ports: tuple[str, str, str, str] = ("o1", "o2", "o3", "o4"),
+    terminator: ComponentSpec = "terminator",
+) -> Component:
+    """:func:`passthrough` with ``extra_length`` (a foundry PDK's convention, :mod:`gf_prune.pdk_convention`)."""
+    return _passthrough(**locals())
+
+
+def _passthrough(
+    pitch: float = 100.0,
+    up: bool = True,
+    zero_state: ZeroState = "bar",
+    heater_length: float = 100.0,
+    heater_margin: float = 16.0,
+    bias_length: float = BIAS_LENGTH_UM,
+    coupler: ComponentSpec = "mmi2x2",
+    straight: ComponentSpec = "straight",
+    bend: ComponentSpec = "bend_euler",
+    cross_section: CrossSectionSpec = "strip",
+    bias: bool = False,
+    extra_length: float = 0.0,
+    loss_pair: tuple[float, float] | None = None,
+    coupler_ports: tuple[str, str, str, str] = ("o1", "o2", "o3", "o4"),
+    terminator: ComponentSpec = "terminator",
+) -> Component:
+    """Builds :func:`passthrough` and :func:`passthrough_pdk`."""
     g = _slot_geometry_of(locals())
     c = Component()
     b = gf.get_component(bend, cross_section=cross_section)
@@ -534,14 +646,53 @@ def passthrough(
     h1 = round(h / 4, 3)
     if bias and not g.bias:
         raise ValueError("a π-delay passthrough (bias=True) needs zero_state='bar'")
-    v1 = round(g.v_fan + g.bias / 2, 3) if bias else g.v_fan
-    p.forward(h1).bump(up, v1).forward(round(h - 2 * h1, 3)).bump(up, g.v_fan).forward(h1)
+    shim, dx = None, 0.0
+    if loss_pair is not None:
+        extra_length = loss_pair[1 if up else 0]
+        if _nm(extra_length) % 2:  # odd: the second bump's first bend is a shim of odd netlist-length change
+            shim, _ = _shim_bend(bend, cross_section, 1)
+            dx = round(abs(shim.ports["o2"].center[0] - shim.ports["o1"].center[0]) - g.radius, 3)
+            dl = _nm(float(shim.info["length"])) - _nm(g.bend_length) - 2 * _nm(dx)
+            extra_length = _um(_nm(extra_length) - dl)
+    e1, e2 = _split_extra(extra_length, g)
+    v1 = round(g.v_fan + g.bias / 2 + e1, 3) if bias else round(g.v_fan + e1, 3)
+    if loss_pair is None:
+        p.forward(h1).bump(up, v1).forward(round(h - 2 * h1, 3)).bump(up, round(g.v_fan + e2, 3)).forward(h1)
+    else:  # two couplers in series (c²·i, the MZI's coupler loss), back to y = 0 by an uneven second bump
+        mid = round(h - 2 * h1 - 2 * g.coupler_length, 3)
+        if mid < 0:
+            raise ValueError(f"no room for two {g.coupler_length} µm couplers in a {g.width} µm passthrough")
+        cp, term = gf.get_component(coupler), gf.get_component(terminator)
+        wb, wt, et, eb = coupler_ports
+        # first bump down, the pair right after it (in west-bottom, out east-top: sep higher), the second bump
+        # up and back: the unused west-top port's terminator runs west above the first bump's return, the
+        # east-bottom one east on y = 0 below the raised path, clear of the second bump (``mid`` ≥ 30 µm)
+        p.forward(h1).bump(False, v1)
+        m1 = p.dev(cp, "lp1", wb, eb)
+        m2 = p.dev(cp, "lp2", wb, et)
+        for name, ref, port in (("lp_t1", m1, wt), ("lp_t2", m2, eb)):
+            c.add_ref(term, name=name).connect("o1", ref.ports[port])
+        va = round(g.v_fan + e2, 3)
+        p.forward(mid).left(bend=shim).forward(round(va - dx, 3)).right().right()
+        p.forward(round(va + g.coupler_sep, 3)).left().forward(round(h1 - dx, 3))
     _check_end(p.port, g.width, 0.0, "passthrough")
     c.add_port("o1", port=o1)
     c.add_port("o2", port=p.port)
     c.info["width"] = g.width
-    c.info["ref_length"] = round(g.ref_length + (g.bias if bias else 0.0), 3)
+    c.info["ref_length"] = round(g.ref_length + (g.bias if bias else 0.0) + extra_length, 3)
     return c
+
+
+def _split_extra(extra_length: float, g: SlotGeometry) -> tuple[float, float]:
+    """The verticals' extra (µm) of a slot path's two U-bumps for ``extra_length`` in all (even nm)."""
+    n = _nm(extra_length)
+    if n % 2:
+        raise ValueError(f"extra_length {extra_length} µm must be an even number of nm (two verticals)")
+    half = n // 2
+    e1, e2 = _um(half // 2), _um(half - half // 2)
+    if g.v_fan + min(e1, e2) < 0:
+        raise ValueError(f"extra_length {extra_length} µm shortens the verticals ({g.v_fan} µm) below zero")
+    return e1, e2
 
 
 def _shim_bend(bend: Any, cross_section: Any, parity: int) -> tuple[Any, float]:
@@ -588,7 +739,46 @@ def mzi_removed(
       and Manhattan paths between grid points differ by even numbers, so the first bend
       of a path may be a few nm larger in radius (``a_b1``, ``b_b1``): its netlist length
       restores the parity. The crossing's own phase is that of its length (8 µm).
+    - ``extra_length`` (:func:`mzi_removed_pdk` only; µm, even nm): added to every path, as in a passthrough;
+      ``crossing_extra`` (µm) also to a cross-state path, whose crossing is not its length's phase.
     """
+    return _mzi_removed(**locals())
+
+
+@gf.cell
+def mzi_removed_pdk(
+    pitch: float = 100.0,
+    zero_state: ZeroState = "bar",
+    heater_length: float = 100.0,
+    heater_margin: float = 16.0,
+    bias_length: float = BIAS_LENGTH_UM,
+    coupler: ComponentSpec = "mmi2x2",
+    crossing: ComponentSpec = "crossing",
+    straight: ComponentSpec = "straight",
+    bend: ComponentSpec = "bend_euler",
+    cross_section: CrossSectionSpec = "strip",
+    extra_length: float = 0.0,
+    crossing_extra: float = 0.0,
+) -> Component:
+    """:func:`mzi_removed` with ``extra_length`` (a foundry PDK's convention, :mod:`gf_prune.pdk_convention`)."""
+    return _mzi_removed(**locals())
+
+
+def _mzi_removed(
+    pitch: float = 100.0,
+    zero_state: ZeroState = "bar",
+    heater_length: float = 100.0,
+    heater_margin: float = 16.0,
+    bias_length: float = BIAS_LENGTH_UM,
+    coupler: ComponentSpec = "mmi2x2",
+    crossing: ComponentSpec = "crossing",
+    straight: ComponentSpec = "straight",
+    bend: ComponentSpec = "bend_euler",
+    cross_section: CrossSectionSpec = "strip",
+    extra_length: float = 0.0,
+    crossing_extra: float = 0.0,
+) -> Component:
+    """Builds :func:`mzi_removed` and :func:`mzi_removed_pdk`."""
     g = _slot_geometry_of(locals())
     c = Component()
     b = gf.get_component(bend, cross_section=cross_section)
@@ -599,19 +789,20 @@ def mzi_removed(
     ports: dict[str, Any] = {}
     if zero_state == "bar":
         inward = g.bias > g.coupler_sep  # a long bias (a foundry PDK's n_eff) would meet the slot above
+        e1, e2 = _split_extra(extra_length, g)
         for name, y, top, extra in (("top", 0.0, True, g.bias / 2), ("bot", -g.pitch, False, 0.0)):
             up = top and not inward
             p = _Path(c, _start(c, 0.0, y, w, name), straight, b, cross_section)
             ports["o1" if top else "o2"] = p.port.copy()
             pre = name + "_"
-            p.forward(h1, prefix=pre).bump(up, round(g.v_fan + extra, 3), pre).forward(h2, prefix=pre)
-            p.bump(up, g.v_fan, pre).forward(h1, prefix=pre)
+            p.forward(h1, prefix=pre).bump(up, round(g.v_fan + extra + e1, 3), pre).forward(h2, prefix=pre)
+            p.bump(up, round(g.v_fan + e2, 3), pre).forward(h1, prefix=pre)
             _check_end(p.port, g.width, y, f"removed MZI {name} path")
             ports["o3" if top else "o4"] = p.port
     else:
         quarter_nm = _nm(bias_length / 2)
         xc = gf.get_component(crossing)
-        target_nm = _nm(round(g.ref_length, 3)) + quarter_nm
+        target_nm = _nm(round(g.ref_length, 3)) + quarter_nm + _nm(extra_length) + _nm(crossing_extra)
         for path in ("a", "b"):
             shim = None
             scratch = Component()  # dry run: how long would the path be without a shim?
@@ -624,7 +815,7 @@ def mzi_removed(
         ports[k].orientation = 180
     _expose(c, ports)
     c.info["width"] = g.width
-    c.info["ref_length"] = round(g.ref_length, 3)
+    c.info["ref_length"] = round(g.ref_length + extra_length, 3)
     return c
 
 
@@ -726,7 +917,55 @@ def attenuator(
     top→bottom, then ``out_*`` (2 bends + a vertical of ``pitch − 2R``) back up to
     y = 0. Straights ``in_wg`` and ``out_s*`` of ``spacer`` µm keep the
     ``term_in``/``term_out`` terminators (on the unused MZI ports) inside the cell.
+    ``theta_arm`` (:func:`attenuator_pdk` only) as :func:`mzi_unit_pdk`.
     """
+    return _attenuator(**locals())
+
+
+@gf.cell
+def attenuator_pdk(
+    pitch: float = 50.0,
+    theta_heater: bool = True,
+    phi_heater: bool = True,
+    zero_state: ZeroState = "bar",
+    heater_length: float = 100.0,
+    heater_margin: float = 16.0,
+    bias_length: float = BIAS_LENGTH_UM,
+    spacer: float = 60.0,
+    coupler: ComponentSpec = "mmi2x2",
+    heater: ComponentSpec = "straight_heater_metal",
+    terminator: ComponentSpec = "terminator",
+    straight: ComponentSpec = "straight",
+    bend: ComponentSpec = "bend_euler",
+    cross_section: CrossSectionSpec = "strip",
+    heater_ports: tuple[str, str] = ("l_e2", "r_e2"),
+    coupler_ports: tuple[str, str, str, str] = ("o1", "o2", "o3", "o4"),
+    theta_arm: str = "top",
+) -> Component:
+    """:func:`attenuator` with ``theta_arm`` (a foundry PDK's convention, :mod:`gf_prune.pdk_convention`)."""
+    return _attenuator(**locals())
+
+
+def _attenuator(
+    pitch: float = 50.0,
+    theta_heater: bool = True,
+    phi_heater: bool = True,
+    zero_state: ZeroState = "bar",
+    heater_length: float = 100.0,
+    heater_margin: float = 16.0,
+    bias_length: float = BIAS_LENGTH_UM,
+    spacer: float = 60.0,
+    coupler: ComponentSpec = "mmi2x2",
+    heater: ComponentSpec = "straight_heater_metal",
+    terminator: ComponentSpec = "terminator",
+    straight: ComponentSpec = "straight",
+    bend: ComponentSpec = "bend_euler",
+    cross_section: CrossSectionSpec = "strip",
+    heater_ports: tuple[str, str] = ("l_e2", "r_e2"),
+    coupler_ports: tuple[str, str, str, str] = ("o1", "o2", "o3", "o4"),
+    theta_arm: str = "top",
+) -> Component:
+    """Builds :func:`attenuator` and :func:`attenuator_pdk`."""
     g = _slot_geometry_of(locals())
     c = Component()
     b = gf.get_component(bend, cross_section=cross_section)
@@ -736,7 +975,19 @@ def attenuator(
     o1.orientation = 180
     inp.forward(spacer, name="in_wg")
     ports = _add_mzi(
-        c, g, spacer, theta_heater, phi_heater, coupler, heater, straight, b, cross_section, heater_ports, coupler_ports
+        c,
+        g,
+        spacer,
+        theta_heater,
+        phi_heater,
+        coupler,
+        heater,
+        straight,
+        b,
+        cross_section,
+        heater_ports,
+        coupler_ports,
+        theta_arm=theta_arm,
     )
     term = gf.get_component(terminator)
     t_in = c.add_ref(term, name="term_in")
@@ -758,3 +1009,19 @@ def attenuator(
             c.add_port(name, port=p, port_type="electrical")
     c.info["heaters"] = [k for k, live in (("theta", theta_heater), ("phi", phi_heater)) if live]
     return c
+
+
+PDK_VARIANTS: dict[Any, tuple[Any, tuple[str, ...]]] = {
+    mzi_unit: (mzi_unit_pdk, ("theta_arm",)),
+    attenuator: (attenuator_pdk, ("theta_arm",)),
+    passthrough: (passthrough_pdk, ("extra_length", "loss_pair")),
+    mzi_removed: (mzi_removed_pdk, ("extra_length", "crossing_extra")),
+}
+"""Slot cell → its ``*_pdk`` twin and the keywords only the twin takes. The twins exist so that the generic
+cells keep their signatures, hence their names and the generic chip's GDS bytes."""
+
+
+def pdk_variant(cell: Any, kwargs: dict[str, Any]) -> Any:
+    """``cell``'s ``*_pdk`` twin when ``kwargs`` hold a keyword only the twin takes, else ``cell``."""
+    twin = PDK_VARIANTS.get(cell)
+    return twin[0] if twin is not None and any(k in kwargs for k in twin[1]) else cell

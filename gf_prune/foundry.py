@@ -30,6 +30,7 @@ the test split is never read. The re-fitted phases go to ``DIR/tuned/heaters.csv
 from __future__ import annotations
 
 import csv
+import json
 import math
 import time
 from collections.abc import Callable, Mapping, Sequence
@@ -344,6 +345,7 @@ class FoundryCheck:
     net: Any
     models: FoundryModels
     wl: float = WL0_UM
+    heater_offset_rad: float = 0.0  # the PDK heater's own phase, programmed away (heaters.csv's phase_rad)
 
     def __post_init__(self) -> None:
         from gf_prune.verify import Verifier, _expected
@@ -359,8 +361,10 @@ class FoundryCheck:
 
     @property
     def phases(self) -> np.ndarray:
-        """The trained phases, one per built heater (the programmed ones)."""
-        return self.verifier.phases
+        """The programmed phases, one per built heater: the trained ones less ``heater_offset_rad``."""
+        if not self.heater_offset_rad:
+            return self.verifier.phases
+        return np.asarray(wrap_phase(self.verifier.phases - self.heater_offset_rad))
 
     @property
     def layout_model(self) -> LayoutModel:
@@ -370,7 +374,7 @@ class FoundryCheck:
 
     def matrices(self, phases: np.ndarray | None = None, wl: float | None = None) -> list[np.ndarray]:
         """Each layer's foundry-model matrix (no gain, raw phase) from the circuit engine."""
-        return self.verifier.layer_matrices(self.wl if wl is None else wl, phases)
+        return self.verifier.layer_matrices(self.wl if wl is None else wl, self.phases if phases is None else phases)
 
     def figures(self, mats: Sequence[np.ndarray], test: tuple[Any, Any] | None = None) -> dict[str, Any]:
         """Per-layer figures and, given ``test`` (X, y), both accuracies."""
@@ -473,7 +477,8 @@ def foundry_dir(
     name, models = load_pdk_models(pdk)
     if not models:
         raise ValueError(f"the PDK {name!r} has no SAX models to simulate the chip with")
-    fc = FoundryCheck(recnet, net, foundry_cell_models(recnet, models, name), wl)
+    offset = layout_heater_offset(out, pdk)
+    fc = FoundryCheck(recnet, net, foundry_cell_models(recnet, models, name), wl, offset)
     timings = {"netlist_compile": time.perf_counter() - t0}
     test, val, train = (_split_arrays(data, s) for s in ("test", "val", "train"))
     t1 = time.perf_counter()
@@ -494,6 +499,7 @@ def foundry_dir(
         },
         "untuned": before,
         "accuracy": before["accuracy"],
+        "heater_offset_rad": offset,
     }
     if sweep:
         t2 = time.perf_counter()
@@ -539,6 +545,19 @@ def foundry_dir(
     timings["total"] = time.perf_counter() - t0
     res["timings_s"] = timings
     return res
+
+
+def layout_heater_offset(out_dir: str | Path, pdk: Any) -> float:
+    """The heater offset ``DIR/layout.json`` programs away (``pdk.convention.heater_offset_rad``, with which
+    ``heaters.csv`` was written) when the chip was laid out for the PDK whose models simulate it; else 0."""
+    from gf_prune.foundry_models import PDK_ALIASES
+
+    path = Path(out_dir) / "layout.json"
+    if not isinstance(pdk, str) or not path.is_file():
+        return 0.0
+    rec = json.loads(path.read_text()).get("pdk") or {}
+    same = PDK_ALIASES.get(pdk, pdk) in {PDK_ALIASES.get(str(rec.get("pdk")), rec.get("pdk")), rec.get("name")}
+    return float((rec.get("convention") or {}).get("heater_offset_rad", 0.0)) if same else 0.0
 
 
 def foundry_pdk(cfg: Any) -> str:

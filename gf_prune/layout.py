@@ -32,7 +32,7 @@ from gf_prune.compaction import MeshPlacement, compaction_summary, place_network
 from gf_prune.io import atomic_output, recorded_path
 from gf_prune.netlist import activate_pdk, extract_netlist, netlist_equal
 from gf_prune.phases import HEATER_COLUMNS, NetworkPhases, instance_name
-from gf_prune.physics import P_PI_MW_DEFAULT
+from gf_prune.physics import P_PI_MW_DEFAULT, heater_power_mw, wrap_phase
 
 __all__ = [
     "activate_pdk",
@@ -246,21 +246,39 @@ def heater_placement(
     return out
 
 
+def programmed_heater_rows(
+    net: NetworkPhases, p_pi_mw: float = P_PI_MW_DEFAULT, phase_offset_rad: float = 0.0
+) -> list[dict[str, Any]]:
+    """``net.heater_rows`` with each live heater's ``phase_rad`` = wrap(phase − ``phase_offset_rad``) and its
+    ``power_mw``: what to program where the PDK's heater adds the offset itself (``heaters.csv``; a pad table
+    should take its phases from here too)."""
+    rows = net.heater_rows(p_pi_mw)
+    if phase_offset_rad:
+        for row in rows:
+            if not row["pruned"]:
+                row["phase_rad"] = float(wrap_phase(row["phase_rad"] - phase_offset_rad))
+                row["power_mw"] = float(heater_power_mw(row["phase_rad"], p_pi_mw))
+    return rows
+
+
 def write_heater_table(
     net: NetworkPhases,
     path: str | Path,
     p_pi_mw: float = P_PI_MW_DEFAULT,
     placement: dict[tuple[int, str, int, int, str], dict[str, Any]] | None = None,
+    phase_offset_rad: float = 0.0,
 ) -> None:
     """``heaters.csv``: one row per phase shifter (``phases.HEATER_COLUMNS``; with ``placement``
-    from :func:`heater_placement` also ``slot, x_um, y_um``)."""
+    from :func:`heater_placement` also ``slot, x_um, y_um``). ``phase_offset_rad``: a live heater's
+    ``phase_rad`` (and ``power_mw``) is ``wrap(phase − offset)``, what to program where the PDK's heater
+    itself adds ``offset`` (:attr:`gf_prune.pdk_convention.PdkConvention.heater_offset_rad`)."""
     cols = list(HEATER_COLUMNS) + (list(PLACEMENT_COLUMNS) if placement is not None else [])
 
     def write(tmp: Path) -> None:
         with tmp.open("w", newline="") as f:
             w = csv.DictWriter(f, fieldnames=cols)
             w.writeheader()
-            for row in net.heater_rows(p_pi_mw):
+            for row in programmed_heater_rows(net, p_pi_mw, phase_offset_rad):
                 extra = {}
                 if placement is not None:
                     extra = placement[(row["layer"], row["mesh"], row["column"], row["row"], row["kind"])]
@@ -364,7 +382,8 @@ def compile_network(
     if io_figures is not None:
         io_figures = io_budget(gds, ports, io_figures)
     t2 = time.perf_counter()
-    write_heater_table(net, out / "heaters.csv", p_pi_mw, heater_placement(net, chip, placements))
+    offset = cells.convention.heater_offset_rad if cells is not None and cells.convention is not None else 0.0
+    write_heater_table(net, out / "heaters.csv", p_pi_mw, heater_placement(net, chip, placements), offset)
     figures = layout_figures(net, chip, pruned_mzi, placements)
     files = {"gds": recorded_path(gds, out), "heaters": recorded_path(out / "heaters.csv", out)}
     if io_figures is not None:

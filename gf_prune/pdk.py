@@ -34,6 +34,7 @@ from typing import Any
 
 import gdsfactory as gf
 
+from gf_prune.pdk_convention import PdkConvention, pdk_convention
 from gf_prune.physics import NEFF_DESIGN, WL0_UM, bias_length_um
 
 __all__ = ["BUILTIN_PDKS", "CELL_ROLES", "PdkCells", "PdkError", "check_pdk_name", "pdk_cells"]
@@ -103,6 +104,7 @@ class PdkCells:
     heater_layer: tuple[int, int]
     fan_in_delays: bool | str = True
     names: dict[str, str | None] = field(default_factory=dict)
+    convention: PdkConvention | None = None
 
     @property
     def is_generic(self) -> bool:
@@ -112,7 +114,11 @@ class PdkCells:
         """``slot_settings`` of :func:`gf_prune.layout.build_network`; None for generic (the cells' defaults)."""
         if self.is_generic:
             return None
-        return {**self._common(zero_state), "crossing": self.crossing}
+        cv = self.convention
+        extra = {"extra_length": cv.extra_length_um, "crossing_extra": cv.crossing_extra_um} if cv is not None else {}
+        if cv is not None and cv.pair_extra_um is not None:
+            extra.update({"loss_pair": tuple(cv.pair_extra_um), "terminator": self.terminator})
+        return {**self._common(zero_state), "crossing": self.crossing, **{k: v for k, v in extra.items() if v}}
 
     def att_settings(self, zero_state: str = "bar") -> dict[str, Any] | None:
         """``att_settings`` (Σ attenuators); None for generic."""
@@ -126,7 +132,9 @@ class PdkCells:
 
     def _common(self, zero_state: str) -> dict[str, Any]:
         bias = self.bias_length_um if zero_state == "bar" else self.bias_length_cross_um
+        arm = self.convention.theta_arm if self.convention is not None else "top"
         return {
+            **({"theta_arm": arm} if arm != "top" else {}),
             "coupler": self.coupler,
             "coupler_ports": self.coupler_ports,
             "heater": self.heater,
@@ -162,10 +170,26 @@ class PdkCells:
         on_wg("bend", base["bend_euler"], "info")
         on_wg("heater", base["straight_heater_metal"], "settings")
         cp = gf.get_component(self.coupler)
-        on_wg("coupler", base["mmi2x2"], _span(cp, self.coupler_ports[1], self.coupler_ports[2]))
-        if self.crossing is not None:
+        if self.convention is None:
+            on_wg("coupler", base["mmi2x2"], _span(cp, self.coupler_ports[1], self.coupler_ports[2]))
+        else:  # the PDK coupler's own phase and port frame, lossless (gf_prune.pdk_convention)
+            from gf_prune.pdk_convention import coupler_model
+
+            cv = self.convention
+            model = coupler_model(cv.theta_arm, cv.coupler_phase_rad, self.coupler_ports)
+            ports = tuple(sorted(self.coupler_ports))
+            out[_netlist_name(self.coupler)] = sm.CellModel(model, lambda s, i: {}, xs_key=None, ports=ports)
+        if self.crossing is not None and (self.convention is None or self.convention.crossing_phase_rad is None):
             xc = gf.get_component(self.crossing)
             on_wg("crossing", base["crossing"], _span(xc, "o1", "o3"))
+        elif self.crossing is not None:  # the PDK crossing's own through phase, lossless
+            from gf_prune.pdk_convention import crossing_model
+
+            ports = _crossing_ports(gf.get_component(self.crossing))
+            model = crossing_model(self.convention.crossing_phase_rad, ports)
+            out[_netlist_name(self.crossing)] = sm.CellModel(
+                model, lambda s, i: {}, xs_key=None, ports=tuple(sorted(ports))
+            )
         out[_netlist_name(self.terminator)] = base["terminator"]
         return out
 
@@ -186,6 +210,7 @@ class PdkCells:
             "bias_length_um": self.bias_length_um,
             "bias_length_cross_um": self.bias_length_cross_um,
             "fan_in_delays": self.fan_in_delays,
+            **({"convention": self.convention.record()} if self.convention is not None else {}),
         }
 
 
@@ -262,6 +287,14 @@ def _coupler_ports(comp: Any) -> tuple[str, str, str, str]:
     if len(west) != 2 or len(east) != 2:
         raise PdkError(f"coupler {comp.name!r} is not a 2×2 with two west and two east optical ports")
     return (west[0].name, west[1].name, east[1].name, east[0].name)
+
+
+def _crossing_ports(comp: Any) -> tuple[str, str, str, str]:
+    """(west, north, east, south) optical ports of a crossing, from its geometry."""
+    by = {round(p.orientation) % 360: p.name for p in comp.ports if p.port_type == "optical"}
+    if set(by) != {0, 90, 180, 270}:
+        raise PdkError(f"crossing {comp.name!r} has no west, north, east and south optical port")
+    return (by[180], by[90], by[0], by[270])
 
 
 def _heater_ports(comp: Any) -> tuple[str, str]:
@@ -415,7 +448,33 @@ def _cells(pdk: str, wl_um: float, pitch: float, heater_margin: float) -> PdkCel
     )
     if generic:
         return cells
+    cells = replace(cells, convention=_convention(obj, cells, pitch, heater_margin))
     return replace(cells, fan_in_delays=_fan_in_delays_fit(cells, pitch, heater_margin))
+
+
+def _convention(obj: Any, cells: PdkCells, pitch: float, heater_margin: float) -> PdkConvention | None:
+    """The convention on the PDK's own models (:func:`gf_prune.pdk_convention.pdk_convention`); None without
+    a coupler model. A coupler model that is no 50:50 coupler is a :class:`PdkError`."""
+    from gf_prune.components.mzi import slot_geometry
+
+    g = slot_geometry(
+        pitch=pitch, heater_margin=heater_margin, bias_length=cells.bias_length_um, coupler=cells.coupler,
+        bend=cells.bend, cross_section=cells.cross_section,
+    )  # fmt: skip
+    lc = _span(gf.get_component(cells.coupler), cells.coupler_ports[1], cells.coupler_ports[2])
+    xw = xe = None
+    lx = 0.0
+    if cells.crossing is not None:
+        xc = gf.get_component(cells.crossing)
+        xw, _, xe, _ = _crossing_ports(xc)
+        lx = _span(xc, xw, xe)
+    try:
+        return pdk_convention(
+            dict(obj.models or {}), cells.names, cells.coupler_ports, lc, cells.neff, g.v_fan, cells.wl_um,
+            g.heater_length, obj.name, (xw, xe) if xw else None, lx, g.coupler_sep,
+        )  # fmt: skip
+    except ValueError as exc:
+        raise PdkError(f"PDK {obj.name!r}: {exc}") from None
 
 
 def pdk_cells(
