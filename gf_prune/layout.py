@@ -411,7 +411,9 @@ def compile_network(
     if route:
         from gf_prune.wiring import write_wired
 
-        figures.update(write_wired(net, chip, out, p_pi_mw, check=check, base=top if io else None))
+        figures.update(
+            write_wired(net, chip, out, p_pi_mw, check=check, base=top if io else None, phase_offset_rad=offset)
+        )
         wired = out / "network_wired.gds"
         if wired.is_file() and figures.get("wiring", {}).get("files"):
             t4 = time.perf_counter()

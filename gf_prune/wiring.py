@@ -172,12 +172,15 @@ def standard_die() -> dict[str, Any] | None:
 # ----------------------------------------------------------------------------- planning
 
 
-def _contacts(core: Any, net: NetworkPhases, p_pi_mw: float, w: float) -> list[_Contact]:
+def _contacts(core: Any, net: NetworkPhases, p_pi_mw: float, w: float, phase_offset_rad: float = 0.0) -> list[_Contact]:
     """Both contacts of every live heater: the point a jog of width ``w`` starts from (``w/2`` inside
-    the port's edge, on the contact), the contact's half width; the west one is the signal."""
+    the port's edge, on the contact), the contact's half width; the west one is the signal. The rows carry
+    what to program on this GDS (:func:`gf_prune.layout.programmed_heater_rows`), as ``heaters.csv`` does."""
+    from gf_prune.layout import programmed_heater_rows
+
     ports = {p.name: p for p in core.ports if p.port_type == "electrical"}
     out = []
-    for row in net.heater_rows(p_pi_mw):
+    for row in programmed_heater_rows(net, p_pi_mw, phase_offset_rad):
         if row["pruned"]:
             continue
         pair = []
@@ -549,6 +552,7 @@ def add_wiring(
     heaters_per_ground: int = 8,
     heater: Any = None,
     router: str = "paths",
+    phase_offset_rad: float = 0.0,
 ) -> WiringResult:
     """Add probe pads (NORTH and SOUTH of ``core``) and routes for every live heater of ``net``.
 
@@ -586,7 +590,7 @@ def add_wiring(
     widths = [w] if route_width else _widths(w)
     plan = None  # (width, contacts, tracks) of the widest track that routes; pads within core x preferred
     for width in widths:
-        contacts = _contacts(core, net, p_pi_mw, width)
+        contacts = _contacts(core, net, p_pi_mw, width, phase_offset_rad)
         try:
             tracks = _plan_tracks(contacts, float(bb.left), float(bb.right), width, s, heaters_per_ground)
         except WiringError:
@@ -795,6 +799,7 @@ def write_wired(
     check: bool = True,
     router: str = "paths",
     base: gf.Component | None = None,
+    phase_offset_rad: float = 0.0,
 ) -> dict[str, Any]:
     """Wire ``chip`` (as instance ``core`` of a new top cell, or ``base``'s instance ``core`` with ``base``
     placed at the origin of the new top) and write ``network_wired.gds`` and
@@ -819,7 +824,7 @@ def write_wired(
         top.add_ports([p for p in ref.ports if p.port_type not in NON_OPTICAL])  # the fibre ports stay the chip's
         core = base.insts["core"]
     try:
-        res = add_wiring(top, core, net, p_pi_mw, router=router)
+        res = add_wiring(top, core, net, p_pi_mw, router=router, phase_offset_rad=phase_offset_rad)
     except WiringError as e:
         return {"wiring": {"ok": False, "error": str(e)}}
     gds = out / "network_wired.gds"

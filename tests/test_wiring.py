@@ -390,3 +390,30 @@ def test_gdsfactory_router_draws_the_same_plan_with_no_problem(tmp_path):
     ]
     with pytest.raises(ValueError, match="router must be one of"):
         _wired(net, tmp_path, name="bad_router", router="astar")
+
+
+def test_pads_csv_programs_the_same_phases_as_heaters_csv_on_cspdk(tmp_path):
+    """cspdk's heater adds its own phase at 0 V: heaters.csv says what to program on that GDS, and every
+    signal pad of pads.csv must carry the very same phase and power for its heater."""
+    import csv
+
+    pytest.importorskip("cspdk")
+    from gf_prune.layout import compile_network
+    from gf_prune.pdk import pdk_cells
+
+    try:
+        figs = compile_network(
+            random_network((4, 4), p_live=0.5, seed=7), tmp_path, png=False, pdk="cspdk", io=False, route=True
+        )
+        assert figs["pdk"]["convention"]["heater_offset_rad"] != 0  # the case this test is about
+        with (tmp_path / "heaters.csv").open() as f:
+            heaters = {(r["instance"], r["kind"]): r for r in csv.DictReader(f) if r["pruned"] == "False"}
+        with (tmp_path / "pads.csv").open() as f:
+            signal = [r for r in csv.DictReader(f) if r["kind"] != "ground"]
+        assert len(signal) == len(heaters) > 0
+        for pad in signal:
+            h = heaters[(pad["heater_instance"], pad["kind"])]
+            assert float(pad["phase_rad"]) == pytest.approx(float(h["phase_rad"]), abs=1e-9)
+            assert float(pad["power_mw"]) == pytest.approx(float(h["power_mw"]), abs=1e-9)
+    finally:
+        pdk_cells("generic")  # back to the generic PDK (drops the cells cached under cspdk)
