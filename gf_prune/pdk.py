@@ -509,8 +509,20 @@ def _activate(obj: Any) -> None:
     except ValueError:
         current = None
     if current is not None and current != obj.name:
-        from gf_prune.components.mzi import _DELAY_BENDS
-
-        gf.clear_cache()
-        _DELAY_BENDS.clear()
+        clear_cells()
     obj.activate()
+
+
+def clear_cells() -> None:
+    """Drop every cell built so far: gdsfactory's ``clear_cache`` prunes the cells; the cell functions' own
+    caches (kfactory keeps one per function) and gf_prune's delay bends are emptied too, or they would hand
+    out destroyed cells."""
+    import kfactory as kf
+
+    from gf_prune.components.mzi import _DELAY_BENDS
+
+    gf.clear_cache()
+    _DELAY_BENDS.clear()
+    for factories in (kf.kcl.factories, kf.kcl.virtual_factories):
+        for factory in factories.values():
+            factory.cache.clear()

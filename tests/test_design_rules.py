@@ -16,15 +16,17 @@ from conftest import random_network
 
 from gf_prune.design_rules import pdk_rules
 from gf_prune.geometry_checks import check_layout
+from gf_prune.pdk import clear_cells
 
 warnings.filterwarnings("ignore", message="Unconnected ports")
 
 
 @pytest.fixture
 def generic():
-    """The generic PDK, with no cell cached under another PDK by an earlier test in this process."""
-    gf.clear_cache()
-    gf.gpdk.PDK.activate()
+    """The generic PDK, switched to as the layout stage does (no cell cached under another PDK survives)."""
+    from gf_prune.pdk import pdk_cells
+
+    pdk_cells("generic")
     return pdk_rules()
 
 
@@ -35,12 +37,12 @@ def cspdk():
     pytest.importorskip("cspdk")
     from cspdk.si220.cband import PDK
 
-    gf.clear_cache()
+    clear_cells()
     PDK.activate()
     try:
         yield pdk_rules()
     finally:
-        gf.clear_cache()
+        clear_cells()
         gf.gpdk.PDK.activate()
 
 

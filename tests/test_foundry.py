@@ -21,6 +21,7 @@ from gf_prune.circuit import CompiledCircuit
 from gf_prune.foundry_models import HeaterDrive, foundry_cell_models, load_pdk_models
 from gf_prune.layout_model import LayoutModel
 from gf_prune.netlist import extract_netlist
+from gf_prune.pdk import clear_cells
 from gf_prune.sax_models import UnmodelledCellError
 
 pytest.importorskip("cspdk")  # the models are imported through load_pdk_models (keeps the active PDK)
@@ -392,12 +393,12 @@ def test_an_mzi_built_from_cspdk_cells_maps_to_cspdk_models_only(pdk_models):
     from cspdk.si220.cband import PDK
     from gf_prune.components import mzi_unit
 
-    gf.clear_cache()  # cells are cached by name and settings, not by PDK
+    clear_cells()  # cells are cached by name and settings, not by PDK
     PDK.activate()
     try:
         recnet = extract_netlist(mzi_unit(bias_length=0.326))
     finally:
-        gf.clear_cache()
+        clear_cells()
         gf.gpdk.PDK.activate()
     fm = foundry_cell_models(recnet, pdk_models, "cspdk")
     assert fm.fallbacks == [] and not fm.warnings

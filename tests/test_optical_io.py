@@ -23,6 +23,7 @@ from gf_prune.geometry_checks import check_layout
 from gf_prune.layout import compile_network
 from gf_prune.loss_budget import ASSUMED_FIGURES, loss_budget, pdk_figures
 from gf_prune.optical_io import PORT_COLUMNS, add_fiber_io, chip_with_io
+from gf_prune.pdk import clear_cells
 from gf_prune.verify import verify
 
 PITCH = 127.0
@@ -230,10 +231,10 @@ def test_bias_input_is_labelled():
 @pytest.fixture
 def cspdk():
     pdk = pytest.importorskip("cspdk.si220.cband")
-    gf.clear_cache()  # cells are cached by their arguments, not by the PDK that drew them
+    clear_cells()  # cells are cached by their arguments, not by the PDK that drew them
     pdk.PDK.activate()
     yield pdk.PDK
-    gf.clear_cache()
+    clear_cells()
     gf.gpdk.PDK.activate()
 
 
@@ -307,7 +308,9 @@ def test_cspdk_network_chip_with_io_counts_and_verifies(cspdk, tmp_path):
     assert len(pairs) == 4
     assert {(int(p["min_mmis"]), int(p["max_mmis"]), int(p["gratings"])) for p in pairs} == {(6, 6, 2)}
     assert float(lb["worst"]["max_dB"]) > 2 * 6.0 + 6 * 0.3
-    res = verify(tmp_path / "network.gds", net)
+    from gf_prune.pdk import pdk_cells
+
+    res = verify(tmp_path / "network.gds", net, cell_models=pdk_cells("cspdk").cell_models())  # its convention
     assert res.passed and res.max_rel_error <= 1e-6
 
 

@@ -322,3 +322,20 @@ def test_cli_layout_with_an_unusable_pdk_is_one_line_and_writes_nothing(tmp_path
     lines = [ln for ln in res.stderr.splitlines() if ln.strip()]
     assert res.returncode == 2 and len(lines) == 1 and "layout.pdk 'json'" in lines[0] and "PDK" in lines[0], res.stderr
     assert not out.exists()
+
+
+def test_switching_pdk_and_back_leaves_no_destroyed_cell_behind(tmp_path):
+    """A compacted chip (π-delay bends cached by gf_prune) under generic, then cspdk, then generic again in one
+    process: the switch drops every cached cell, including the delay bends, so the third build works."""
+    from conftest import random_network
+
+    from gf_prune.layout import compile_network
+    from gf_prune.pdk import clear_cells
+
+    net = random_network((6, 6, 4), p_live=0.3, seed=2)
+    compile_network(net, tmp_path / "before", pdk="generic", png=False, io=False)
+    clear_cells()  # what tests and users call to start afresh: no cache may keep a pruned cell
+    for i, pdk in enumerate(("generic", "cspdk", "generic")):
+        fig = compile_network(net, tmp_path / str(i), pdk=pdk, png=False, io=False)
+        assert fig["geometry"]["ok"]
+        assert fig["pi_delays"] > 0  # the cached delay bends are in play
