@@ -306,6 +306,21 @@ def test_tuning_ignores_test_labels_and_never_loses_validation(small_dir, small_
     assert res["models"]["terminator"]["source"] == "ideal"
 
 
+def test_receiver_gains_are_set_for_the_chips_loss_and_tuning_runs_at_them(small_dir, small_net):
+    """The top-level foundry accuracy is the chip's with each layer's O-E-O gain set for its loss (gain/√power
+    at the programmed phases); the trained-gain figure stays beside it; tuning never loses validation."""
+    from gf_prune.foundry import foundry_dir
+
+    res = foundry_dir(small_dir, _data(small_net), "cspdk", tune_epochs=2, fit_epochs=2, sweep=False)
+    gains = [float(lp.S.gain) for lp in small_net.layers]
+    power = [layer["power"] for layer in res["untuned"]["per_layer"]]
+    assert res["receiver_gains"] == pytest.approx([g / math.sqrt(p) for g, p in zip(gains, power, strict=True)])
+    assert res["accuracy"] == res["untuned"]["accuracy_loss_compensated"]
+    assert res["accuracy_trained_gains"] == res["untuned"]["accuracy"]
+    assert res["tuning"]["val_after"] >= res["untuned"]["val_accuracy"] - 1e-7
+    assert res["accuracy_tuned"] == res["tuned"]["accuracy_receiver_gains"]
+
+
 def test_tuned_tables_keep_columns_and_physics(small_dir):
     from gf_prune.foundry import write_tuned_tables
     from gf_prune.netlist import core_cell, load_netlist
