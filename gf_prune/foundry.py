@@ -390,9 +390,14 @@ class FoundryCheck:
         return out
 
     def sweep(
-        self, phases: np.ndarray | None = None, wls: Sequence[float] = SWEEP_WLS_UM, test: tuple[Any, Any] | None = None
+        self,
+        phases: np.ndarray | None = None,
+        wls: Sequence[float] = SWEEP_WLS_UM,
+        test: tuple[Any, Any] | None = None,
+        gains: Sequence[float] | None = None,
     ) -> dict[str, Any]:
-        """Fidelity, power and (given ``test``) accuracy of every layer at every wavelength."""
+        """Fidelity, power and (given ``test``) accuracy of every layer at every wavelength; with ``gains``
+        (the receiver gains, set once at the design wavelength) the accuracy is taken at those gains."""
         s_all = self.cc.evaluate_sweep(self.phases if phases is None else phases, wls, chunk=len(wls))
         rows = []
         for s in s_all:
@@ -406,8 +411,13 @@ class FoundryCheck:
             ],
             "power_dB": [[r["per_layer"][li]["power_dB"] for r in rows] for li in range(len(self.net.layers))],
         }
-        if test is not None:
+        if test is not None and gains is None:
             res["accuracy"] = [r["accuracy"] for r in rows]
+        elif test is not None:
+            res["accuracy"] = [
+                _accuracy([m * g for m, g in zip(mats, gains, strict=True)], *test, self.bias_amps)
+                for mats in ([self.verifier._layer_block(s, li) for li in range(len(self.net.layers))] for s in s_all)
+            ]
         return res
 
 
@@ -514,7 +524,7 @@ def foundry_dir(
     }
     if sweep:
         t2 = time.perf_counter()
-        res["sweep"] = {"untuned": fc.sweep(test=test)}
+        res["sweep"] = {"untuned": fc.sweep(test=test, gains=rx_gains)}
         timings["sweep"] = time.perf_counter() - t2
     if tune_epochs + fit_epochs > 0:
         t3 = time.perf_counter()
@@ -552,7 +562,7 @@ def foundry_dir(
         res["files"] = write_tuned_tables(out, fc.cc.slots, tr.phases, p_pi_mw)
         if sweep:
             t4 = time.perf_counter()
-            res["sweep"]["tuned"] = fc.sweep(tr.phases, test=test)
+            res["sweep"]["tuned"] = fc.sweep(tr.phases, test=test, gains=rx_gains)
             timings["sweep"] += time.perf_counter() - t4
     if sweep:
         plot_foundry_sweep(res["sweep"], out / "foundry_sweep.png")

@@ -311,7 +311,7 @@ def test_receiver_gains_are_set_for_the_chips_loss_and_tuning_runs_at_them(small
     at the programmed phases); the trained-gain figure stays beside it; tuning never loses validation."""
     from gf_prune.foundry import foundry_dir
 
-    res = foundry_dir(small_dir, _data(small_net), "cspdk", tune_epochs=2, fit_epochs=2, sweep=False)
+    res = foundry_dir(small_dir, _data(small_net), "cspdk", tune_epochs=2, fit_epochs=2, sweep=True)
     gains = [float(lp.S.gain) for lp in small_net.layers]
     power = [layer["power"] for layer in res["untuned"]["per_layer"]]
     assert res["receiver_gains"] == pytest.approx([g / math.sqrt(p) for g, p in zip(gains, power, strict=True)])
@@ -319,6 +319,8 @@ def test_receiver_gains_are_set_for_the_chips_loss_and_tuning_runs_at_them(small
     assert res["accuracy_trained_gains"] == res["untuned"]["accuracy"]
     assert res["tuning"]["val_after"] >= res["untuned"]["val_accuracy"] - 1e-7
     assert res["accuracy_tuned"] == res["tuned"]["accuracy_receiver_gains"]
+    sw = res["sweep"]["untuned"]  # the λ sweep at the same receiver gains: equal at the design wavelength
+    assert sw["accuracy"][sw["wavelength_um"].index(1.55)] == pytest.approx(res["accuracy"])
 
 
 def test_tuned_tables_keep_columns_and_physics(small_dir):
