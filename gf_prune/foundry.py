@@ -399,10 +399,12 @@ class FoundryCheck:
         """Fidelity, power and (given ``test``) accuracy of every layer at every wavelength; with ``gains``
         (the receiver gains, set once at the design wavelength) the accuracy is taken at those gains."""
         s_all = self.cc.evaluate_sweep(self.phases if phases is None else phases, wls, chunk=len(wls))
-        rows = []
+        rows, accuracy = [], []
         for s in s_all:
             mats = [self.verifier._layer_block(s, li) for li in range(len(self.net.layers))]
-            rows.append(self.figures(mats, test))
+            rows.append(self.figures(mats, test if gains is None else None))
+            if test is not None and gains is not None:
+                accuracy.append(_accuracy([m * g for m, g in zip(mats, gains, strict=True)], *test, self.bias_amps))
         res: dict[str, Any] = {
             "wavelength_um": [float(w) for w in wls],
             "fidelity": [[r["per_layer"][li]["fidelity"] for r in rows] for li in range(len(self.net.layers))],
@@ -411,13 +413,8 @@ class FoundryCheck:
             ],
             "power_dB": [[r["per_layer"][li]["power_dB"] for r in rows] for li in range(len(self.net.layers))],
         }
-        if test is not None and gains is None:
-            res["accuracy"] = [r["accuracy"] for r in rows]
-        elif test is not None:
-            res["accuracy"] = [
-                _accuracy([m * g for m, g in zip(mats, gains, strict=True)], *test, self.bias_amps)
-                for mats in ([self.verifier._layer_block(s, li) for li in range(len(self.net.layers))] for s in s_all)
-            ]
+        if test is not None:
+            res["accuracy"] = [r["accuracy"] for r in rows] if gains is None else accuracy
         return res
 
 
