@@ -203,15 +203,7 @@ def _check(
 
     def ports(ci: int) -> list[tuple[str, kdb.Trans, int, str]]:
         if ci not in port_cache:
-            port_cache[ci] = [
-                (
-                    p.name,
-                    p.base.trans or p.base.dcplx_trans.s_trans().to_itype(dbu),
-                    p.base.cross_section.width,
-                    p.port_type,
-                )
-                for p in kcl[ci].ports
-            ]
+            port_cache[ci] = _cell_ports(kcl, ci, dbu)
         return port_cache[ci]
 
     def pair_violations(ca: int, cb: int, rel: kdb.Trans) -> list[tuple[str, kdb.Box]]:
@@ -641,6 +633,14 @@ def port_gaps(layout: Any, max_gap: float = 20.0) -> list[PortGap]:
             kf.kcls.pop(tmp_kcl, None)
 
 
+def _cell_ports(kcl: Any, ci: int, dbu: float) -> list[tuple[str, kdb.Trans, int, str]]:
+    """(name, transformation in dbu, width, port type) of every port of cell ``ci``."""
+    return [
+        (p.name, p.base.trans or p.base.dcplx_trans.s_trans().to_itype(dbu), p.base.cross_section.width, p.port_type)
+        for p in kcl[ci].ports
+    ]
+
+
 def _port_gaps(comp: Any, max_gap: float) -> list[PortGap]:
     kcl = comp.kcl
     dbu = kcl.layout.dbu
@@ -648,16 +648,7 @@ def _port_gaps(comp: Any, max_gap: float) -> list[PortGap]:
 
     def ports(ci: int) -> list[tuple[str, kdb.Trans, int, str]]:
         if ci not in cache:
-            cache[ci] = [
-                (
-                    p.name,
-                    p.base.trans or p.base.dcplx_trans.s_trans().to_itype(dbu),
-                    p.base.cross_section.width,
-                    p.port_type,
-                )
-                for p in kcl[ci].ports
-                if p.port_type not in NON_OPTICAL
-            ]
+            cache[ci] = [p for p in _cell_ports(kcl, ci, dbu) if p[3] not in NON_OPTICAL]
         return cache[ci]
 
     out: list[PortGap] = []
